@@ -1,0 +1,135 @@
+"""The ``kargo-dagster`` command line.
+
+``validate`` needs only the manifest model and starts without Dagster; the other commands
+read or write the Dagster instance named by ``DAGSTER_HOME``.
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kargo_dagster.errors import KargoDagsterError, ManifestError
+from kargo_dagster.spec import load_manifests
+
+DEFAULT_PATH = "stages"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        catalog = load_manifests(args.path)
+    except ManifestError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    for project in catalog.projects.values():
+        print(
+            f"Project {project.name}: {len(project.warehouses)} Warehouse(s), "
+            f"{len(project.stages)} Stage(s), {len(project.promotion_tasks)} PromotionTask(s)"
+        )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from kargo_dagster.defs.status import collect_status, render_status_table
+
+    with _instance() as instance:
+        report = collect_status(instance, load_manifests(args.path))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(render_status_table(report))
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from kargo_dagster.defs.approvals import approve_freight
+
+    catalog = load_manifests(args.path)
+    project = catalog.projects.get(args.project) if args.project else None
+    if project is None:
+        if args.project or len(catalog.projects) != 1:
+            names = ", ".join(sorted(catalog.projects)) or "none"
+            raise KargoDagsterError(f"choose a Project with --project (found: {names})")
+        project = next(iter(catalog.projects.values()))
+    actor = args.actor or os.environ.get("USER") or "unknown"
+    with _instance() as instance:
+        approve_freight(
+            instance, project, stage=args.stage, partition_key=args.freight, actor=actor
+        )
+    print(f"Freight {args.freight} approved for Stage {args.stage} by {actor}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from kargo_dagster.defs.demo import run_demo
+
+    return run_demo(
+        workspace=Path(args.workspace),
+        path=Path(args.path),
+        home=Path(args.home),
+        port=args.port,
+    )
+
+
+def _instance():  # -> contextmanager of a DagsterInstance
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise KargoDagsterError(
+            "DAGSTER_HOME is not set: point it at the directory of your Dagster instance "
+            "(the one holding dagster.yaml)"
+        )
+    return dg.DagsterInstance.get()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kargo-dagster", description="Kargo's promotion model on Dagster."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check Kargo manifests and report problems")
+    validate.add_argument("path", help="a manifest file or a directory of manifests")
+    validate.set_defaults(handler=_validate)
+
+    status = commands.add_parser("status", help="which Freight each Stage holds")
+    status.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=_status)
+
+    approve = commands.add_parser("approve", help="make Freight available to a Stage")
+    approve.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    approve.add_argument("--project", help="the Project (optional when there is one)")
+    approve.add_argument("--stage", required=True)
+    approve.add_argument("--freight", required=True, help="the Freight's partition key")
+    approve.add_argument("--actor", help="who approves (default: $USER)")
+    approve.set_defaults(handler=_approve)
+
+    demo = commands.add_parser("demo", help="run the Dagster webserver and daemon on the example")
+    demo.add_argument("--workspace", default="workspace.yaml")
+    demo.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    demo.add_argument("--home", default=".dagster-demo", help="the demo's DAGSTER_HOME")
+    demo.add_argument("--port", type=int, default=3000)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ManifestError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except KargoDagsterError as error:
+        print(f"kargo-dagster: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

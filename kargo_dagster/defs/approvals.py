@@ -1,0 +1,56 @@
+"""Manual approval: making Freight available to a Stage without verification upstream.
+
+Kargo records approval on the Freight (``status.approvedFor``). Here it is a runless
+observation on the Stage's partition for that Freight, carrying the actor, so the approval
+appears in the asset's history beside the promotions it allowed.
+"""
+
+import dagster as dg
+
+from kargo_dagster.defs.names import META_ACTOR, META_APPROVED, freight_partitions_name, stage_key
+from kargo_dagster.errors import PromotionRefusedError
+from kargo_dagster.spec import ProjectManifests
+
+
+def approve_freight(
+    instance: dg.DagsterInstance,
+    project: ProjectManifests,
+    *,
+    stage: str,
+    partition_key: str,
+    actor: str,
+) -> None:
+    """Approve the Freight in ``partition_key`` for ``stage``.
+
+    Args:
+        instance: The Dagster instance that holds the Freight.
+        project: The Stage's project, as loaded from the manifests.
+        stage: The Stage to approve the Freight for.
+        partition_key: The Freight's partition key.
+        actor: Who approved it, recorded for the audit trail.
+
+    Raises:
+        PromotionRefusedError: The Stage does not exist, or no origin it requests holds that
+            Freight (Kargo approves only for origins the Stage requests).
+    """
+    spec = project.stages.get(stage)
+    if spec is None:
+        raise PromotionRefusedError(f"Project {project.name} has no Stage {stage}")
+    origins = [request.origin.name for request in spec.spec.requested_freight]
+    for origin in origins:
+        partitions = freight_partitions_name(project.name, origin)
+        if instance.has_dynamic_partition(partitions, partition_key):
+            key = stage_key(project.name, stage, origin if len(origins) > 1 else None)
+            instance.report_runless_asset_event(
+                dg.AssetObservation(
+                    asset_key=key,
+                    partition=partition_key,
+                    description=f"Freight {partition_key} approved for Stage {stage} by {actor}",
+                    metadata={META_APPROVED: True, META_ACTOR: actor},
+                )
+            )
+            return
+    raise PromotionRefusedError(
+        f"Freight {partition_key} is not Freight of any Warehouse Stage {stage} requests "
+        f"({', '.join(origins)}); approve Freight from one of those Warehouses"
+    )

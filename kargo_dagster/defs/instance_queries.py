@@ -1,0 +1,76 @@
+"""Reading Kargo state back from a Dagster instance, through Dagster's public API only.
+
+"Freight is in Stage" is the partition of the Stage asset's newest materialization; an
+approval is an observation on the Stage partition; Freight's artifacts are the metadata of the
+Warehouse partition's materialization. Check state per partition lives in ``check_state``.
+"""
+
+import json
+from dataclasses import dataclass
+
+import dagster as dg
+
+from kargo_dagster.availability import Occupancy
+from kargo_dagster.defs.names import META_APPROVED, META_FREIGHT_JSON
+from kargo_dagster.freight import Freight
+
+# Soak time needs the Stage's promotion history back to the Freight's first stay; this many
+# promotions cover months of a busy Stage while keeping the query to a few milliseconds.
+HISTORY_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class CurrentFreight:
+    """The Freight a Stage holds now: its partition, since when, and the promotion's run."""
+
+    partition_key: str
+    since: float
+    run_id: str
+
+
+def current_freight(instance: dg.DagsterInstance, stage: dg.AssetKey) -> CurrentFreight | None:
+    """The Freight in a Stage: the partition of its newest materialization, if any."""
+    records = instance.fetch_materializations(stage, limit=1).records
+    if not records or records[0].partition_key is None:
+        return None
+    record = records[0]
+    return CurrentFreight(str(record.partition_key), record.timestamp, record.run_id)
+
+
+def stage_history(instance: dg.DagsterInstance, stage: dg.AssetKey) -> list[Occupancy]:
+    """The Stage's successful promotions, newest first, up to ``HISTORY_LIMIT``."""
+    records = instance.fetch_materializations(stage, limit=HISTORY_LIMIT).records
+    return [
+        Occupancy(str(r.partition_key), r.timestamp) for r in records if r.partition_key is not None
+    ]
+
+
+def is_approved(instance: dg.DagsterInstance, stage: dg.AssetKey, partition_key: str) -> bool:
+    """Whether an approval was recorded for this Freight in this Stage."""
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=stage, asset_partitions=[partition_key]), limit=100
+    ).records
+    for record in records:
+        observation = record.asset_observation
+        if observation is None:
+            continue
+        value = observation.metadata.get(META_APPROVED)
+        if value is not None and getattr(value, "value", None) is True:
+            return True
+    return False
+
+
+def recorded_freight(
+    instance: dg.DagsterInstance, warehouse: dg.AssetKey, partition_key: str
+) -> Freight | None:
+    """The Freight a Warehouse recorded under ``partition_key``, or None if it recorded none."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=warehouse, asset_partitions=[partition_key]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    value = records[0].asset_materialization.metadata.get(META_FREIGHT_JSON)
+    if value is None:
+        return None
+    raw = value.value
+    return Freight.from_json(raw if isinstance(raw, dict) else json.loads(str(raw)))

@@ -1,0 +1,52 @@
+"""How Kargo names become Dagster names.
+
+Asset keys, partition keys, partitions definition names and pool names accept the RFC 1123
+names Kargo uses as they are. Group names (like sensor, job and op names) must match
+``^[A-Za-z0-9_]+$``, so they take the Kargo name with ``-`` replaced by ``_``; the manifest
+loader rejects the names that would then collide.
+"""
+
+import dagster as dg
+
+# Run tags every promotion carries (DESIGN.md §1), so runs can be filtered by Stage and Freight.
+TAG_PROJECT = "kargo/project"
+TAG_STAGE = "kargo/stage"
+TAG_FREIGHT = "kargo/freight"
+TAG_ACTION = "kargo/action"
+TAG_ACTOR = "kargo/actor"
+
+# Metadata keys written on Warehouse and Stage partitions and read back by the instance queries.
+META_FREIGHT_ID = "kargo/freight_id"
+META_FREIGHT_JSON = "kargo/freight"
+META_APPROVED = "kargo/approved"
+META_ACTOR = "kargo/actor"
+
+
+def dagster_identifier(kargo_name: str) -> str:
+    """A Kargo name as a Dagster group, job or sensor name.
+
+    Examples:
+        >>> dagster_identifier("kargo-simple")
+        'kargo_simple'
+    """
+    return kargo_name.replace("-", "_")
+
+
+def warehouse_key(project: str, warehouse: str) -> dg.AssetKey:
+    """The asset key of a Warehouse: ``[project, "warehouse", name]``."""
+    return dg.AssetKey([project, "warehouse", warehouse])
+
+
+def stage_key(project: str, stage: str, origin: str | None = None) -> dg.AssetKey:
+    """The asset key of a Stage, or of one origin of a Stage that requests several."""
+    return dg.AssetKey([project, "stage", stage, *([origin] if origin else [])])
+
+
+def freight_partitions_name(project: str, warehouse: str) -> str:
+    """The name of the dynamic partitions definition that holds a Warehouse's Freight."""
+    return f"{project}/{warehouse}"
+
+
+def pool_name(project: str, stage: str) -> str:
+    """The concurrency pool that queues a Stage's promotions one at a time."""
+    return f"kargo/{project}/{stage}"

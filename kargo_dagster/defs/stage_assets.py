@@ -1,0 +1,105 @@
+"""The Stage asset: materializing one of its partitions promotes that Freight into the Stage.
+
+The asset refuses Freight that is not available to the Stage (Kargo's rule, see
+``kargo_dagster.availability``) before it does anything else, so a promotion launched from the
+UI, a backfill or the command line is gated exactly like an automatic one.
+"""
+
+import dagster as dg
+
+from kargo_dagster.defs.availability_facts import evaluate_availability, stage_asset_key
+from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
+from kargo_dagster.defs.freight_store import freight_metadata
+from kargo_dagster.defs.instance_queries import recorded_freight
+from kargo_dagster.defs.names import (
+    META_ACTOR,
+    TAG_ACTION,
+    TAG_ACTOR,
+    dagster_identifier,
+    pool_name,
+    warehouse_key,
+)
+from kargo_dagster.spec import FreightRequest, ProjectManifests, Stage
+
+
+def upstream_keys(project: ProjectManifests, request: FreightRequest) -> list[dg.AssetKey]:
+    """The assets a Stage's request depends on: its upstream Stages, or its Warehouse."""
+    origin = request.origin.name
+    keys = [stage_asset_key(project, name, origin) for name in request.sources.stages]
+    if request.sources.direct:
+        keys.insert(0, warehouse_key(project.name, origin))
+    return keys
+
+
+def build_stage_asset(
+    *,
+    project: ProjectManifests,
+    stage: Stage,
+    request: FreightRequest,
+    partitions_def: dg.DynamicPartitionsDefinition,
+) -> dg.AssetsDefinition:
+    """The asset that promotes the Freight of ``request``'s origin into ``stage``."""
+    name = stage.metadata.name
+    origin = request.origin.name
+    key = stage_asset_key(project, name, origin)
+    source = stage.source
+
+    @dg.asset(
+        key=key,
+        partitions_def=partitions_def,
+        deps=upstream_keys(project, request),
+        group_name=dagster_identifier(project.name),
+        pool=pool_name(project.name, name),
+        kinds=stage_kinds(project, stage),
+        owners=owners(stage.metadata),
+        tags=tags(stage.metadata),
+        description=stage_description(stage, origin),
+        metadata={
+            "kargo/stage": name,
+            "kargo/origin": origin,
+            "kargo/manifest": dg.MetadataValue.path(f"{source.file}:{source.line}"),
+        },
+    )
+    def promote(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        partition_key = context.partition_key
+        instance = context.instance
+        freight = recorded_freight(instance, warehouse_key(project.name, origin), partition_key)
+        if freight is None:
+            raise dg.Failure(
+                description=(
+                    f"Partition {partition_key} is not Freight recorded by Warehouse {origin}: "
+                    "promote Freight that the Warehouse discovered (see its partitions)."
+                ),
+                allow_retries=False,
+            )
+        availability = evaluate_availability(instance, project, name, request, partition_key)
+        if not availability.available:
+            raise dg.Failure(
+                description=availability.reason,
+                metadata={k: dg.MetadataValue.text(v) for k, v in availability.details.items()},
+                allow_retries=False,
+            )
+        context.log.info(availability.reason)
+        if not stage.is_control_flow:
+            # The promotion engine runs the steps; until it is present a Stage with steps must
+            # not pretend to have promoted anything.
+            raise dg.Failure(
+                description=(
+                    f"Stage {name} has {len(stage.steps)} promotion step(s), and this version of "
+                    "kargo-dagster cannot run promotion steps yet; only control-flow Stages "
+                    "(no steps) can be promoted."
+                ),
+                allow_retries=False,
+            )
+        actor = context.run.tags.get(TAG_ACTOR) or context.run.tags.get("user") or "unknown"
+        return dg.MaterializeResult(
+            metadata={
+                **freight_metadata(freight),
+                "availability": dg.MetadataValue.text(availability.reason),
+                "action": dg.MetadataValue.text(context.run.tags.get(TAG_ACTION, "promote")),
+                META_ACTOR: dg.MetadataValue.text(actor),
+                "steps": dg.MetadataValue.int(0),
+            }
+        )
+
+    return promote

@@ -1,0 +1,79 @@
+"""The gates between Stages: ``health`` and ``verified``, blocking checks per Freight.
+
+Both checks are partitioned by the Stage's Freight, so each promotion is judged on its own and
+a downstream Stage can ask whether *this* Freight was verified here. They are blocking: in a run
+that promotes through several Stages, a failed check stops the Stages after it.
+"""
+
+import dagster as dg
+
+from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
+from kargo_dagster.spec import Stage
+
+
+def build_stage_checks(
+    *, stage: Stage, asset_key: dg.AssetKey, partitions_def: dg.DynamicPartitionsDefinition
+) -> list[dg.AssetChecksDefinition]:
+    """The ``health`` and ``verified`` checks of one Stage asset."""
+
+    def evaluate_health() -> dg.AssetCheckResult:
+        # Argo CD applications are registered by argocd-update steps; with none registered the
+        # Stage is healthy, as in Kargo.
+        return dg.AssetCheckResult(
+            passed=True,
+            metadata={"status": "Healthy", "applications": "none registered"},
+            description="No Argo CD applications are registered for this Stage.",
+        )
+
+    @dg.asset_check(
+        asset=asset_key,
+        name=HEALTH_CHECK,
+        blocking=True,
+        partitions_def=partitions_def,
+        description="Argo CD health of the applications this Stage's promotion updated.",
+    )
+    def health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return evaluate_health()
+
+    @dg.asset_check(
+        asset=asset_key,
+        name=VERIFIED_CHECK,
+        blocking=True,
+        partitions_def=partitions_def,
+        description=(
+            "Verification of the promoted Freight: waits for health, then runs the Stage's "
+            "verification. Downstream Stages accept only Freight that passed it."
+        ),
+    )
+    def verified(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        healthy = evaluate_health()
+        if not healthy.passed:
+            return dg.AssetCheckResult(
+                passed=False,
+                metadata=healthy.metadata,
+                description="The Stage is not healthy, so its Freight cannot be verified.",
+            )
+        if stage.is_control_flow:
+            return dg.AssetCheckResult(
+                passed=True,
+                metadata={"phase": "Successful"},
+                description="Control-flow Stage: Freight is verified as soon as it arrives.",
+            )
+        verification = stage.spec.verification
+        if verification is None or not verification.analysis_templates:
+            return dg.AssetCheckResult(
+                passed=True,
+                metadata={"phase": "Successful"},
+                description="The Stage has no verification: Freight is verified once healthy.",
+            )
+        templates = ", ".join(t.name for t in verification.analysis_templates)
+        return dg.AssetCheckResult(
+            passed=False,
+            metadata={"phase": "Error", "analysisTemplates": templates},
+            description=(
+                f"Verification through AnalysisTemplates ({templates}) cannot run in this "
+                "version of kargo-dagster; approve the Freight downstream to bypass it."
+            ),
+        )
+
+    return [health, verified]

@@ -1,0 +1,63 @@
+"""Every exception kargo-dagster raises.
+
+The tree::
+
+    KargoDagsterError
+    ├── ManifestError            bad Kargo manifests; carries one ManifestProblem per mistake
+    ├── FreightError             artifacts that cannot form Freight (none, or malformed)
+    └── PromotionRefusedError    the requested Freight is not available to the Stage
+
+Callers catch ``KargoDagsterError`` to handle anything this library reports. Messages never
+contain credentials: values that may be secret are not interpolated into them.
+"""
+
+from dataclasses import dataclass
+
+
+class KargoDagsterError(Exception):
+    """Root of every error kargo-dagster raises."""
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """One mistake in one manifest, located as precisely as the YAML allows.
+
+    Attributes:
+        file: The manifest file, as given to the loader (relative paths stay relative).
+        line: 1-based line of the offending field, or of the document when the field is absent.
+        kind: The object's ``kind`` (``Stage``), or ``""`` when the document has none.
+        name: The object's ``metadata.name``, or ``""`` when it has none.
+        field: Dotted field path inside the object (``spec.requestedFreight.0.origin.name``),
+            or ``""`` for the object as a whole.
+        message: What is wrong and what to write instead.
+    """
+
+    file: str
+    line: int
+    kind: str
+    name: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        subject = f"{self.kind}/{self.name}" if self.kind or self.name else "(document)"
+        field = f" {self.field}:" if self.field else ""
+        return f"{self.file}:{self.line}: {subject}:{field} {self.message}"
+
+
+class ManifestError(KargoDagsterError):
+    """The manifests cannot be loaded; ``problems`` lists every mistake found, in file order."""
+
+    def __init__(self, problems: list[ManifestProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.field))
+        count = len(self.problems)
+        header = f"{count} problem{'s' if count != 1 else ''} in the Kargo manifests"
+        super().__init__("\n".join([header, *(str(p) for p in self.problems)]))
+
+
+class FreightError(KargoDagsterError):
+    """Artifacts that cannot make up Freight."""
+
+
+class PromotionRefusedError(KargoDagsterError):
+    """The Freight is not available to the Stage; the message says what would make it so."""
