@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint setup setup-dev
+.PHONY: demo test lint setup setup-dev system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,8 @@ lint: setup-dev
 	$(BIN)/lint-imports
 	$(BIN)/pyright
 
-test: lint
+system-packages:
+	scripts/install-system-packages
+
+test: system-packages lint
 	$(BIN)/python -m pytest

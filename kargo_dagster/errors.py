@@ -13,6 +13,8 @@ contain credentials: values that may be secret are not interpolated into them.
 
 from dataclasses import dataclass
 
+from kargo_dagster.redaction import redact_text
+
 
 class KargoDagsterError(Exception):
     """Root of every error kargo-dagster raises."""
@@ -38,6 +40,10 @@ class ManifestProblem:
     name: str
     field: str
     message: str
+
+    def __post_init__(self) -> None:
+        # Messages quote the values they reject; a repository URL may carry credentials.
+        object.__setattr__(self, "message", redact_text(self.message))
 
     def __str__(self) -> str:
         subject = f"{self.kind}/{self.name}" if self.kind or self.name else "(document)"

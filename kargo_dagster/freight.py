@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from kargo_dagster.errors import FreightError
 from kargo_dagster.freight_words import ADJECTIVES, ANIMALS
+from kargo_dagster.redaction import redact_url
 from kargo_dagster.urls import go_path_join, normalize_chart_repo_url, normalize_git_url
 
 __all__ = [
@@ -339,20 +340,9 @@ class Freight(_Model):
             rows.append(("git", c.repo_url, c.id, " — ".join(filter(None, (detail, c.message)))))
         rows.extend(("chart", c.repo_url, c.version, c.name) for c in self.charts)
         return [
-            {"type": kind, "repoURL": _redact(url), "version": version, "detail": detail}
+            {"type": kind, "repoURL": redact_url(url), "version": version, "detail": detail}
             for kind, url, version, detail in rows
         ]
-
-
-def _redact(url: str) -> str:
-    # Go's URL.Redacted masks only passwords; a bare http(s) username is often a token too.
-    scheme, sep, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    userinfo, at, host = authority.rpartition("@")
-    if not (sep and at and scheme.lower() in ("http", "https")):
-        return url
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}://{user + ':xxxxx' if colon else 'xxxxx'}@{host}{slash}{path}"
 
 
 def parse_partition_key(key: str) -> str:

@@ -11,7 +11,7 @@ from kargo_dagster.availability import (
     decide,
     longest_soak,
 )
-from kargo_dagster.defs.check_state import partition_check_states
+from kargo_dagster.defs.dagster_internals import partition_check_states
 from kargo_dagster.defs.instance_queries import is_approved, stage_history
 from kargo_dagster.defs.names import stage_key
 from kargo_dagster.spec import FreightRequest, ProjectManifests

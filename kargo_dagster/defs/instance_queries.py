@@ -2,7 +2,7 @@
 
 "Freight is in Stage" is the partition of the Stage asset's newest materialization; an
 approval is an observation on the Stage partition; Freight's artifacts are the metadata of the
-Warehouse partition's materialization. Check state per partition lives in ``check_state``.
+Warehouse partition's materialization. Check state per partition lives in ``dagster_internals``.
 """
 
 import json

@@ -8,6 +8,7 @@ UI, a backfill or the command line is gated exactly like an automatic one.
 import dagster as dg
 
 from kargo_dagster.defs.availability_facts import evaluate_availability, stage_asset_key
+from kargo_dagster.defs.dagster_internals import add_run_tags
 from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
 from kargo_dagster.defs.freight_store import freight_metadata
 from kargo_dagster.defs.instance_queries import recorded_freight
@@ -19,6 +20,7 @@ from kargo_dagster.defs.names import (
     pool_name,
     warehouse_key,
 )
+from kargo_dagster.defs.run_tags import promotion_tags
 from kargo_dagster.spec import FreightRequest, ProjectManifests, Stage
 
 
@@ -63,6 +65,14 @@ def build_stage_asset(
     def promote(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         partition_key = context.partition_key
         instance = context.instance
+        run = instance.get_run_by_id(context.run.run_id)
+        tags = promotion_tags(
+            run.tags if run else context.run.tags,
+            project=project.name,
+            stage=name,
+            freight=partition_key,
+        )
+        add_run_tags(instance, context.run.run_id, tags)
         freight = recorded_freight(instance, warehouse_key(project.name, origin), partition_key)
         if freight is None:
             raise dg.Failure(
@@ -91,13 +101,12 @@ def build_stage_asset(
                 ),
                 allow_retries=False,
             )
-        actor = context.run.tags.get(TAG_ACTOR) or context.run.tags.get("user") or "unknown"
         return dg.MaterializeResult(
             metadata={
                 **freight_metadata(freight),
                 "availability": dg.MetadataValue.text(availability.reason),
-                "action": dg.MetadataValue.text(context.run.tags.get(TAG_ACTION, "promote")),
-                META_ACTOR: dg.MetadataValue.text(actor),
+                "action": dg.MetadataValue.text(tags[TAG_ACTION]),
+                META_ACTOR: dg.MetadataValue.text(tags[TAG_ACTOR]),
                 "steps": dg.MetadataValue.int(0),
             }
         )

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 
 from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK, stage_asset_key
-from kargo_dagster.defs.check_state import partition_check_states
+from kargo_dagster.defs.dagster_internals import partition_check_states
 from kargo_dagster.defs.instance_queries import current_freight, recorded_freight
 from kargo_dagster.defs.names import warehouse_key
 from kargo_dagster.spec import Catalog

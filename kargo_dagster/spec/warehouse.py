@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from kargo_dagster.redaction import has_credentials
 from kargo_dagster.spec.base import DNS1123_SUBDOMAIN, KargoModel, KargoObject, rule_error
 from kargo_dagster.spec.durations import KubeDuration
 from kargo_dagster.spec.meta import ObjectMeta
@@ -143,6 +144,14 @@ class GitSubscription(KargoModel):
 
     @model_validator(mode="after")
     def _check(self) -> "GitSubscription":
+        if has_credentials(self.repo_url):
+            # They would be copied into Freight, metadata and the UI; Kargo keeps them in
+            # credential Secrets for the same reason.
+            raise rule_error(
+                "must not carry credentials; remove them from the URL and configure them as "
+                "repository credentials instead",
+                "repoURL",
+            )
         _check_regexes("allowTagsRegexes", self.allow_tags_regexes)
         _check_regexes("ignoreTagsRegexes", self.ignore_tags_regexes)
         if self.since is not None and self.since.tzinfo is None:

@@ -1,6 +1,8 @@
 """`kargo-dagster demo`: the README's first command serves the example pipeline."""
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -49,6 +51,43 @@ def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 120) 
     raise AssertionError(f"the demo did not come up: {last_error}")
 
 
+def lineage_in_browser(url: str, profile: Path) -> list[str]:
+    """The asset names of the lineage graph as headless Chromium lays them out, left to right."""
+    chromium = shutil.which("chromium")
+    assert chromium, "the UI test needs Debian's chromium (installed by .ci/run)"
+    dom = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--window-size=1600,1000",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    # Each asset node is a foreignObject at its place in the graph; its first text is the name.
+    nodes = []
+    for match in re.finditer(
+        r'<foreignObject[^>]* x="(\d+)"[^>]*>(.*?)</foreignObject>', dom, re.S
+    ):
+        text = re.sub(r"<[^>]+>", " ", match.group(2)).split()
+        if text:
+            nodes.append((int(match.group(1)), text[0]))
+    return [name for _, name in sorted(nodes)]
+
+
 def test_demo_serves_the_example_pipeline(tmp_path):
     port = free_port()
     home = tmp_path / "home"
@@ -69,10 +108,14 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     )
     try:
         data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process)
+        lineage = lineage_in_browser(
+            f"http://127.0.0.1:{port}/asset-groups/kargo_demo", tmp_path / "chromium"
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
+    assert lineage == ["guestbook", "dev", "staging", "prod"]
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     deps = {key: ["/".join(d["path"]) for d in n["dependencyKeys"]] for key, n in nodes.items()}
     assert deps == {

@@ -50,10 +50,20 @@ def test_promotion_moves_freight_through_the_stages(defs, instance):
     assert evaluations["health"].passed and evaluations["verified"].passed
     assert evaluations["verified"].partition == v1
 
-    result = promote(defs, instance, STAGING, v1)
+    result = promote(defs, instance, STAGING, v1, tags={"kargo/actor": "alice"})
     assert result.success
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    assert {k: v for k, v in run.tags.items() if k.startswith("kargo/")} == {
+        "kargo/project": "shop",
+        "kargo/stage": "staging",
+        "kargo/freight": v1,
+        "kargo/action": "promote",
+        "kargo/actor": "alice",
+    }
     [materialization] = result.get_asset_materialization_events()
     metadata = materialization.materialization.metadata
+    assert metadata["kargo/actor"].value == "alice"
     assert metadata["kargo/freight_id"].value == app_freight("v1.0.0").id
     assert metadata["availability"].value == f"Freight {v1} is verified in Stage dev"
 
@@ -62,6 +72,9 @@ def test_staging_refuses_freight_not_verified_in_dev(defs, instance):
     v1 = record_freight(instance, "shop", app_freight("v1.0.0"))
     result = promote(defs, instance, STAGING, v1)
     assert not result.success
+    # A refused promotion is still tagged, so it shows up when filtering by Stage.
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None and run.tags["kargo/stage"] == "staging"
     assert failure_message(result) == (
         f"Freight {v1} is not available to Stage staging: it must be verified in Stage dev, "
         "but it is not verified in Stage dev (never promoted there). Promote it to Stage dev "
@@ -90,6 +103,10 @@ def test_rollback_to_older_freight_becomes_current(defs, instance, monkeypatch, 
         assert promote(defs, instance, STAGING, key).success
     result = promote(defs, instance, STAGING, v1, tags={"kargo/action": "rollback"})
     assert result.success
+    rollbacks = instance.get_run_records(
+        dg.RunsFilter(tags={"kargo/stage": "staging", "kargo/action": "rollback"})
+    )
+    assert [r.dagster_run.tags["kargo/freight"] for r in rollbacks] == [v1]
 
     report = collect_status(instance, load_manifests(SHOP))
     staging = next(s for s in report["projects"][0]["stages"] if s["stage"] == "staging")

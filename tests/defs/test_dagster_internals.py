@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from kargo_dagster.defs.check_state import PRIVATE_SYMBOLS
+from kargo_dagster.defs.dagster_internals import PRIVATE_SYMBOLS
 
 
 @pytest.mark.parametrize("symbol", PRIVATE_SYMBOLS)
@@ -32,4 +32,4 @@ def test_only_the_adapter_uses_private_dagster_api():
         for path in package.rglob("*.py")
         if "dagster._" in path.read_text()
     )
-    assert users == ["defs/check_state.py"]
+    assert users == ["defs/dagster_internals.py"]

@@ -1,13 +1,17 @@
-"""Per-Freight asset check state: the one module that uses Dagster's private API.
+"""The one module that uses Dagster's private API.
 
-Dagster 1.13 records which partition each check evaluation belongs to, but offers no public
-call that answers "did the ``verified`` check pass for this partition, against its latest
-materialization?". The event log storage answers it. Every private symbol used is listed in
-``PRIVATE_SYMBOLS``; a test imports each one, so a Dagster upgrade that moves one fails loudly
-there rather than in a promotion.
+- Per-Freight check state: Dagster 1.13 records which partition each check evaluation belongs
+  to, but offers no public call that answers "did the ``verified`` check pass for this
+  partition, against its latest materialization?". The event log storage answers it.
+- Run tags added by a running promotion: a promotion launched from the UI or a backfill
+  carries no Kargo tags, so the Stage asset adds them itself, and the Runs page can be
+  filtered by Stage and Freight whoever launched the run.
+
+Every private symbol used is listed in ``PRIVATE_SYMBOLS``; a test resolves each one, so a
+Dagster upgrade that moves one fails loudly there rather than in a promotion.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +21,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 PRIVATE_SYMBOLS = (
     "dagster._core.storage.asset_check_execution_record.AssetCheckExecutionRecordStatus",
     "dagster._core.storage.event_log.base.EventLogStorage.get_asset_check_partition_info",
+    "dagster.DagsterInstance.add_run_tags",
 )
 
 CheckState = Literal["passed", "failed", "pending", "skipped", "never run", "outdated"]
@@ -72,3 +77,8 @@ def partition_check_states(
             info.partition_key, state, info.latest_planned_run_id
         )
     return states
+
+
+def add_run_tags(instance: dg.DagsterInstance, run_id: str, tags: Mapping[str, str]) -> None:
+    """Add ``tags`` to a run that is already going, keeping the tags it was launched with."""
+    instance.add_run_tags(run_id, dict(tags))

@@ -1,0 +1,41 @@
+"""The Kargo tags every promotion run carries (DESIGN.md §1).
+
+Launchers that know them (the command line, sensors) set them; a run launched from the UI or
+a backfill gets them from the Stage asset when it starts. A run that promotes several Stages
+lists them all in ``kargo/stage``.
+"""
+
+from collections.abc import Mapping
+
+from kargo_dagster.defs.names import TAG_ACTION, TAG_ACTOR, TAG_FREIGHT, TAG_PROJECT, TAG_STAGE
+
+ACTION_PROMOTE = "promote"
+
+# Tags Dagster sets on runs it launches by itself, which say who asked for the promotion.
+_SENSOR_TAG = "dagster/sensor_name"
+_BACKFILL_TAG = "dagster/backfill"
+
+
+def actor(run_tags: Mapping[str, str]) -> str:
+    """Who launched the run: the ``kargo/actor`` tag, else the sensor or backfill, else unknown."""
+    if run_tags.get(TAG_ACTOR):
+        return run_tags[TAG_ACTOR]
+    if run_tags.get(_SENSOR_TAG):
+        return f"sensor:{run_tags[_SENSOR_TAG]}"
+    if run_tags.get(_BACKFILL_TAG):
+        return f"backfill:{run_tags[_BACKFILL_TAG]}"
+    return "unknown"
+
+
+def promotion_tags(
+    run_tags: Mapping[str, str], *, project: str, stage: str, freight: str
+) -> dict[str, str]:
+    """The Kargo tags the run should carry once it promotes ``freight`` into ``stage``."""
+    stages = {s for s in run_tags.get(TAG_STAGE, "").split(",") if s} | {stage}
+    return {
+        TAG_PROJECT: project,
+        TAG_STAGE: ",".join(sorted(stages)),
+        TAG_FREIGHT: freight,
+        TAG_ACTION: run_tags.get(TAG_ACTION) or ACTION_PROMOTE,
+        TAG_ACTOR: actor(run_tags),
+    }
