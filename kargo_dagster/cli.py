@@ -32,6 +32,42 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _discover(args: argparse.Namespace) -> int:
+    from kargo_dagster.credentials import credentials_from_env
+    from kargo_dagster.discovery.report import render_discoveries
+    from kargo_dagster.discovery.subscribers import build_subscribers, default_work_dir
+    from kargo_dagster.discovery.warehouse import discover_warehouse
+
+    catalog = load_manifests(args.path)
+    subscribers = build_subscribers(
+        credentials=credentials_from_env(os.environ),
+        work_dir=Path(args.work_dir) if args.work_dir else default_work_dir(),
+        insecure_registries=args.insecure_registry or [],
+    )
+    report: list[dict] = []
+    failed = False
+    found_any = False
+    for project in catalog.projects.values():
+        if args.project and project.name != args.project:
+            continue
+        results = [
+            discover_warehouse(warehouse, subscribers)
+            for name, warehouse in project.warehouses.items()
+            if not args.warehouse or name == args.warehouse
+        ]
+        found_any = found_any or bool(results)
+        failed = failed or any(r.failed for r in results)
+        if args.json:
+            report.extend({"project": project.name, **r.to_json()} for r in results)
+        elif results:
+            print(render_discoveries(project.name, results))
+    if not found_any:
+        raise KargoDagsterError(f"no Warehouse matches in {args.path}")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 1 if failed else 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.status import collect_status, render_status_table
 
@@ -71,6 +107,7 @@ def _demo(args: argparse.Namespace) -> int:
         path=Path(args.path),
         home=Path(args.home),
         port=args.port,
+        sample_freight=args.sample_freight,
     )
 
 
@@ -95,6 +132,22 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("path", help="a manifest file or a directory of manifests")
     validate.set_defaults(handler=_validate)
 
+    discover = commands.add_parser(
+        "discover", help="run discovery once and show what Freight it would create"
+    )
+    discover.add_argument("path", help="a manifest file or a directory of manifests")
+    discover.add_argument("--project", help="only this Project")
+    discover.add_argument("--warehouse", help="only this Warehouse")
+    discover.add_argument("--json", action="store_true", help="print JSON")
+    discover.add_argument("--work-dir", help="where git mirrors are kept")
+    discover.add_argument(
+        "--insecure-registry",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="a registry to reach over plain HTTP (loopback registries always are)",
+    )
+    discover.set_defaults(handler=_discover)
+
     status = commands.add_parser("status", help="which Freight each Stage holds")
     status.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -113,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
     demo.add_argument("--home", default=".dagster-demo", help="the demo's DAGSTER_HOME")
     demo.add_argument("--port", type=int, default=3000)
+    demo.add_argument(
+        "--no-sample-freight",
+        dest="sample_freight",
+        action="store_false",
+        help="do not record sample Freight; let the Warehouse sensors discover it",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 

@@ -5,7 +5,10 @@ The tree::
     KargoDagsterError
     ├── ManifestError            bad Kargo manifests; carries one ManifestProblem per mistake
     ├── FreightError             artifacts that cannot form Freight (none, or malformed)
-    └── PromotionRefusedError    the requested Freight is not available to the Stage
+    ├── PromotionRefusedError    the requested Freight is not available to the Stage
+    ├── CredentialsError         credential configuration that cannot be used
+    └── DiscoveryError           a subscription could not be read (registry, Helm repo, git)
+        └── RepositoryError      the repository answered badly or not at all; may be retried
 
 Callers catch ``KargoDagsterError`` to handle anything this library reports. Messages never
 contain credentials: values that may be secret are not interpolated into them.
@@ -67,3 +70,23 @@ class FreightError(KargoDagsterError):
 
 class PromotionRefusedError(KargoDagsterError):
     """The Freight is not available to the Stage; the message says what would make it so."""
+
+
+class CredentialsError(KargoDagsterError):
+    """Credential rules that cannot be used; the message names the setting, never its value."""
+
+
+class DiscoveryError(KargoDagsterError):
+    """A Warehouse subscription could not be discovered; the message names the subscription."""
+
+
+class RepositoryError(DiscoveryError):
+    """A registry, Helm repository or git remote failed (unreachable, refused, malformed).
+
+    Attributes:
+        retry_after: Seconds the server asked to wait (HTTP 429 ``Retry-After``), if any.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -40,6 +40,29 @@ def postgres_database() -> Iterator[str]:
         connection.close()
 
 
+# The PostgreSQL database behind each instance the fixture made, for stored_bytes().
+_DATABASES: dict[int, str] = {}
+
+
+def stored_bytes(instance: dg.DagsterInstance) -> bytes:
+    """Everything the instance stored: its files, and for PostgreSQL every table's rows."""
+    chunks = [
+        path.read_bytes() for path in Path(instance.root_directory).rglob("*") if path.is_file()
+    ]
+    database = _DATABASES.get(id(instance))
+    if database:
+        connection = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=database)
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            )
+            for (table,) in cursor.fetchall():
+                cursor.execute(f'SELECT t::text FROM "{table}" AS t')
+                chunks.extend(row[0].encode() for row in cursor.fetchall())
+        connection.close()
+    return b"\n".join(chunks)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     """A real, persistent Dagster instance on each storage backend we support.
@@ -67,4 +90,9 @@ def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dg.Dags
     home.mkdir()
     (home / "dagster.yaml").write_text(json.dumps(overrides))
     with dg.instance_for_test(overrides=overrides, temp_dir=str(home)) as instance:
-        yield instance
+        if request.param == "postgres":
+            _DATABASES[id(instance)] = overrides["storage"]["postgres"]["postgres_db"]["db_name"]
+        try:
+            yield instance
+        finally:
+            _DATABASES.pop(id(instance), None)

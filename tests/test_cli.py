@@ -40,3 +40,39 @@ def test_validate_reports_file_line_kind_name_and_field(tmp_path):
         f"{stages}:{line}: Stage/staging: spec.requestedFreight.0.sources.stages.0: "
     )
     assert "dve" in problem and "dev" in problem
+
+
+DISCOVER_MANIFESTS = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: demo
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata:
+  name: app
+  namespace: demo
+spec:
+  subscriptions:
+  - image:
+      repoURL: 127.0.0.1:9/app
+"""
+
+
+def test_discover_names_the_failing_subscription(tmp_path):
+    (tmp_path / "w.yaml").write_text(DISCOVER_MANIFESTS)
+    result = run("discover", str(tmp_path), "--work-dir", str(tmp_path / "work"))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Warehouse demo/app"
+    assert lines[1] == "  subscriptions[0] (image 127.0.0.1:9/app):"
+    assert lines[2].startswith("    error: ") and "127.0.0.1:9" in lines[2]
+    assert "  no Freight: discovery failed" in lines
+
+
+def test_discover_rejects_an_unknown_warehouse(tmp_path):
+    (tmp_path / "w.yaml").write_text(DISCOVER_MANIFESTS)
+    result = run("discover", str(tmp_path), "--warehouse", "nope")
+    assert result.returncode == 1
+    assert "no Warehouse matches" in result.stderr

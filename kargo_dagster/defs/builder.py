@@ -8,24 +8,50 @@ depending on its upstream Stages (or the Warehouse, for ``direct``); and the ``h
 
 import os
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
+from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.stage_assets import build_stage_asset
 from kargo_dagster.defs.stage_checks import build_stage_checks
+from kargo_dagster.defs.warehouse_sensors import build_warehouse_sensor
+from kargo_dagster.errors import KargoDagsterError
 from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
 
 
-def build_project_definitions(*, project: ProjectManifests) -> dg.Definitions:
-    """The assets and checks of one Kargo Project."""
+def build_project_definitions(
+    *,
+    project: ProjectManifests,
+    kargo: KargoResource,
+    min_warehouse_interval_seconds: int | None = None,
+) -> dg.Definitions:
+    """The assets, checks and sensors of one Kargo Project.
+
+    Args:
+        project: The Project's manifests.
+        kargo: The settings its sensors use; the same object should be the definitions'
+            ``kargo`` resource (``build_definitions`` and ``load_definitions`` do that).
+        min_warehouse_interval_seconds: The floor of every Warehouse sensor's interval.
+    """
     partitions = {
         name: dg.DynamicPartitionsDefinition(name=freight_partitions_name(project.name, name))
         for name in project.warehouses
     }
     assets: list[dg.AssetsDefinition | dg.AssetSpec] = []
     checks: list[dg.AssetChecksDefinition] = []
+    sensors = [
+        build_warehouse_sensor(
+            project=project,
+            warehouse=warehouse,
+            kargo=kargo,
+            min_interval_seconds=min_warehouse_interval_seconds,
+        )
+        for warehouse in project.warehouses.values()
+    ]
     for name, warehouse in project.warehouses.items():
         assets.append(
             dg.AssetSpec(
@@ -60,21 +86,50 @@ def build_project_definitions(*, project: ProjectManifests) -> dg.Definitions:
                         stage=stage, asset_key=asset.key, partitions_def=partitions_def
                     )
                 )
-    return dg.Definitions(assets=assets, asset_checks=checks)
+    return dg.Definitions(assets=assets, asset_checks=checks, sensors=sensors)
 
 
-def build_definitions(*, catalog: Catalog) -> dg.Definitions:
-    """The definitions of every Project in ``catalog``."""
-    return dg.Definitions.merge(
-        *(build_project_definitions(project=p) for p in catalog.projects.values())
-    )
+def build_definitions(
+    *,
+    catalog: Catalog,
+    resources: Mapping[str, Any] | None = None,
+    min_warehouse_interval_seconds: int | None = None,
+) -> dg.Definitions:
+    """The definitions of every Project in ``catalog``, with the ``kargo`` resource.
+
+    Args:
+        catalog: The loaded manifests.
+        resources: Resources to provide; ``kargo`` defaults to ``KargoResource()``.
+        min_warehouse_interval_seconds: The floor of every Warehouse sensor's interval
+            (default ``$KARGO_DAGSTER_MIN_WAREHOUSE_INTERVAL`` or 30).
+    """
+    provided = {"kargo": KargoResource(), **(resources or {})}
+    kargo = provided["kargo"]
+    if not isinstance(kargo, KargoResource):
+        raise KargoDagsterError(
+            f"resources['kargo'] must be a KargoResource, not {type(kargo).__name__}"
+        )
+    projects = [
+        build_project_definitions(
+            project=p, kargo=kargo, min_warehouse_interval_seconds=min_warehouse_interval_seconds
+        )
+        for p in catalog.projects.values()
+    ]
+    return dg.Definitions.merge(*projects, dg.Definitions(resources=provided))
 
 
-def load_definitions(path: str | os.PathLike[str]) -> dg.Definitions:
+def load_definitions(
+    path: str | os.PathLike[str],
+    *,
+    resources: Mapping[str, Any] | None = None,
+    min_warehouse_interval_seconds: int | None = None,
+) -> dg.Definitions:
     """Load the Kargo manifests under ``path`` and build their Dagster definitions.
 
     Args:
         path: A manifest file, or a directory searched recursively for ``*.yaml``/``*.yml``.
+        resources: Resources to provide; ``kargo`` defaults to ``KargoResource()``.
+        min_warehouse_interval_seconds: The floor of every Warehouse sensor's interval.
 
     Returns:
         The definitions of every Project found.
@@ -86,4 +141,8 @@ def load_definitions(path: str | os.PathLike[str]) -> dg.Definitions:
     Examples:
         >>> defs = load_definitions("stages")  # doctest: +SKIP
     """
-    return build_definitions(catalog=load_manifests(path))
+    return build_definitions(
+        catalog=load_manifests(path),
+        resources=resources,
+        min_warehouse_interval_seconds=min_warehouse_interval_seconds,
+    )

@@ -79,10 +79,12 @@ def _sample_digest(repo_url: str, version: str) -> str:
     return hashlib.sha256(f"{repo_url}:{version}".encode()).hexdigest()
 
 
-def run_demo(*, workspace: Path, path: Path, home: Path, port: int) -> int:
+def run_demo(
+    *, workspace: Path, path: Path, home: Path, port: int, sample_freight: bool = True
+) -> int:
     """Run the webserver and the daemon until interrupted; returns the exit status."""
     home = prepare_home(home)
-    seeded = seed_sample_freight(home, path)
+    seeded = seed_sample_freight(home, path) if sample_freight else []
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     bin_dir = Path(sys.executable).parent
     webserver = str(bin_dir / "dagster-webserver")

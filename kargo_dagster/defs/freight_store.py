@@ -39,10 +39,16 @@ def record_freight(instance: dg.DagsterInstance, project: str, freight: Freight)
     Returns:
         The partition key.
     """
+    record_new_freight(instance, project, freight)
+    return freight.partition_key
+
+
+def record_new_freight(instance: dg.DagsterInstance, project: str, freight: Freight) -> bool:
+    """Like :func:`record_freight`; returns whether the Freight was new."""
     partitions = freight_partitions_name(project, freight.origin.name)
     key = freight.partition_key
     if instance.has_dynamic_partition(partitions, key):
-        return key
+        return False
     instance.add_dynamic_partitions(partitions, [key])
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
@@ -52,4 +58,4 @@ def record_freight(instance: dg.DagsterInstance, project: str, freight: Freight)
             metadata=freight_metadata(freight),
         )
     )
-    return key
+    return True

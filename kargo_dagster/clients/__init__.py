@@ -1,0 +1,1 @@
+"""The I/O seams: OCI registries, Helm repositories, git remotes, Kubernetes and Argo CD."""

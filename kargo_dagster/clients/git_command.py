@@ -1,0 +1,205 @@
+"""Running the git command line against remote repositories without leaking credentials.
+
+Credentials reach git through a credential helper defined inline in ``GIT_CONFIG_*``
+environment variables; the helper reads the username and password from two more
+environment variables. Nothing is written to disk, nothing appears on a command line (where
+``ps`` shows it) or in a repository's configuration, and any helper the user configured is
+disabled for the call so that git cannot hand the password to a credential store.
+
+Everything git prints is scrubbed of the password and username before it becomes part of
+a :class:`~kargo_dagster.errors.RepositoryError`.
+"""
+
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kargo_dagster.credentials import Credentials
+from kargo_dagster.errors import RepositoryError
+from kargo_dagster.redaction import redact_text
+
+__all__ = ["GitCommand", "scrub"]
+
+_USERNAME_VAR = "KARGO_DAGSTER_GIT_USERNAME"
+_PASSWORD_VAR = "KARGO_DAGSTER_GIT_PASSWORD"
+
+# Answers git's "get" requests only: "store" and "erase" must not persist anything.
+_CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || return 0; '
+    f'printf "username=%s\\npassword=%s\\n" "${_USERNAME_VAR}" "${_PASSWORD_VAR}"; }}; f'
+)
+
+# As in Kargo: give up on transfers slower than 1 KiB/s for 30 s instead of hanging.
+_LOW_SPEED_LIMIT = "1024"
+_LOW_SPEED_TIME = "30"
+
+# Shorter strings are too likely to occur in ordinary text to be worth masking, and a
+# username that short is not a token.
+_MIN_SCRUBBED_LENGTH = 4
+
+MASK = "*****"
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret replaced by ``*****`` and URL credentials masked."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _MIN_SCRUBBED_LENGTH:
+            text = text.replace(secret, MASK)
+    return redact_text(text)
+
+
+_HTTP_STATUS = re.compile(r"returned error: (\d{3})")
+_AUTH_HINTS = (
+    "authentication failed",
+    "could not read username",
+    "could not read password",
+    "permission denied",
+    "access denied",
+)
+_MISSING_HINTS = ("not found", "does not appear to be a git repository", "no such repository")
+_UNREACHABLE_HINTS = (
+    "could not resolve host",
+    "failed to connect",
+    "connection refused",
+    "connection reset",
+    "timed out",
+    "network is unreachable",
+    "no route to host",
+    "certificate",
+    "ssl connect",
+    "tls connect",
+)
+
+
+def _failure_reason(stderr: str) -> str:
+    lowered = stderr.lower()
+    status = _HTTP_STATUS.search(lowered)
+    code = status.group(1) if status else ""
+    if code in ("401", "403") or any(hint in lowered for hint in _AUTH_HINTS):
+        return "authentication failed (check the git credentials configured for it)"
+    if code == "404" or any(hint in lowered for hint in _MISSING_HINTS):
+        return "repository not found"
+    if any(hint in lowered for hint in _UNREACHABLE_HINTS):
+        return "repository unreachable"
+    return "git failed"
+
+
+@dataclass(frozen=True)
+class GitCommand:
+    """How to run git for one repository.
+
+    Attributes:
+        repo_label: The repository as error messages name it (already redacted).
+        credentials: Username and password for HTTP(S) remotes, or None.
+        insecure_skip_tls_verify: Turn off TLS certificate verification for this call only.
+        timeout: Seconds before a command is killed.
+        executable: The git program.
+    """
+
+    repo_label: str
+    credentials: Credentials | None = None
+    insecure_skip_tls_verify: bool = False
+    timeout: float = 600.0
+    executable: str = "git"
+
+    def _secrets(self) -> list[str]:
+        if self.credentials is None:
+            return []
+        return [self.credentials.password.get_secret_value(), self.credentials.username]
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment for a git process: no prompts, optional credentials and TLS off."""
+        env = dict(os.environ if base is None else base)
+        for key in ("GIT_ASKPASS", "SSH_ASKPASS"):
+            env.pop(key, None)
+        env.update(
+            GIT_TERMINAL_PROMPT="0",
+            GIT_HTTP_LOW_SPEED_LIMIT=_LOW_SPEED_LIMIT,
+            GIT_HTTP_LOW_SPEED_TIME=_LOW_SPEED_TIME,
+            LC_ALL="C",  # error classification reads git's English messages
+        )
+        if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
+            # ssh would otherwise ask for passphrases or host confirmation on a terminal.
+            env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+        config: list[tuple[str, str]] = [("core.askPass", "")]
+        if self.credentials is not None:
+            # An empty value clears the helpers configured so far (the user's, the system's).
+            config += [("credential.helper", ""), ("credential.helper", _CREDENTIAL_HELPER)]
+            env[_USERNAME_VAR] = self.credentials.username
+            env[_PASSWORD_VAR] = self.credentials.password.get_secret_value()
+        if self.insecure_skip_tls_verify:
+            config.append(("http.sslVerify", "false"))
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
+        for offset, (key, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{count + offset}"] = key
+            env[f"GIT_CONFIG_VALUE_{count + offset}"] = value
+        env["GIT_CONFIG_COUNT"] = str(count + len(config))
+        return env
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        action: str,
+        git_dir: Path | None = None,
+        cwd: Path | None = None,
+        ok_codes: Sequence[int] = (0,),
+    ) -> bytes:
+        """Run ``git <args>`` and return its standard output.
+
+        Args:
+            args: The git subcommand and its arguments (never secrets).
+            action: What the command does, for error messages (``"fetching"``).
+            git_dir: The repository to run in (``--git-dir``).
+            cwd: The working directory.
+            ok_codes: Exit codes that count as success.
+
+        Raises:
+            RepositoryError: git failed or timed out; the message names the repository and
+                carries git's scrubbed error output.
+        """
+        command = [self.executable]
+        if git_dir is not None:
+            command += ["--git-dir", str(git_dir)]
+        command += list(args)
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # so a timeout can stop git's helpers too
+            )
+        except OSError as error:
+            raise RepositoryError(
+                f"cannot run {self.executable!r} while {action} git repository "
+                f"{self.repo_label}: {error.strerror}"
+            ) from None
+        try:
+            stdout, stderr = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise RepositoryError(
+                f"{action} git repository {self.repo_label} timed out after {self.timeout:g}s"
+            ) from None
+        if process.returncode not in ok_codes:
+            raise self.failure(action, stderr.decode(errors="replace"))
+        return stdout
+
+    def failure(self, action: str, stderr: str) -> RepositoryError:
+        """A :class:`RepositoryError` for a failed command, with its output scrubbed."""
+        text = scrub(stderr, self._secrets())
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        # git states the cause on "fatal:"/"error:" lines (and the server on "remote:" ones);
+        # the rest is progress chatter and advice.
+        causes = [line for line in lines if line.startswith(("fatal:", "error:", "remote:"))]
+        detail = "; ".join((causes or lines[-3:])[:3]) or "no error output"
+        reason = _failure_reason(text)
+        return RepositoryError(f"{action} git repository {self.repo_label}: {reason}: {detail}")

@@ -1,0 +1,320 @@
+"""Local bare mirrors of remote git repositories, kept up to date cheaply.
+
+One mirror per repository lives under a root directory, in a directory named after a hash
+of the repository's normalised URL (so ``https://Host/Org/Repo.git`` and
+``https://host/org/repo`` share one)::
+
+    <root>/<sha256 of the URL>/
+        repo.git/      bare repository with every branch and tag of the remote
+        state.json     the remote refs seen at the last successful fetch
+        lock           held while the mirror is synced and read
+
+:meth:`GitMirrors.synced` locks a mirror, asks the remote for its refs with one
+``git ls-remote`` and fetches only when they differ from those recorded at the last fetch,
+as Kargo v1.11 skips discovery when a repository's refs have not moved. The first use
+initialises the mirror (``--filter=blob:none`` for blobless subscriptions); it is never
+cloned afresh after that.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kargo_dagster.clients.git_command import GitCommand
+from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
+from kargo_dagster.errors import RepositoryError
+from kargo_dagster.redaction import redact_url
+from kargo_dagster.urls import normalize_git_url
+
+__all__ = ["GitMirror", "GitMirrors", "RemoteRefs", "parse_ls_remote"]
+
+_HEADS = "refs/heads/"
+_TAGS = "refs/tags/"
+_STATE_VERSION = 1
+_LOCK_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class RemoteRefs:
+    """The branches and tags a remote advertises, and its default branch.
+
+    Attributes:
+        refs: Full ref name (``refs/heads/main``, ``refs/tags/v1.0.0``) to object ID; for
+            annotated tags the ID of the tag object.
+        head: The ref ``HEAD`` points at (``refs/heads/main``), when the remote says.
+        head_id: The commit ``HEAD`` resolves to, when the remote has one.
+    """
+
+    refs: Mapping[str, str] = field(default_factory=dict)
+    head: str | None = None
+    head_id: str | None = None
+
+    def branch(self, name: str) -> str | None:
+        """The commit branch ``name`` points at, or None if the remote has no such branch."""
+        return self.refs.get(_HEADS + name)
+
+    @property
+    def default_branch(self) -> str | None:
+        """The default branch's name (``main``), when the remote advertises it."""
+        if self.head and self.head.startswith(_HEADS):
+            return self.head.removeprefix(_HEADS)
+        return None
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready form."""
+        return {"refs": dict(sorted(self.refs.items())), "head": self.head, "headId": self.head_id}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> "RemoteRefs":
+        """The inverse of :meth:`to_json`."""
+        refs = data.get("refs")
+        head, head_id = data.get("head"), data.get("headId")
+        if not isinstance(refs, dict):
+            raise ValueError("refs must be an object")
+        return cls(
+            refs={str(k): str(v) for k, v in refs.items()},
+            head=head if isinstance(head, str) else None,
+            head_id=head_id if isinstance(head_id, str) else None,
+        )
+
+
+def parse_ls_remote(output: str) -> RemoteRefs:
+    """Parse ``git ls-remote --symref`` output, keeping ``HEAD``, branches and tags.
+
+    Peeled tag lines (``refs/tags/v1^{}``) are dropped: the tag's own ID already changes
+    whenever it is moved.
+    """
+    refs: dict[str, str] = {}
+    head = head_id = None
+    for line in output.splitlines():
+        value, tab, name = line.partition("\t")
+        if not tab:
+            continue
+        if value.startswith("ref: "):
+            if name == "HEAD":
+                head = value.removeprefix("ref: ")
+        elif name == "HEAD":
+            head_id = value
+        elif name.startswith((_HEADS, _TAGS)) and not name.endswith("^{}"):
+            refs[name] = value
+    return RemoteRefs(refs=refs, head=head, head_id=head_id)
+
+
+@dataclass(frozen=True)
+class GitMirror:
+    """A synced, locked mirror, valid inside :meth:`GitMirrors.synced` only.
+
+    Attributes:
+        repo_url: The repository URL as given.
+        path: The mirror's directory (stable across calls for the same repository).
+        git_dir: The bare repository inside it.
+        remote: The refs the remote advertised at this sync.
+        fetched: Whether this sync fetched (False when the remote had not changed).
+        command: Runs git for this repository (scrubbing errors); see :meth:`git`.
+    """
+
+    repo_url: str
+    path: Path
+    git_dir: Path
+    remote: RemoteRefs
+    fetched: bool
+    command: GitCommand
+
+    @property
+    def label(self) -> str:
+        """The repository as messages name it, credentials masked."""
+        return self.command.repo_label
+
+    def git(self, *args: str, action: str = "reading") -> bytes:
+        """Run a local git command in the mirror and return its output.
+
+        Raises:
+            RepositoryError: The command failed; the message names the repository.
+        """
+        return self.command.run(args, action=action, git_dir=self.git_dir)
+
+
+class GitMirrors:
+    """The mirrors of every repository used, under one root directory.
+
+    Args:
+        root: Where the mirrors live; created when missing. Keep it across runs: that is
+            what makes steady-state discovery cheap.
+        credentials: Where HTTP(S) credentials come from (kind ``git``).
+        timeout: Seconds a single git command, or waiting for a busy mirror, may take.
+        executable: The git program.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        credentials: CredentialStore = NO_CREDENTIALS,
+        *,
+        timeout: float = 600.0,
+        executable: str = "git",
+    ) -> None:
+        self.root = root
+        self.credentials = credentials
+        self.timeout = timeout
+        self.executable = executable
+
+    def path_for(self, repo_url: str) -> Path:
+        """The directory of ``repo_url``'s mirror (which may not exist yet)."""
+        key = hashlib.sha256(normalize_git_url(repo_url).encode()).hexdigest()
+        return self.root / key
+
+    def command_for(self, repo_url: str, *, insecure_skip_tls_verify: bool = False) -> GitCommand:
+        """How to run git against ``repo_url``, with its credentials when it is HTTP(S)."""
+        credentials = None
+        if repo_url.lower().startswith(("http://", "https://")):
+            credentials = self.credentials.lookup("git", repo_url)
+        return GitCommand(
+            repo_label=redact_url(repo_url),
+            credentials=credentials,
+            insecure_skip_tls_verify=insecure_skip_tls_verify,
+            timeout=self.timeout,
+            executable=self.executable,
+        )
+
+    def ls_remote(self, repo_url: str, *, insecure_skip_tls_verify: bool = False) -> RemoteRefs:
+        """The remote's ``HEAD``, branches and tags, from one ``git ls-remote``.
+
+        Raises:
+            RepositoryError: The remote is unreachable, refuses the credentials or is missing.
+        """
+        command = self.command_for(repo_url, insecure_skip_tls_verify=insecure_skip_tls_verify)
+        return self._ls_remote(command, repo_url)
+
+    def _ls_remote(self, command: GitCommand, repo_url: str) -> RemoteRefs:
+        args = ["ls-remote", "--symref", repo_url, "HEAD", _HEADS + "*", _TAGS + "*"]
+        # Run outside any repository: a local one's configuration must not apply.
+        self.root.mkdir(parents=True, exist_ok=True)
+        output = command.run(args, action="listing refs of", cwd=self.root)
+        return parse_ls_remote(output.decode(errors="replace"))
+
+    @contextlib.contextmanager
+    def synced(
+        self,
+        repo_url: str,
+        *,
+        blobless: bool = False,
+        insecure_skip_tls_verify: bool = False,
+    ) -> Iterator[GitMirror]:
+        """Lock ``repo_url``'s mirror, bring it up to date and yield it.
+
+        The lock (a file lock, so it works across processes) is held until the block ends,
+        so nobody fetches into the mirror while it is read.
+
+        Args:
+            repo_url: The remote repository.
+            blobless: Initialise a new mirror with ``--filter=blob:none``; an existing
+                mirror keeps the form it was created with.
+            insecure_skip_tls_verify: Do not verify the remote's TLS certificate.
+
+        Raises:
+            RepositoryError: The remote is unreachable, refuses the credentials, or git
+                failed; the message names the repository with credentials masked.
+        """
+        command = self.command_for(repo_url, insecure_skip_tls_verify=insecure_skip_tls_verify)
+        path = self.path_for(repo_url)
+        path.mkdir(parents=True, exist_ok=True)
+        with self._locked(path, command.repo_label):
+            remote = self._ls_remote(command, repo_url)
+            git_dir = path / "repo.git"
+            created = not git_dir.is_dir()
+            if created:
+                self._initialise(command, path, repo_url)
+            state = None if created else _read_state(path)
+            wanted = {"url": repo_url, "remote": remote.to_json()}
+            fetched = False
+            if state is None or any(state.get(key) != value for key, value in wanted.items()):
+                if not created and (state is None or state.get("url") != repo_url):
+                    # Another spelling of the same repository (or an unknown past): fetch
+                    # from the URL given now.
+                    command.run(
+                        ["config", "remote.origin.url", repo_url],
+                        action="configuring the mirror of",
+                        git_dir=git_dir,
+                    )
+                fetch = ["fetch", "--quiet", "--prune", "--prune-tags", "origin"]
+                if blobless and state is None:
+                    # The first fetch with a filter makes the mirror a partial clone; later
+                    # fetches keep using the filter on their own.
+                    fetch.insert(1, "--filter=blob:none")
+                command.run(fetch, action="fetching", git_dir=git_dir)
+                # Recorded after the fetch: what was fetched is at least this new, so a
+                # later ls-remote showing the same refs means nothing is missing.
+                _write_state(path, wanted)
+                fetched = True
+            yield GitMirror(
+                repo_url=repo_url,
+                path=path,
+                git_dir=git_dir,
+                remote=remote,
+                fetched=fetched,
+                command=command,
+            )
+
+    def _initialise(self, command: GitCommand, path: Path, repo_url: str) -> None:
+        # Built under a temporary name and renamed, so a crash never leaves a half-configured
+        # mirror behind that later calls would trust.
+        staging = path / f"repo.git.tmp-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        action = "creating the mirror of"
+        command.run(["init", "--quiet", "--bare", str(staging)], action=action, cwd=path)
+        for key, value in (
+            ("remote.origin.url", repo_url),
+            ("remote.origin.fetch", "+refs/heads/*:refs/heads/*"),
+            ("remote.origin.fetch", "+refs/tags/*:refs/tags/*"),
+            # Tags come through the refspec above; following them separately adds nothing.
+            ("remote.origin.tagOpt", "--no-tags"),
+            # Automatic housekeeping keeps a mirror fast; run in the foreground, it finishes
+            # while the lock is held instead of racing the next fetch.
+            ("gc.autoDetach", "false"),
+            ("maintenance.autoDetach", "false"),
+        ):
+            command.run(["config", "--add", key, value], action=action, git_dir=staging)
+        staging.rename(path / "repo.git")
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path, label: str) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout
+        with (path / "lock").open("a+") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise RepositoryError(
+                            f"the local mirror of git repository {label} stayed locked by "
+                            f"another process for {self.timeout:g}s"
+                        ) from None
+                    time.sleep(_LOCK_POLL_SECONDS)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _read_state(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads((path / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
+        return None
+    return data
+
+
+def _write_state(path: Path, data: dict[str, object]) -> None:
+    staging = path / f"state.json.tmp-{os.getpid()}"
+    staging.write_text(json.dumps({"version": _STATE_VERSION, **data}, indent=2) + "\n")
+    staging.replace(path / "state.json")

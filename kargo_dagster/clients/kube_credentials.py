@@ -1,0 +1,127 @@
+"""Kargo credential Secrets read through the Kubernetes API.
+
+Kargo looks for repository credentials in Secrets labelled ``kargo.akuity.io/cred-type``
+(``git``, ``helm`` or ``image``) in the Project's namespace, then in shared namespaces. Each
+Secret holds ``repoURL`` (``repoURLIsRegex: "true"`` makes it a regular expression),
+``username`` and ``password``. Secrets are listed once per namespace and cached for a short
+time, so a sensor tick costs at most one API call per namespace.
+"""
+
+import base64
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import kubernetes
+from pydantic import SecretStr
+
+from kargo_dagster.credentials import CredentialRule, Credentials, CredentialType
+from kargo_dagster.errors import CredentialsError
+
+logger = logging.getLogger(__name__)
+
+CRED_TYPE_LABEL = "kargo.akuity.io/cred-type"
+_KINDS: tuple[CredentialType, ...] = ("git", "helm", "image")
+
+
+@dataclass
+class _Cached:
+    rules: list[CredentialRule]
+    fetched_at: float
+
+
+class KubernetesCredentialStore:
+    """Credential rules from Kargo-format Secrets, namespace by namespace.
+
+    Args:
+        api_client: A configured ``kubernetes`` API client.
+        namespaces: Where to look, in order (the Project's namespace first, then shared ones).
+        ttl_seconds: How long a namespace's Secrets are reused before they are listed again.
+        clock: The time source (seconds), replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        namespaces: Sequence[str],
+        *,
+        ttl_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._namespaces = list(namespaces)
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._cache: dict[str, _Cached] = {}
+
+    def lookup(self, kind: CredentialType, repo_url: str) -> Credentials | None:
+        """The credentials for ``repo_url``: exact matches first, then regexes, per namespace."""
+        for namespace in self._namespaces:
+            rules = self._rules(namespace)
+            for rule in [r for r in rules if not r.is_regex] + [r for r in rules if r.is_regex]:
+                if rule.matches(kind, repo_url):
+                    return rule.credentials
+        return None
+
+    def _rules(self, namespace: str) -> list[CredentialRule]:
+        cached = self._cache.get(namespace)
+        now = self._clock()
+        if cached is not None and now - cached.fetched_at < self._ttl:
+            return cached.rules
+        try:
+            secrets = cast(
+                kubernetes.client.V1SecretList,
+                self._core.list_namespaced_secret(namespace, label_selector=CRED_TYPE_LABEL),
+            )
+        except kubernetes.client.ApiException as error:
+            # The body of an API error may echo request data; report the status only.
+            raise CredentialsError(
+                f"cannot list credential Secrets in namespace {namespace} "
+                f"(Kubernetes API answered {error.status} {error.reason})"
+            ) from None
+        except Exception as error:  # noqa: BLE001 - urllib3 raises many kinds for one cause
+            raise CredentialsError(
+                f"cannot reach the Kubernetes API to list credential Secrets in namespace "
+                f"{namespace} ({type(error).__name__})"
+            ) from None
+        rules = [
+            rule
+            for item in sorted(secrets.items or [], key=_secret_name)
+            if (rule := _rule(item)) is not None
+        ]
+        self._cache[namespace] = _Cached(rules, now)
+        return rules
+
+
+def _secret_name(item: kubernetes.client.V1Secret) -> str:
+    return item.metadata.name if item.metadata else ""
+
+
+def _rule(item: kubernetes.client.V1Secret) -> CredentialRule | None:
+    metadata = item.metadata or kubernetes.client.V1ObjectMeta()
+    kind = (metadata.labels or {}).get(CRED_TYPE_LABEL, "")
+    where = f"Secret {metadata.namespace}/{metadata.name}"
+    if kind not in _KINDS:
+        logger.debug("%s: cred-type %r is not one kargo-dagster uses; skipped", where, kind)
+        return None
+    data = {k: base64.b64decode(v).decode() for k, v in (item.data or {}).items()}
+    repo_url = data.get("repoURL", "")
+    if not repo_url:
+        logger.warning("%s has no repoURL; skipped", where)
+        return None
+    is_regex = data.get("repoURLIsRegex", "").strip().lower() == "true"
+    if is_regex:
+        try:
+            re.compile(repo_url)
+        except re.error:
+            logger.warning("%s: repoURL is not a valid regular expression; skipped", where)
+            return None
+    return CredentialRule(
+        kind=cast(CredentialType, kind),
+        repo_url=repo_url,
+        is_regex=is_regex,
+        credentials=Credentials(data.get("username", ""), SecretStr(data.get("password", ""))),
+    )

@@ -1,0 +1,1 @@
+"""Artifact discovery for Warehouse subscriptions: images, Helm charts and git commits."""

@@ -1,0 +1,1 @@
+"""Real servers and fakes for tests, shipped so that users can test their pipelines too."""

@@ -1,0 +1,333 @@
+"""A real HTTP Helm chart repository for tests: ``index.yaml`` served from loopback.
+
+:class:`HelmRepoServer` runs a threaded ``http.server`` on ``127.0.0.1`` with a free port.
+It serves an index built from ``{chart: [versions]}`` (the chart tarballs it lists are not
+served), answers conditional requests from ``ETag`` and ``Last-Modified``, can demand Basic
+authentication, and can be told to fail (any status, malformed YAML, slow answers) so that
+clients can be tested against every way a repository misbehaves.
+
+Examples:
+    >>> with HelmRepoServer({"app": ["1.0.0", "1.1.0"]}) as repo:  # doctest: +SKIP
+    ...     repo.add_version("app", "1.2.0")
+    ...     repo.url
+    'http://127.0.0.1:40123'
+"""
+
+import base64
+import email.utils
+import hashlib
+import io
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from ruamel.yaml import YAML
+
+_CREATED = "2024-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received.
+
+    Attributes:
+        method: ``GET``, ``HEAD``…
+        path: The request path with its query.
+        headers: The request headers (names lower-cased).
+        status: The status the server answered with.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    status: int
+
+
+@dataclass
+class _Failure:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    times: int | None  # None: until cleared
+
+
+@dataclass
+class _State:
+    charts: dict[str, list[str]] = field(default_factory=dict)
+    raw: bytes | None = None
+    body: bytes = b""
+    etag: str = ""
+    modified: float = 0.0
+
+
+class HelmRepoServer:
+    """A Helm chart repository on 127.0.0.1; use it as a context manager.
+
+    Args:
+        charts: Chart name → versions, as the index lists them.
+        username: With ``password``, require HTTP Basic authentication.
+        password: The password to require.
+        path: Where the repository lives on the server (``/charts``); the index is
+            ``<path>/index.yaml``.
+        etag: Send an ``ETag`` and honour ``If-None-Match``.
+        last_modified: Send ``Last-Modified`` and honour ``If-Modified-Since``.
+
+    Attributes:
+        requests: Every request received, in order.
+        delay: Seconds to wait before answering (to provoke client timeouts).
+    """
+
+    def __init__(
+        self,
+        charts: Mapping[str, Iterable[str]] | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        path: str = "/",
+        etag: bool = True,
+        last_modified: bool = True,
+    ) -> None:
+        self._credentials = (username, password) if password is not None else None
+        self._path = "/" + path.strip("/") if path.strip("/") else ""
+        self._use_etag = etag
+        self._use_last_modified = last_modified
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._failures: list[_Failure] = []
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.requests: list[RecordedRequest] = []
+        self.delay = 0.0
+        self.port = 0
+        self._initial = {name: list(versions) for name, versions in (charts or {}).items()}
+
+    # --- lifecycle ---
+
+    @property
+    def url(self) -> str:
+        """The repository URL to subscribe to (``http://127.0.0.1:<port>[/path]``)."""
+        return f"http://127.0.0.1:{self.port}{self._path}"
+
+    @property
+    def index_url(self) -> str:
+        """The URL of ``index.yaml``."""
+        return f"{self.url}/index.yaml"
+
+    def start(self) -> "HelmRepoServer":
+        """Start serving (``with`` does this)."""
+        self._stopping.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self.set_charts(self._initial)
+        # A short poll interval makes stop() quick: shutdown() waits for the next poll.
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.02,), name="helm-repo", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> "HelmRepoServer":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- content ---
+
+    def set_charts(self, charts: Mapping[str, Iterable[str]]) -> None:
+        """Replace the index with ``charts`` (and stop serving raw content)."""
+        with self._lock:
+            self._state.charts = {name: list(versions) for name, versions in charts.items()}
+            self._state.raw = None
+            self._publish()
+
+    def add_version(self, chart: str, version: str) -> None:
+        """List one more version of ``chart`` (a new chart if it is not listed yet)."""
+        with self._lock:
+            self._state.charts.setdefault(chart, []).append(version)
+            self._state.raw = None
+            self._publish()
+
+    def serve_raw(self, body: bytes | str) -> None:
+        """Serve ``body`` as ``index.yaml`` (malformed YAML, odd shapes) until the next change."""
+        with self._lock:
+            self._state.raw = body.encode() if isinstance(body, str) else body
+            self._publish()
+
+    def fail(
+        self,
+        status: int,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        times: int | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (all, when None) with ``status``."""
+        with self._lock:
+            self._failures.append(_Failure(status, dict(headers or {}), body, times))
+
+    def recover(self) -> None:
+        """Stop failing."""
+        with self._lock:
+            self._failures.clear()
+
+    @property
+    def index_downloads(self) -> int:
+        """How many times the full index was sent (``200`` answers for ``index.yaml``)."""
+        return sum(1 for r in self.requests if r.status == 200)
+
+    @property
+    def not_modified(self) -> int:
+        """How many conditional requests were answered ``304 Not Modified``."""
+        return sum(1 for r in self.requests if r.status == 304)
+
+    def index_text(self) -> str:
+        """The ``index.yaml`` being served."""
+        with self._lock:
+            return self._state.body.decode(errors="replace")
+
+    def _publish(self) -> None:
+        state = self._state
+        state.body = state.raw if state.raw is not None else self._render(state.charts)
+        state.etag = '"' + hashlib.sha256(state.body).hexdigest()[:32] + '"'
+        # Last-Modified has one-second resolution: move it on by at least a second per change
+        # so If-Modified-Since never hides a change made within the same second.
+        state.modified = max(_now(), state.modified + 1)
+
+    def _render(self, charts: Mapping[str, list[str]]) -> bytes:
+        entries: dict[str, Any] = {}
+        for name, versions in charts.items():
+            entries[name] = [
+                {
+                    "apiVersion": "v2",
+                    "name": name,
+                    "version": version,
+                    "created": _CREATED,
+                    "digest": hashlib.sha256(f"{name}-{version}".encode()).hexdigest(),
+                    "urls": [f"{self.url}/charts/{name}-{version}.tgz"],
+                }
+                for version in versions
+            ]
+        buffer = io.StringIO()
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False
+        yaml.dump({"apiVersion": "v1", "entries": entries, "generated": _CREATED}, buffer)
+        return buffer.getvalue().encode()
+
+    # --- answering ---
+
+    def answer(self, method: str, path: str, headers: Mapping[str, str]) -> "_Answer":
+        """How the server answers one request (called by the request handler)."""
+        if self.delay and self._stopping.wait(self.delay):
+            return _Answer(503, {}, b"")
+        with self._lock:
+            answer = self._decide(path, headers)
+            self.requests.append(RecordedRequest(method, path, dict(headers), answer.status))
+        return answer
+
+    def _decide(self, path: str, headers: Mapping[str, str]) -> "_Answer":
+        if self._failures:
+            failure = self._failures[0]
+            if failure.times is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.pop(0)
+            return _Answer(failure.status, failure.headers, failure.body)
+        if self._credentials is not None and not self._authorized(headers):
+            return _Answer(401, {"WWW-Authenticate": 'Basic realm="helm"'}, b"unauthorized\n")
+        if path.split("?", 1)[0] != f"{self._path}/index.yaml":
+            return _Answer(404, {}, b"not found\n")
+        state = self._state
+        modified = email.utils.formatdate(state.modified, usegmt=True)
+        validators: dict[str, str] = {}
+        if self._use_etag:
+            validators["ETag"] = state.etag
+        if self._use_last_modified:
+            validators["Last-Modified"] = modified
+        if self._not_modified(headers, state):
+            return _Answer(304, validators, b"")
+        return _Answer(200, {"Content-Type": "application/x-yaml", **validators}, state.body)
+
+    def _authorized(self, headers: Mapping[str, str]) -> bool:
+        assert self._credentials is not None
+        username, password = self._credentials
+        expected = base64.b64encode(f"{username or ''}:{password}".encode()).decode()
+        return headers.get("authorization", "") == f"Basic {expected}"
+
+    def _not_modified(self, headers: Mapping[str, str], state: _State) -> bool:
+        # RFC 9110: If-None-Match decides when present; If-Modified-Since only otherwise.
+        if self._use_etag and "if-none-match" in headers:
+            tags = [t.strip() for t in headers["if-none-match"].split(",")]
+            return state.etag in tags or "*" in tags
+        if self._use_last_modified and "if-modified-since" in headers:
+            try:
+                since = email.utils.parsedate_to_datetime(headers["if-modified-since"])
+            except (TypeError, ValueError):
+                return False
+            return int(state.modified) <= since.timestamp()
+        return False
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _now() -> float:
+    return float(int(time.time()))
+
+
+def _handler_for(repo: HelmRepoServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._respond(send_body=True)
+
+        def do_HEAD(self) -> None:
+            self._respond(send_body=False)
+
+        def _respond(self, *, send_body: bool) -> None:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            answer = repo.answer(self.command, self.path, headers)
+            try:
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                if answer.status != 304:
+                    self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                if send_body and answer.status != 304:
+                    self.wfile.write(answer.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test); nothing to tell it
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # tests read repo.requests instead
+
+    return Handler

@@ -1,0 +1,182 @@
+"""A real OCI registry for tests: Debian's ``docker-registry`` (distribution 2.8) on loopback.
+
+Each :class:`LocalRegistry` runs its own registry process on ``127.0.0.1`` with a free port
+and storage in a temporary directory, and stops that process (by its PID) on exit. It speaks
+plain HTTP without authentication; put a ``TokenAuthRegistry``
+(``kargo_dagster.testing.token_auth``) in front of it to test credentials. Push content with
+``kargo_dagster.testing.oci_push``.
+
+Examples:
+    >>> with LocalRegistry() as registry:  # doctest: +SKIP
+    ...     push_image(registry, "team/app", "v1.0.0")
+    ...     registry.repo_url("team/app")
+    '127.0.0.1:40123/team/app'
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from kargo_dagster.errors import KargoDagsterError
+
+DOCKER_REGISTRY = "/usr/bin/docker-registry"
+_CONFIG = """\
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+  secret: kargo-dagster-test-registry
+"""
+
+
+class RegistryServerError(KargoDagsterError):
+    """A test server could not be started."""
+
+
+def _default_temp_root() -> str | None:
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalRegistry:
+    """A ``docker-registry`` process on 127.0.0.1; use it as a context manager.
+
+    Args:
+        binary: The registry executable (Debian package ``docker-registry``).
+        startup_timeout: Seconds to wait for ``/v2/`` to answer.
+        temp_root: Where to create the storage directory; ``/dev/shm`` when it is available
+            (a registry writes several small files per tag, and deleting thousands of them is
+            slow on a disk), else the system's temporary directory.
+
+    Attributes:
+        host: ``127.0.0.1:<port>``, what image references start with.
+        url: ``http://127.0.0.1:<port>``.
+        pid: The registry process's PID while it runs.
+    """
+
+    def __init__(
+        self,
+        binary: str = DOCKER_REGISTRY,
+        startup_timeout: float = 10.0,
+        temp_root: str | None = None,
+    ) -> None:
+        self.binary = binary
+        self.startup_timeout = startup_timeout
+        self.temp_root = temp_root if temp_root is not None else _default_temp_root()
+        self.host = ""
+        self.url = ""
+        self.pid: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._workdir: Path | None = None
+
+    def repo_url(self, repository: str) -> str:
+        """The image reference of ``repository`` in this registry (``127.0.0.1:port/name``)."""
+        return f"{self.host}/{repository}"
+
+    def start(self) -> "LocalRegistry":
+        """Start the registry and wait until it answers.
+
+        Raises:
+            RegistryServerError: The binary is missing or the registry did not come up.
+        """
+        if shutil.which(self.binary) is None:
+            raise RegistryServerError(
+                f"{self.binary} is not installed; install the Debian package docker-registry "
+                "(apt-get install -y docker-registry)"
+            )
+        self._workdir = Path(tempfile.mkdtemp(prefix="kargo-dagster-registry-", dir=self.temp_root))
+        last_log = ""
+        # A port found free can be taken before the registry binds it; try a few times.
+        for _ in range(3):
+            port = free_port()
+            config = self._workdir / "config.yml"
+            config.write_text(_CONFIG.format(storage=self._workdir / "storage", port=port))
+            log_path = self._workdir / "registry.log"
+            with log_path.open("wb") as log:
+                self._process = subprocess.Popen(
+                    [self.binary, "serve", str(config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            self.pid = self._process.pid
+            self.host = f"127.0.0.1:{port}"
+            self.url = f"http://{self.host}"
+            if self._wait_until_ready():
+                return self
+            last_log = log_path.read_text(errors="replace")[-2000:]
+            self._stop_process()
+        self._remove_workdir()
+        raise RegistryServerError(f"docker-registry did not start; its log ends:\n{last_log}")
+
+    def _wait_until_ready(self) -> bool:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/v2/", timeout=1.0).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        return False
+
+    def _stop_process(self) -> None:
+        process, self._process, self.pid = self._process, None, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+    def _remove_workdir(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def stop(self) -> None:
+        """Stop the registry process and delete its storage."""
+        self._stop_process()
+        self._remove_workdir()
+
+    def __enter__(self) -> "LocalRegistry":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

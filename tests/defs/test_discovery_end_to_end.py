@@ -1,0 +1,162 @@
+"""A running Dagster (webserver and daemon) turns a newly pushed tag into one new Freight.
+
+This is the whole loop a user sees: a Warehouse sensor on the daemon polls the registry,
+records the new Freight as a partition with its artifacts, and ``kargo-dagster discover``
+gives the same answer from the command line.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import httpx
+
+from kargo_dagster.testing.oci_push import push_image
+from kargo_dagster.testing.registry import LocalRegistry, free_port
+
+INTERVAL = 5
+MANIFESTS = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: e2e
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata:
+  name: app
+  namespace: e2e
+spec:
+  interval: {interval}s
+  subscriptions:
+  - image:
+      repoURL: {repo}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: dev
+  namespace: e2e
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: app}}
+    sources: {{direct: true}}
+"""
+DEFINITIONS = """\
+from pathlib import Path
+
+from kargo_dagster import load_definitions
+
+defs = load_definitions(Path(__file__).parent / "stages")
+"""
+WORKSPACE = """\
+load_from:
+  - python_file:
+      relative_path: definitions.py
+      working_directory: .
+"""
+
+
+def partitions(home: Path) -> list[str]:
+    if not (home / "dagster.yaml").exists():
+        return []
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return list(instance.get_dynamic_partitions("e2e/app"))
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for(predicate, timeout: float, what: str, process: subprocess.Popen) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        assert process.poll() is None, "Dagster exited early"
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_pushed_tag_becomes_one_new_freight(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    with LocalRegistry() as registry:
+        repo = registry.repo_url("e2e/app")
+        push_image(registry, "e2e/app", "v1.0.0")
+        (tmp_path / "stages").mkdir()
+        (tmp_path / "stages" / "e2e.yaml").write_text(
+            MANIFESTS.format(interval=INTERVAL, repo=repo)
+        )
+        (tmp_path / "definitions.py").write_text(DEFINITIONS)
+        (tmp_path / "workspace.yaml").write_text(WORKSPACE)
+        home = tmp_path / "home"
+        port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
+            "KARGO_DAGSTER_MIN_WAREHOUSE_INTERVAL": str(INTERVAL),
+            "KARGO_DAGSTER_WORK_DIR": str(tmp_path / "work"),
+        }
+        demo = subprocess.Popen(
+            [
+                str(bin_dir / "kargo-dagster"),
+                "demo",
+                "--workspace",
+                str(tmp_path / "workspace.yaml"),
+                "--path",
+                str(tmp_path / "stages"),
+                "--home",
+                str(home),
+                "--port",
+                str(port),
+                "--no-sample-freight",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            # Read the instance only once the webserver has created and migrated it.
+            wait_for(lambda: answers(f"http://127.0.0.1:{port}/server_info"), 120, "Dagster", demo)
+            wait_for(lambda: len(partitions(home)) == 1, 120, "the first Freight", demo)
+            push_image(registry, "e2e/app", "v1.1.0")
+            took = wait_for(lambda: len(partitions(home)) == 2, 60, "the new Freight", demo)
+            # The daemon looks at sensors every 5 seconds, so one interval plus that loop.
+            assert took < INTERVAL + 5 + 5, f"the new Freight took {took:.1f}s"
+            time.sleep(INTERVAL * 2 + 1)  # more ticks: nothing is created twice
+            keys = partitions(home)
+        finally:
+            demo.send_signal(signal.SIGTERM)
+            output, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 0, output
+        assert len(keys) == 2
+
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            record = instance.fetch_materializations(
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey(["e2e", "warehouse", "app"]), asset_partitions=[keys[1]]
+                ),
+                limit=5,
+            ).records
+        assert len(record) == 1
+        freight = record[0].asset_materialization.metadata["kargo/freight"].value  # type: ignore[union-attr]
+        assert freight["images"][0]["tag"] == "v1.1.0"  # type: ignore[index]
+
+        discovered = subprocess.run(
+            [str(bin_dir / "kargo-dagster"), "discover", str(tmp_path / "stages"), "--json"],
+            env={**env, "KARGO_DAGSTER_WORK_DIR": str(tmp_path / "cli-work")},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        [warehouse] = json.loads(discovered.stdout)
+        assert warehouse["freight"]["key"] == keys[1]

@@ -1,0 +1,183 @@
+"""The Warehouse sensor against a real registry: new tags become exactly one new Freight."""
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from kargo_dagster import load_definitions
+from kargo_dagster.defs.resources import KargoResource, RepositoryCredentials
+from kargo_dagster.defs.warehouse_sensors import WarehouseCursor, sensor_name
+from kargo_dagster.testing.oci_push import push_image
+from kargo_dagster.testing.registry import LocalRegistry
+from kargo_dagster.testing.token_auth import TokenAuthRegistry
+from tests.conftest import stored_bytes
+
+MANIFESTS = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: demo
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata:
+  name: app
+  namespace: demo
+spec:
+  interval: 5s
+  subscriptions:
+  - image:
+      repoURL: {repo}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: dev
+  namespace: demo
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: app}}
+    sources: {{direct: true}}
+"""
+SENSOR = sensor_name("demo", "app")
+PARTITIONS = "demo/app"
+WAREHOUSE = dg.AssetKey(["demo", "warehouse", "app"])
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[LocalRegistry]:
+    with LocalRegistry() as server:
+        yield server
+
+
+def unique(name: str) -> str:
+    """A repository name of its own: the registry outlives each test and backend."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def definitions(tmp_path: Path, repo: str, **resource: object) -> dg.Definitions:
+    manifests = tmp_path / "stages"
+    manifests.mkdir(exist_ok=True)
+    (manifests / "demo.yaml").write_text(MANIFESTS.format(repo=repo))
+    kargo = KargoResource(work_dir=str(tmp_path / "work"), **resource)  # type: ignore[arg-type]
+    return load_definitions(manifests, resources={"kargo": kargo})
+
+
+def reason(result: dg.SensorResult) -> str:
+    assert result.skip_reason is not None
+    return result.skip_reason.skip_message or ""
+
+
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
+    sensor = defs.resolve_sensor_def(SENSOR)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_new_tags_become_one_new_freight_each(tmp_path, registry, instance):
+    name = unique("ticks/app")
+    repo = registry.repo_url(name)
+    push_image(registry, name, "v1.0.0")
+    defs = definitions(tmp_path, repo)
+
+    first = tick(defs, instance, None)
+    [key] = instance.get_dynamic_partitions(PARTITIONS)
+    assert f"Created Freight {key}" in reason(first)
+    record = instance.fetch_materializations(WAREHOUSE, limit=1).records[0]
+    assert record.partition_key == key
+    metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
+    assert metadata["kargo/freight"].value["images"][0]["tag"] == "v1.0.0"  # type: ignore[index]
+    assert str(metadata["kargo/freight_id"].value) in reason(first)
+
+    # Nothing new: nothing created, however often the tick runs.
+    second = tick(defs, instance, first.cursor)
+    again = tick(defs, instance, second.cursor)
+    assert "already recorded" in reason(again)
+    assert instance.get_dynamic_partitions(PARTITIONS) == [key]
+    assert len(instance.fetch_materializations(WAREHOUSE, limit=10).records) == 1
+
+    push_image(registry, name, "v1.1.0")
+    third = tick(defs, instance, again.cursor)
+    partitions = instance.get_dynamic_partitions(PARTITIONS)
+    assert len(partitions) == 2 and partitions[0] == key
+    assert f"Created Freight {partitions[1]}" in reason(third)
+    cursor, readable = WarehouseCursor.parse(third.cursor)
+    assert readable and cursor.failures == 0
+
+
+def test_an_unreadable_cursor_starts_over_without_duplicates(tmp_path, registry, instance):
+    name = unique("cursor/app")
+    push_image(registry, name, "v1.0.0")
+    defs = definitions(tmp_path, registry.repo_url(name))
+    tick(defs, instance, None)
+    result = tick(defs, instance, "{not json")
+    assert "already recorded" in reason(result)
+    assert len(instance.get_dynamic_partitions(PARTITIONS)) == 1
+
+
+def test_a_failing_registry_is_reported_and_backs_off(tmp_path, registry, instance):
+    name = unique("outage/app")
+    push_image(registry, name, "v1.0.0")
+    defs = definitions(tmp_path, registry.repo_url(name))
+    ok = tick(defs, instance, None)
+    [key] = instance.get_dynamic_partitions(PARTITIONS)
+
+    broken = definitions(tmp_path, registry.repo_url("outage/missing"))
+    failed = tick(broken, instance, ok.cursor)
+    text = reason(failed)
+    assert text.startswith("Discovery for Warehouse app failed: subscriptions[0] (image ")
+    assert "outage/missing" in text and "HTTP 404" in text
+    # The Warehouse asks for 5s; the sensor floor (30s by default) wins.
+    assert "Existing Freight is unchanged; retrying in 30s" in text
+    cursor, _ = WarehouseCursor.parse(failed.cursor)
+    assert cursor.failures == 1 and cursor.retry_at is not None
+    assert cursor.last_freight_id is not None  # what was recorded is remembered
+
+    waiting = tick(broken, instance, failed.cursor)
+    assert reason(waiting).startswith("Backing off after 1 failed tick(s) until ")
+    assert instance.get_dynamic_partitions(PARTITIONS) == [key]
+
+
+def test_credentials_never_reach_the_instance(tmp_path, registry, instance):
+    password = "pa55-Wo.rd-never-shown"
+    name = unique("private/app")
+    push_image(registry, name, "v1.0.0")
+    with TokenAuthRegistry(registry, "robot", password) as private:
+        repo = f"{private.host}/{name}"
+        wrong = definitions(
+            tmp_path,
+            repo,
+            credentials=[
+                RepositoryCredentials(
+                    type="image", repo_url=repo, username="robot", password=password + "x"
+                )
+            ],
+        )
+        refused = tick(wrong, instance, None)
+        assert "failed" in reason(refused)
+        right = definitions(
+            tmp_path,
+            repo,
+            credentials=[
+                RepositoryCredentials(
+                    type="image", repo_url=repo, username="robot", password=password
+                )
+            ],
+        )
+        created = tick(right, instance, None)
+        assert "Created Freight" in reason(created)
+    stored = [refused.cursor, created.cursor, reason(refused), reason(created)]
+    assert not any(password in str(text) for text in stored)
+    # Everything the instance stored, and everything the sensor wrote to its work directory.
+    assert password.encode() not in stored_bytes(instance)
+    for path in (tmp_path / "work").rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
+    records = instance.fetch_materializations(WAREHOUSE, limit=10).records
+    assert password not in json.dumps([str(r.event_log_entry) for r in records])
