@@ -230,7 +230,15 @@ _CV = (
     r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
 )
 _TERM = re.compile(rf"{_WS}*({_OPS}){_WS}*({_CV}){_WS}*")
-_RANGE = re.compile(rf"{_WS}*({_CV}){_WS}+-{_WS}+({_CV}){_WS}*")
+# Masterminds' hyphen-range pattern with possessive quantifiers: the same groups match the
+# same text (a version is followed by whitespace or the end, which none of its parts can
+# give back to), but a failed attempt is not rescanned in every possible split.
+_CV_POSSESSIVE = (
+    r"v?([0-9|x|X|\*]++)(\.[0-9|x|X|\*]++)?+(\.[0-9|x|X|\*]++)?+"
+    r"(-([0-9A-Za-z\-]++(\.[0-9A-Za-z\-]++)*+))?+"
+    r"(\+([0-9A-Za-z\-]++(\.[0-9A-Za-z\-]++)*+))?+"
+)
+_RANGE = re.compile(rf"{_WS}*+({_CV_POSSESSIVE}){_WS}++-{_WS}++({_CV_POSSESSIVE}){_WS}*+")
 _FIND = re.compile(rf"({_OPS}){_WS}*({_CV})")
 # Which AND groups are well formed. Masterminds' pattern for this,
 #   \s*(ops)\s*(cv)\s*((?:\s+|,\s*)(ops)\s*(cv)\s*)*

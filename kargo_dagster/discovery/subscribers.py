@@ -47,8 +47,9 @@ def build_subscribers(
     helm = HelmRepoClient(credentials, timeout=timeout)
     mirrors = GitMirrors(work_dir / "git", credentials)
 
-    def oci_chart_tags(repo_url: str) -> list[str]:
-        return registry.repository(repo_url, kind="helm").list_tags()
+    def oci_chart_tags(repository: str) -> list[str]:
+        # Kargo looks helm credentials up by the chart's full oci:// URL.
+        return registry.repository(f"oci://{repository}", kind="helm").list_tags()
 
     return Subscribers(
         images=lambda subscription: discover_images(subscription, registry),

@@ -181,3 +181,38 @@ def test_credentials_never_reach_the_instance(tmp_path, registry, instance):
             assert password.encode() not in path.read_bytes(), path
     records = instance.fetch_materializations(WAREHOUSE, limit=10).records
     assert password not in json.dumps([str(r.event_log_entry) for r in records])
+
+
+def test_one_broken_warehouse_does_not_stop_another(tmp_path, registry, instance):
+    good = unique("fleet/good")
+    push_image(registry, good, "v1.0.0")
+    manifests = tmp_path / "stages"
+    manifests.mkdir()
+    text = MANIFESTS.format(repo=registry.repo_url(good))
+    broken = (
+        text.split("---\n")[1]
+        .replace("name: app", "name: broken")
+        .replace(registry.repo_url(good), registry.repo_url(unique("fleet/missing")))
+    )
+    (manifests / "fleet.yaml").write_text(text + "---\n" + broken)
+    defs = load_definitions(
+        manifests, resources={"kargo": KargoResource(work_dir=str(tmp_path / "work"))}
+    )
+    for name in ("broken", "app"):
+        sensor = defs.resolve_sensor_def(sensor_name("demo", name))
+        sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    assert len(instance.get_dynamic_partitions("demo/app")) == 1
+    assert instance.get_dynamic_partitions("demo/broken") == []
+
+
+def test_interval_comes_from_the_warehouse_with_a_floor(tmp_path, registry):
+    defs = definitions(tmp_path, registry.repo_url("interval/app"))
+    assert defs.resolve_sensor_def(SENSOR).minimum_interval_seconds == 30
+    folder = tmp_path / "stages"
+    (folder / "demo.yaml").write_text(
+        (folder / "demo.yaml").read_text().replace("interval: 5s", "interval: 2m")
+    )
+    slow = load_definitions(folder, min_warehouse_interval_seconds=5)
+    assert slow.resolve_sensor_def(SENSOR).minimum_interval_seconds == 120
+    fast = load_definitions(folder.parent / "stages", min_warehouse_interval_seconds=1)
+    assert fast.resolve_sensor_def(SENSOR).default_status == dg.DefaultSensorStatus.RUNNING

@@ -4,6 +4,8 @@ The expected values follow the behaviour of Masterminds' own test tables and of 
 ``pkg/controller/semver`` parser, re-checked against the library's source.
 """
 
+import time
+
 import pytest
 
 from kargo_dagster.discovery.semver import (
@@ -436,3 +438,37 @@ def test_constraint_terms(constraint: str, normal: str) -> None:
     assert str(parsed) == normal
     assert parsed.text == constraint
     assert str(parse_constraint(str(parsed))) == normal
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        "1" + " " * 5 + "1" + " " * 5 + "1" + " " * 5 + "1" + " " * 5 + "1" * 5 + " !",
+        ("1" + " " * 5) * 40 + "!",
+        ("1" + " " * 20) * 30 + "!",
+        "1" + " " * 5000 + "!",
+        " " * 5000 + "1 - !",
+        "1" * 5000 + " - !",
+        ("1 , " * 2000) + "!",
+    ],
+)
+def test_pathological_constraints_fail_fast(constraint: str) -> None:
+    # Go's regexp engine is linear; a naive port to a backtracking engine takes exponential
+    # time on runs of whitespace between versions.
+    started = time.monotonic()
+    with pytest.raises(DiscoveryError):
+        parse_constraint(constraint)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("0" * 5000 + "1.2.3", "1.2.3"),  # leading zeros are fine loosely, however many
+        ("9" * 5000, None),  # beyond 64 bits
+        ("1.2.3-" + "9" * 5000, "1.2.3-" + "9" * 5000),  # a huge identifier is text
+    ],
+)
+def test_long_numbers(text: str, normal: str | None) -> None:
+    version = parse_semver(text, strict=False)
+    assert (str(version) if version else None) == normal
