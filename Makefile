@@ -15,7 +15,7 @@ setup: $(BIN)/python
 setup-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 
-demo: setup
+demo: setup system-packages
 	$(BIN)/kargo-dagster demo
 
 lint: setup-dev

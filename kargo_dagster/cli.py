@@ -102,13 +102,7 @@ def _approve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.demo import run_demo
 
-    return run_demo(
-        workspace=Path(args.workspace),
-        path=Path(args.path),
-        home=Path(args.home),
-        port=args.port,
-        sample_freight=args.sample_freight,
-    )
+    return run_demo(workspace=Path(args.workspace), home=Path(args.home), port=args.port)
 
 
 def _instance():  # -> contextmanager of a DagsterInstance
@@ -163,15 +157,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the Dagster webserver and daemon on the example")
     demo.add_argument("--workspace", default="workspace.yaml")
-    demo.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
     demo.add_argument("--home", default=".dagster-demo", help="the demo's DAGSTER_HOME")
     demo.add_argument("--port", type=int, default=3000)
-    demo.add_argument(
-        "--no-sample-freight",
-        dest="sample_freight",
-        action="store_false",
-        help="do not record sample Freight; let the Warehouse sensors discover it",
-    )
     demo.set_defaults(handler=_demo)
     return parser
 

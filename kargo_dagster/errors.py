@@ -7,8 +7,12 @@ The tree::
     ├── FreightError             artifacts that cannot form Freight (none, or malformed)
     ├── PromotionRefusedError    the requested Freight is not available to the Stage
     ├── CredentialsError         credential configuration that cannot be used
-    └── DiscoveryError           a subscription could not be read (registry, Helm repo, git)
-        └── RepositoryError      the repository answered badly or not at all; may be retried
+    ├── DiscoveryError           a subscription could not be read (registry, Helm repo, git)
+    │   └── RepositoryError      the repository answered badly or not at all; may be retried
+    ├── ExpressionError          a ${{ }} expression that does not parse or evaluate
+    └── StepError                a promotion step failed; the engine sees only these two:
+        ├── TerminalStepError    will not succeed by retrying (bad config, Failed outcome)
+        └── RetryableStepError   may succeed later (network, conflicts); carries a delay
 
 Callers catch ``KargoDagsterError`` to handle anything this library reports. Messages never
 contain credentials: values that may be secret are not interpolated into them.
@@ -88,5 +92,52 @@ class RepositoryError(DiscoveryError):
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ExpressionError(KargoDagsterError):
+    """An expression that does not parse or cannot be evaluated.
+
+    Attributes:
+        expression: The expression text (without ``${{ }}``).
+        position: 0-based offset in ``expression`` where the problem is, if known.
+        where: What held the expression (``step 'update' config.path``), filled in by callers.
+    """
+
+    def __init__(
+        self, message: str, *, expression: str = "", position: int | None = None, where: str = ""
+    ) -> None:
+        self.message = message
+        self.expression = expression
+        self.position = position
+        self.where = where
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        located = f" at position {self.position}" if self.position is not None else ""
+        quoted = f" in expression {self.expression!r}" if self.expression else ""
+        prefix = f"{self.where}: " if self.where else ""
+        return f"{prefix}{self.message}{located}{quoted}"
+
+    def located(self, where: str) -> "ExpressionError":
+        """The same error, saying which step and field held the expression."""
+        return ExpressionError(
+            self.message, expression=self.expression, position=self.position, where=where
+        )
+
+
+class StepError(KargoDagsterError):
+    """A promotion step did not succeed."""
+
+
+class TerminalStepError(StepError):
+    """The step failed and retrying will not help (Kargo's terminal error)."""
+
+
+class RetryableStepError(StepError):
+    """The step hit a transient problem; the engine may run it again after ``retry_after``."""
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after

@@ -1,13 +1,15 @@
 """``kargo-dagster demo``: the Dagster webserver and daemon over the example manifests.
 
 The demo's instance is the embedded default (SQLite under ``--home``), with every pool limited
-to one slot so each Stage promotes one Freight at a time. The webserver and the daemon run as
-separate processes in their own process groups, with default signal handling restored, so that
-stopping the demo stops both even when it was started from a job that ignores signals.
+to one slot so each Stage promotes one Freight at a time. A local registry and a local GitOps
+repository (``kargo_dagster.testing.demo_services``) stand in for the outside world, so the
+Warehouse sensor discovers real Freight and promotions push real commits.
+
+The webserver and the daemon run as separate processes in their own process groups, with
+default signal handling restored, so that stopping the demo stops both even when it was
+started from a job that ignores signals.
 """
 
-import hashlib
-import logging
 import os
 import signal
 import subprocess
@@ -15,13 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
-
-from kargo_dagster.defs.freight_store import record_freight
-from kargo_dagster.freight import Freight, FreightOrigin, Image
-from kargo_dagster.spec import load_manifests
-
-log = logging.getLogger(__name__)
+from kargo_dagster.testing.demo_services import DemoServices, demo_services
 
 INSTANCE_CONFIG = """\
 # Written by `kargo-dagster demo`.
@@ -44,47 +40,18 @@ def prepare_home(home: Path) -> Path:
     return home
 
 
-def seed_sample_freight(home: Path, path: Path) -> list[str]:
-    """Record two sample Freight per image Warehouse so the UI has partitions to promote.
+def run_demo(*, workspace: Path, home: Path, port: int) -> int:
+    """Run the demo services, the webserver and the daemon until interrupted.
 
-    Warehouse sensors discover real Freight; the samples only make the pipeline explorable
-    before a registry is configured.
+    Returns:
+        The exit status: 0 when stopped by a signal or when both processes ended cleanly.
     """
-    os.environ["DAGSTER_HOME"] = str(home)
-    keys: list[str] = []
-    catalog = load_manifests(path)
-    with dg.DagsterInstance.get() as instance:
-        for project in catalog.projects.values():
-            for warehouse in project.warehouses.values():
-                images = [s.image for s in warehouse.spec.subscriptions if s.image]
-                if not images:
-                    continue
-                for version in ("v0.1.0", "v0.2.0"):
-                    freight = Freight(
-                        origin=FreightOrigin(name=warehouse.metadata.name),
-                        images=tuple(
-                            Image(
-                                repo_url=image.repo_url,
-                                tag=version,
-                                digest="sha256:" + _sample_digest(image.repo_url, version),
-                            )
-                            for image in images
-                        ),
-                    )
-                    keys.append(record_freight(instance, project.name, freight))
-    return keys
-
-
-def _sample_digest(repo_url: str, version: str) -> str:
-    return hashlib.sha256(f"{repo_url}:{version}".encode()).hexdigest()
-
-
-def run_demo(
-    *, workspace: Path, path: Path, home: Path, port: int, sample_freight: bool = True
-) -> int:
-    """Run the webserver and the daemon until interrupted; returns the exit status."""
     home = prepare_home(home)
-    seeded = seed_sample_freight(home, path) if sample_freight else []
+    with demo_services(home) as services:
+        return _run_dagster(workspace=workspace, home=home, port=port, services=services)
+
+
+def _run_dagster(*, workspace: Path, home: Path, port: int, services: DemoServices) -> int:
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     bin_dir = Path(sys.executable).parent
     webserver = str(bin_dir / "dagster-webserver")
@@ -104,8 +71,10 @@ def run_demo(
     signal.signal(signal.SIGTERM, stop)
     processes = [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
     sys.stdout.write(
-        f"kargo-dagster demo: http://127.0.0.1:{port}/asset-groups "
-        f"(DAGSTER_HOME={home}; {len(seeded)} sample Freight). Ctrl-C stops it.\n"
+        f"kargo-dagster demo: http://127.0.0.1:{port}/asset-groups (DAGSTER_HOME={home})\n"
+        f"  registry {services.image} (tags: {', '.join(services.published())})\n"
+        f"  GitOps repository {services.gitops_url}\n"
+        "  Ctrl-C stops it.\n"
     )
     sys.stdout.flush()
     try:

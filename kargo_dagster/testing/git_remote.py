@@ -308,14 +308,22 @@ class GitRemote:
 class GitHTTPServer:
     """Serves every bare repository under ``root`` over git's smart HTTP protocol.
 
-    Runs ``git http-backend`` per request on ``127.0.0.1`` and an ephemeral port. With
-    ``username`` and ``password`` every request needs that Basic authentication; the
+    Runs ``git http-backend`` per request on ``127.0.0.1`` and ``port`` (default: any free
+    one). With ``username`` and ``password`` every request needs that Basic authentication; the
     credentials clients sent are kept in :attr:`authorizations` (decoded ``user:password``),
     and each request's method and path in :attr:`requests`.
     """
 
-    def __init__(self, root: Path, *, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        port: int = 0,
+    ):
         self.root = root
+        self.port = port
         self._expected = None
         if password is not None:
             token = base64.b64encode(f"{username or ''}:{password}".encode()).decode()
@@ -338,7 +346,7 @@ class GitHTTPServer:
         return f"{self.base_url}/{relative.as_posix()}"
 
     def __enter__(self) -> "GitHTTPServer":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

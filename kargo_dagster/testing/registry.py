@@ -69,6 +69,8 @@ class LocalRegistry:
     Args:
         binary: The registry executable (Debian package ``docker-registry``).
         startup_timeout: Seconds to wait for ``/v2/`` to answer.
+        port: A fixed port (the demo's registry); default: any free port.
+        storage: Where to keep the images (kept after stop); default: a temporary directory.
         temp_root: Where to create the storage directory; ``/dev/shm`` when it is available
             (a registry writes several small files per tag, and deleting thousands of them is
             slow on a disk), else the system's temporary directory.
@@ -84,8 +86,12 @@ class LocalRegistry:
         binary: str = DOCKER_REGISTRY,
         startup_timeout: float = 10.0,
         temp_root: str | None = None,
+        port: int | None = None,
+        storage: Path | None = None,
     ) -> None:
         self.binary = binary
+        self.port = port
+        self.storage = storage
         self.startup_timeout = startup_timeout
         self.temp_root = temp_root if temp_root is not None else _default_temp_root()
         self.host = ""
@@ -112,10 +118,11 @@ class LocalRegistry:
         self._workdir = Path(tempfile.mkdtemp(prefix="kargo-dagster-registry-", dir=self.temp_root))
         last_log = ""
         # A port found free can be taken before the registry binds it; try a few times.
-        for _ in range(3):
-            port = free_port()
+        for _ in range(1 if self.port else 3):
+            port = self.port or free_port()
             config = self._workdir / "config.yml"
-            config.write_text(_CONFIG.format(storage=self._workdir / "storage", port=port))
+            storage = self.storage or self._workdir / "storage"
+            config.write_text(_CONFIG.format(storage=storage, port=port))
             log_path = self._workdir / "registry.log"
             with log_path.open("wb") as log:
                 self._process = subprocess.Popen(

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import httpx
 
 REPO = Path(__file__).parents[2]
@@ -88,6 +89,18 @@ def lineage_in_browser(url: str, profile: Path) -> list[str]:
     return [name for _, name in sorted(nodes)]
 
 
+def wait_for_freight(home: Path, process: subprocess.Popen, timeout: float = 90) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the demo exited early"
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            keys = list(instance.get_dynamic_partitions("kargo-demo/guestbook"))
+        if keys:
+            return keys
+        time.sleep(1)
+    raise AssertionError("the demo's Warehouse sensor recorded no Freight")
+
+
 def test_demo_serves_the_example_pipeline(tmp_path):
     port = free_port()
     home = tmp_path / "home"
@@ -108,6 +121,8 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     )
     try:
         data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process)
+        # The Warehouse sensor discovers the demo registry's newest image as Freight.
+        freight = wait_for_freight(home, process)
         lineage = lineage_in_browser(
             f"http://127.0.0.1:{port}/asset-groups/kargo_demo", tmp_path / "chromium"
         )
@@ -126,9 +141,10 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     }
     assert {n["groupName"] for n in nodes.values()} == {"kargo_demo"}
     assert {n["partitionDefinition"]["name"] for n in nodes.values()} == {"kargo-demo/guestbook"}
-    assert "argocd" in nodes["kargo-demo/stage/dev"]["kinds"]
-    assert "sample Freight" in output
+    assert {"git", "kustomize"} <= set(nodes["kargo-demo/stage/dev"]["kinds"])
+    assert "registry 127.0.0.1:5123/guestbook (tags: v0.1.0, v0.2.0)" in output
     # Stopping the demo stops the webserver and the daemon with it.
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
     assert (home / "dagster.yaml").exists()
+    assert len(freight) == 1

@@ -1,0 +1,130 @@
+"""The demo's local world: an OCI registry with guestbook images and a GitOps repository.
+
+``kargo-dagster demo`` runs the example in ``stages/`` without network access: its Warehouse
+watches ``127.0.0.1:5123/guestbook`` in a local ``docker-registry``, and its promotions
+update ``http://127.0.0.1:8431/guestbook-gitops.git``, a bare repository served over git's
+smart HTTP protocol. Both keep their data under the demo's home, so a restarted demo
+continues where it stopped.
+"""
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from kargo_dagster.testing.git_remote import GitHTTPServer, GitIdentity, GitRemote
+from kargo_dagster.testing.oci_push import push_image
+from kargo_dagster.testing.registry import LocalRegistry
+
+REGISTRY_PORT = 5123
+GIT_PORT = 8431
+IMAGE_REPOSITORY = "guestbook"
+GITOPS_REPOSITORY = "guestbook-gitops"
+STAGES = ("dev", "staging", "prod")
+FIRST_VERSIONS = ("v0.1.0", "v0.2.0")
+
+_BASE_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: guestbook
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: guestbook
+  template:
+    metadata:
+      labels:
+        app: guestbook
+    spec:
+      containers:
+      - name: guestbook
+        image: {image}:v0.0.0
+"""
+_BASE_KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- deployment.yaml
+"""
+_STAGE_KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: guestbook-{stage}
+resources:
+- ../../base
+"""
+
+
+@dataclass(frozen=True)
+class DemoServices:
+    """Where the running demo services are."""
+
+    registry: LocalRegistry
+    git: GitHTTPServer
+    gitops: GitRemote
+
+    @property
+    def image(self) -> str:
+        """The image repository the example Warehouse subscribes to."""
+        return self.registry.repo_url(IMAGE_REPOSITORY)
+
+    @property
+    def gitops_url(self) -> str:
+        """The GitOps repository's URL, as the example PromotionTask names it."""
+        return self.git.url_for(self.gitops)
+
+    def publish(self, version: str) -> str:
+        """Push a new guestbook image version; returns its digest."""
+        return push_image(self.registry, IMAGE_REPOSITORY, version)
+
+    def published(self) -> list[str]:
+        """The tags in the demo registry."""
+        response = httpx.get(f"{self.registry.url}/v2/{IMAGE_REPOSITORY}/tags/list", timeout=5)
+        if response.status_code == 404:
+            return []
+        response.raise_for_status()
+        return sorted(response.json().get("tags") or [])
+
+
+def _gitops_repository(root: Path, image: str) -> GitRemote:
+    existing = root / f"{GITOPS_REPOSITORY}.git"
+    if existing.exists():
+        return GitRemote(git_dir=existing)
+    remote = GitRemote.create(root, GITOPS_REPOSITORY)
+    files: dict[str, str | None] = {
+        "base/deployment.yaml": _BASE_DEPLOYMENT.format(image=image),
+        "base/kustomization.yaml": _BASE_KUSTOMIZATION,
+    }
+    files.update(
+        {f"env/{s}/kustomization.yaml": _STAGE_KUSTOMIZATION.format(stage=s) for s in STAGES}
+    )
+    remote.commit(
+        "Guestbook deployment, one overlay per Stage",
+        files,
+        author=GitIdentity("kargo-dagster demo", "demo@kargo-dagster.invalid"),
+        committer=GitIdentity("kargo-dagster demo", "demo@kargo-dagster.invalid"),
+    )
+    return remote
+
+
+@contextmanager
+def demo_services(
+    home: Path, *, registry_port: int = REGISTRY_PORT, git_port: int = GIT_PORT
+) -> Iterator[DemoServices]:
+    """Start the registry and the git server, seeded on first use; stop them on exit."""
+    with ExitStack() as stack:
+        registry = stack.enter_context(
+            LocalRegistry(port=registry_port, storage=home / "registry", temp_root=str(home))
+        )
+        gitops_root = home / "gitops"
+        gitops = _gitops_repository(gitops_root, registry.repo_url(IMAGE_REPOSITORY))
+        git = stack.enter_context(GitHTTPServer(gitops_root, port=git_port))
+        services = DemoServices(registry=registry, git=git, gitops=gitops)
+        if not services.published():
+            for version in FIRST_VERSIONS:
+                services.publish(version)
+        yield services
