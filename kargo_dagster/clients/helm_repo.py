@@ -11,13 +11,12 @@ contain a password.
 """
 
 import difflib
-import email.utils
-from datetime import UTC, datetime
 from types import TracebackType
 
 import httpx
 
 from kargo_dagster.clients.helm_index import ChartIndex, parse_index
+from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import NO_CREDENTIALS, Credentials, CredentialStore
 from kargo_dagster.errors import DiscoveryError, RepositoryError
 from kargo_dagster.redaction import redact_text
@@ -259,21 +258,3 @@ def _suggest(name: str, index: ChartIndex) -> str:
     shown = ", ".join(repr(n) for n in names[:10])
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
     return f" (its index lists {shown}{more})"
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -8,17 +8,16 @@ Messages never carry a password or token.
 """
 
 import base64
-import email.utils
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 
 from kargo_dagster.clients.oci_auth import Challenge, TokenCache, TokenKey, parse_challenge
 from kargo_dagster.clients.oci_auth import parse_token_response as _parse_token
 from kargo_dagster.clients.registry_ref import RegistryRef
+from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import Credentials
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.redaction import redact_text
@@ -286,7 +285,7 @@ class RegistryHTTP:
         if status == 404:
             raise RegistryNotFoundError(f"registry {host} answered HTTP 404 {where}{detail}")
         if status == 429:
-            retry_after = _retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
             wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
             raise RepositoryError(
                 f"registry {host} is rate limiting requests (HTTP 429) {where}{wait}{detail}",
@@ -295,7 +294,7 @@ class RegistryHTTP:
         if status >= 500:
             raise RepositoryError(
                 f"registry {host} failed with HTTP {status} {where}{detail}",
-                retry_after=_retry_after(response.headers.get("retry-after")),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         raise RepositoryError(f"registry {host} answered HTTP {status} {where}{detail}")
 
@@ -324,21 +323,3 @@ def _error_detail(response: httpx.Response, target: Target) -> str:
         return ""
     text = _scrub(str(text)[:200], target)
     return f" ({text})" if text else ""
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
