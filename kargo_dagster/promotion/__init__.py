@@ -1,0 +1,1 @@
+"""Promotions: Kargo's step engine and its built-in steps (pure: never imports dagster)."""
