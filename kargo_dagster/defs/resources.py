@@ -24,6 +24,7 @@ from kargo_dagster.credentials import (
     credentials_from_env,
 )
 from kargo_dagster.discovery.subscribers import default_work_dir
+from kargo_dagster.promotion.step import ToolPaths
 
 
 class RepositoryCredentials(dg.Config):
@@ -81,6 +82,9 @@ class KargoResource(dg.ConfigurableResource):
         description="Registries (host[:port]) to reach over plain HTTP besides loopback ones",
     )
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    kubectl: str = Field(default="", description="kubectl binary (kustomize-build); default PATH")
+    kustomize: str = Field(default="", description="kustomize binary, preferred over kubectl")
+    helm: str = Field(default="", description="helm binary (helm-template); default PATH")
 
     def resolved_work_dir(self) -> Path:
         """The directory for mirrors and caches, created if needed."""
@@ -89,6 +93,12 @@ class KargoResource(dg.ConfigurableResource):
         path = Path(self.work_dir).expanduser()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def tool_paths(self) -> ToolPaths:
+        """Where promotion steps find kubectl, kustomize and helm."""
+        return ToolPaths(
+            kubectl=self.kubectl or None, kustomize=self.kustomize or None, helm=self.helm or None
+        )
 
     def credential_store(self, project: str) -> CredentialStore:
         """The credentials for one Project, from every configured source."""

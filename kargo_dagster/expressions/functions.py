@@ -12,7 +12,7 @@ import io
 import json
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ruamel.yaml import YAML
 
@@ -28,7 +28,19 @@ from kargo_dagster.expressions.objects import (
     SemverRef,
 )
 from kargo_dagster.freight import Freight, normalize_git_url
-from kargo_dagster.promotion.step import MetadataStore
+
+
+class MetadataSource(Protocol):
+    """Where ``stageMetadata()`` and ``freightMetadata()`` read (the promotion's store)."""
+
+    def stage_metadata(self, stage: str) -> dict[str, Any]:
+        """The metadata recorded for a Stage."""
+        ...
+
+    def freight_metadata(self, freight: str) -> dict[str, Any]:
+        """The metadata recorded for a Freight."""
+        ...
+
 
 __all__ = ["TEMPLATE_FUNCTIONS", "as_json", "as_yaml", "kargo_functions", "quote", "unsafe_quote"]
 
@@ -124,7 +136,7 @@ class _Functions:
         collection: Mapping[str, Freight],
         statuses: Mapping[str, str],
         continue_on_error: Collection[str],
-        metadata: MetadataStore | None,
+        metadata: MetadataSource | None,
         now: Callable[[], datetime],
     ) -> None:
         self.collection = collection
@@ -260,7 +272,7 @@ def kargo_functions(
     *,
     collection: Mapping[str, Freight],
     target_origin: str | None = None,
-    metadata: MetadataStore | None = None,
+    metadata: MetadataSource | None = None,
     statuses: Mapping[str, str] | None = None,
     project: str = "",
     now: Callable[[], datetime] | None = None,
