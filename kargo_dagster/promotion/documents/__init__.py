@@ -1,0 +1,1 @@
+"""Editing and reading the documents promotion steps change: YAML, JSON, TOML, files."""

@@ -1,0 +1,179 @@
+"""Pushing a work tree's commits, integrating whatever reached the remote meanwhile.
+
+Kargo's ``git-push`` (policy ``AlwaysRebase``, its default): before every push attempt it
+fetches the target branch and, when the branch exists remotely, rebases the local commits
+onto it; a push the remote rejects because the branch moved ("non-fast-forward", "fetch
+first", a lost ref lock) is tried again after a growing delay, up to ``maxAttempts`` times.
+A rebase that conflicts needs a human, so it ends the step for good, naming the files.
+Force pushes and tag pushes integrate nothing.
+
+Pushes to one branch of one repository are serialised by a file lock under the cache
+directory, as Kargo serialises them with a mutex per repository and branch: two promotions
+of different Stages pushing to one branch then rebase in turn instead of racing.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalStepError
+from kargo_dagster.promotion.git_worktree import WorkTree, step_error
+from kargo_dagster.urls import normalize_git_url
+
+__all__ = ["PushPlan", "branch_lock", "push"]
+
+# The rejections that mean "the remote branch moved": retrying after a rebase can fix them.
+_MOVED = re.compile(
+    r"^\s*!\s+\[(?:remote )?rejected\].+\((?:non-fast-forward|fetch first|cannot lock ref.*"
+    r"|incorrect old value provided)\)\s*$",
+    re.MULTILINE,
+)
+# git's own receive-pack reports a ref that moved while the push was received as "failed to
+# update ref", saying why on a "remote:" line; hosted servers put the reason in the status.
+_MOVED_DURING_RECEIVE = re.compile(
+    r"^remote: error: cannot lock ref .*but expected", re.MULTILINE | re.IGNORECASE
+)
+_LOCK_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What to push where.
+
+    Attributes:
+        branch: The remote branch to push ``HEAD`` to (ignored when ``tag`` is set).
+        tag: A tag to push instead of a branch.
+        force: Overwrite the remote branch; integrates nothing.
+        max_attempts: Pushes to try before giving up on a moving branch.
+        retry_delay: Seconds before the second attempt; later ones wait 1.5 times longer
+            each (with jitter), at most 30 s, as Kargo's back-off does.
+    """
+
+    branch: str
+    tag: str = ""
+    force: bool = False
+    max_attempts: int = 10
+    retry_delay: float = 1.0
+
+
+def push(
+    tree: WorkTree,
+    plan: PushPlan,
+    *,
+    lock_dir: Path,
+    sleep: Callable[[float], None] = time.sleep,
+    lock_timeout: float = 600.0,
+) -> None:
+    """Push ``tree`` as ``plan`` says.
+
+    Raises:
+        TerminalStepError: Rebasing onto the remote branch conflicts.
+        RetryableStepError: The remote refused the push (after ``max_attempts`` if it kept
+            moving), or could not be reached.
+    """
+    if plan.tag:
+        _push_once(tree, [f"refs/tags/{plan.tag}:refs/tags/{plan.tag}"], f"tag {plan.tag!r}")
+        return
+    delay = plan.retry_delay
+    with branch_lock(lock_dir, tree.repo_url, plan.branch, timeout=lock_timeout):
+        for attempt in range(1, plan.max_attempts + 1):
+            if not plan.force:
+                _integrate(tree, plan.branch)
+            refspec = f"HEAD:refs/heads/{plan.branch}"
+            moved = _push_once(
+                tree,
+                [refspec, "--force"] if plan.force else [refspec],
+                f"branch {plan.branch!r}",
+                retry_when_moved=True,
+            )
+            if not moved:
+                return
+            if attempt == plan.max_attempts:
+                break
+            sleep(delay * (1 + random.random() * 0.5))  # jitter, as Kargo's back-off
+            delay = min(delay * 1.5, 30.0)
+    raise RetryableStepError(
+        f"pushing to branch {plan.branch!r} of git repository {tree.label} was rejected "
+        f"{plan.max_attempts} time(s) because the branch kept moving"
+    )
+
+
+def _push_once(
+    tree: WorkTree, args: list[str], what: str, *, retry_when_moved: bool = False
+) -> bool:
+    """Push; True when rejected because the remote moved (and the caller retries)."""
+    action = f"pushing {what} to"
+    result = tree.attempt("push", "origin", *args, action=action)
+    if result.code == 0:
+        return False
+    moved = _MOVED.search(result.stderr) or _MOVED_DURING_RECEIVE.search(result.stderr)
+    if retry_when_moved and moved:
+        return True
+    raise step_error(tree.git.failure(action, result.stderr)) from None
+
+
+def _integrate(tree: WorkTree, branch: str) -> None:
+    action = f"fetching branch {branch!r} of"
+    exists = tree.attempt(
+        "ls-remote", "--heads", "--exit-code", "origin", f"refs/heads/{branch}", action=action
+    )
+    if exists.code == 2:
+        return  # a new branch: nothing to integrate
+    if exists.code != 0:
+        raise step_error(tree.git.failure(action, exists.stderr))
+    try:
+        tree.run(
+            "fetch", "--quiet", "--no-tags", "origin",
+            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+            action=action,
+        )  # fmt: skip
+    except RepositoryError as error:
+        raise step_error(error) from None
+    identity = tree.as_identity(tree.identity())
+    rebase = tree.attempt(
+        *identity, "rebase", "--quiet", f"refs/remotes/origin/{branch}", action="rebasing"
+    )
+    if rebase.code == 0:
+        return
+    conflicts = tree.attempt("diff", "--name-only", "--diff-filter=U", action="rebasing")
+    files = sorted({line.strip() for line in conflicts.stdout.splitlines() if line.strip()})
+    tree.attempt("rebase", "--abort", action="rebasing")
+    if files:
+        raise TerminalStepError(
+            f"rebasing onto branch {branch!r} of git repository {tree.label} conflicts in "
+            f"{', '.join(files)}; the remote changed the same files, resolve by hand"
+        )
+    raise step_error(tree.git.failure(f"rebasing onto branch {branch!r} of", rebase.stderr))
+
+
+@contextlib.contextmanager
+def branch_lock(lock_dir: Path, repo_url: str, branch: str, *, timeout: float) -> Iterator[None]:
+    """Hold the lock on ``branch`` of ``repo_url`` (across processes) for the block.
+
+    Raises:
+        RetryableStepError: Another push held it for ``timeout`` seconds.
+    """
+    key = hashlib.sha256(f"{normalize_git_url(repo_url)}\n{branch}".encode()).hexdigest()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with (lock_dir / f"{key}.lock").open("a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RetryableStepError(
+                        f"another promotion kept pushing to branch {branch!r} for {timeout:g}s"
+                    ) from None
+                time.sleep(_LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

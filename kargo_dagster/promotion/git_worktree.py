@@ -1,0 +1,288 @@
+"""A checked-out git work tree that promotion steps read, change, commit, tag and push.
+
+``git-clone`` leaves each checkout as an ordinary repository whose ``origin`` is the real
+remote URL (never with credentials in it) and whose local configuration holds what later
+steps need: the commit identity (``user.name``/``user.email``, from the clone's ``author``
+or Kargo's default ``Kargo <no-reply@kargo.io>``) and ``http.sslVerify`` when TLS checks are
+off. :meth:`WorkTree.load` reads that back, so ``git-commit``, ``git-tag`` and ``git-push``
+need nothing but the checkout's path.
+
+Every command runs through :class:`WorkTreeGit`: the git command line with credentials in
+the environment only (see :mod:`kargo_dagster.clients.git_command`), the user's global git
+configuration and identity variables ignored (as Kargo runs git with a home directory of
+its own), and errors scrubbed of secrets.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kargo_dagster.clients.git_command import GitCommand, scrub
+from kargo_dagster.credentials import CredentialStore
+from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalStepError
+from kargo_dagster.redaction import redact_url
+
+__all__ = [
+    "DEFAULT_AUTHOR",
+    "GitIdentity",
+    "GitResult",
+    "WorkTree",
+    "WorkTreeGit",
+    "step_error",
+]
+
+
+@dataclass(frozen=True)
+class GitIdentity:
+    """Who commits and tags: a name and an e-mail address."""
+
+    name: str
+    email: str
+
+
+# Kargo's fallback identity when neither the git-clone step nor the cluster sets one.
+DEFAULT_AUTHOR = GitIdentity("Kargo", "no-reply@kargo.io")
+
+# Variables that would point git at another repository or override the identity and
+# configuration this module sets up; a promotion must not depend on the worker's shell.
+_DROPPED_VARIABLES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+)
+
+
+def step_error(error: RepositoryError) -> RetryableStepError:
+    """A git failure as a step error: Kargo reports these as Errored, which may be retried."""
+    return RetryableStepError(str(error), retry_after=error.retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class GitResult:
+    """What a git command did: its exit code and its (scrubbed) output."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class WorkTreeGit(GitCommand):
+    """:class:`GitCommand` without the user's global git configuration or identity.
+
+    Commit signing, hooks paths or a different ``user.name`` in ``~/.gitconfig`` would make
+    promotions behave differently per worker; Kargo avoids that with a home directory of its
+    own, this with ``GIT_CONFIG_GLOBAL`` pointing nowhere.
+    """
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The :class:`GitCommand` environment, isolated from the user's git setup."""
+        source = dict(os.environ if base is None else base)
+        for name in _DROPPED_VARIABLES:
+            source.pop(name, None)
+        inline = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+        for name in [key for key in source if key.startswith(inline)]:
+            source.pop(name)
+        env = super().environment(source)
+        env["GIT_CONFIG_GLOBAL"] = os.devnull
+        return env
+
+    def attempt(self, args: Sequence[str], *, cwd: Path, action: str) -> GitResult:
+        """Run ``git <args>`` and return its exit code and scrubbed output, whatever it is.
+
+        For commands whose failures the caller tells apart (a rejected push, a conflict).
+
+        Raises:
+            RepositoryError: git could not be started or timed out.
+        """
+        command = [self.executable, *args]
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise RepositoryError(
+                f"cannot run {self.executable!r} while {action} git repository "
+                f"{self.repo_label}: {error.strerror}"
+            ) from None
+        try:
+            stdout, stderr = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise RepositoryError(
+                f"{action} git repository {self.repo_label} timed out after {self.timeout:g}s"
+            ) from None
+        secrets = self._secrets()
+        return GitResult(
+            code=process.returncode,
+            stdout=scrub(stdout.decode(errors="replace"), secrets),
+            stderr=scrub(stderr.decode(errors="replace"), secrets),
+        )
+
+
+def command_for(
+    repo_url: str,
+    credentials: CredentialStore,
+    *,
+    executable: str = "git",
+    insecure_skip_tls_verify: bool = False,
+    timeout: float = 600.0,
+) -> WorkTreeGit:
+    """How to run git for ``repo_url``'s work trees, with its credentials if HTTP(S)."""
+    found = None
+    if repo_url.lower().startswith(("http://", "https://")):
+        found = credentials.lookup("git", repo_url)
+    return WorkTreeGit(
+        repo_label=redact_url(repo_url),
+        credentials=found,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+        timeout=timeout,
+        executable=executable,
+    )
+
+
+@dataclass(frozen=True)
+class WorkTree:
+    """A checkout made by ``git-clone`` (or any clone whose ``origin`` is the remote).
+
+    Attributes:
+        path: The top of the work tree.
+        repo_url: ``origin``'s URL, as given to ``git-clone``.
+        git: Runs git for this repository, with its credentials.
+    """
+
+    path: Path
+    repo_url: str
+    git: WorkTreeGit
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        credentials: CredentialStore,
+        *,
+        shown_as: str,
+        executable: str = "git",
+    ) -> "WorkTree":
+        """The work tree at ``path``.
+
+        Args:
+            path: The checkout's directory.
+            credentials: Where the remote's credentials come from.
+            shown_as: The path as the step's configuration wrote it, for messages.
+            executable: The git program.
+
+        Raises:
+            TerminalStepError: ``path`` is not the top of a git work tree with an origin.
+        """
+        if not path.is_dir():
+            raise TerminalStepError(f"{shown_as!r} is not a directory (run git-clone first)")
+        probe = WorkTreeGit(repo_label=shown_as, executable=executable)
+        top = probe.attempt(["rev-parse", "--show-toplevel"], cwd=path, action="opening")
+        if top.code != 0 or Path(top.stdout.strip()).resolve() != path.resolve():
+            raise TerminalStepError(f"{shown_as!r} is not the top of a git work tree")
+        url = probe.attempt(["config", "--get", "remote.origin.url"], cwd=path, action="opening")
+        if url.code != 0 or not url.stdout.strip():
+            raise TerminalStepError(f"the git work tree {shown_as!r} has no remote 'origin'")
+        repo_url = url.stdout.strip()
+        ssl = probe.attempt(["config", "--get", "http.sslVerify"], cwd=path, action="opening")
+        insecure = ssl.stdout.strip().lower() in ("false", "no", "off", "0")
+        command = command_for(
+            repo_url, credentials, executable=executable, insecure_skip_tls_verify=insecure
+        )
+        return cls(path=path, repo_url=repo_url, git=command)
+
+    @property
+    def label(self) -> str:
+        """The repository as messages name it."""
+        return self.git.repo_label
+
+    def run(self, *args: str, action: str) -> str:
+        """Run a git command in the work tree and return its standard output.
+
+        Raises:
+            RepositoryError: It failed; the message names the repository.
+        """
+        return self.git.run(args, action=action, cwd=self.path).decode(errors="replace")
+
+    def attempt(self, *args: str, action: str) -> GitResult:
+        """Run a git command and return its result, failed or not."""
+        return self.git.attempt(args, cwd=self.path, action=action)
+
+    def head(self) -> str:
+        """The commit ``HEAD`` points at."""
+        return self.run("rev-parse", "HEAD", action="reading HEAD of").strip()
+
+    def current_branch(self) -> str:
+        """The checked-out branch, or ``""`` when ``HEAD`` is detached."""
+        return self.run("branch", "--show-current", action="reading the branch of").strip()
+
+    def identity(self, override: GitIdentity | None = None) -> GitIdentity:
+        """``override``, else the identity ``git-clone`` configured, else Kargo's default."""
+        if override is not None:
+            return override
+        name = self.attempt("config", "--get", "user.name", action="reading").stdout.strip()
+        email = self.attempt("config", "--get", "user.email", action="reading").stdout.strip()
+        return GitIdentity(name or DEFAULT_AUTHOR.name, email or DEFAULT_AUTHOR.email)
+
+    def as_identity(self, identity: GitIdentity) -> list[str]:
+        """``-c`` options making ``identity`` the author and committer of one command."""
+        return ["-c", f"user.name={identity.name}", "-c", f"user.email={identity.email}"]
+
+    def stage_all(self) -> None:
+        """Stage every change, new and deleted files included."""
+        self.run("add", "--all", ".", action="staging changes in")
+
+    def has_staged_changes(self) -> bool:
+        """Whether anything differs from ``HEAD`` (after :meth:`stage_all`)."""
+        return bool(self.run("status", "--porcelain", action="reading the status of").strip())
+
+    def commit(self, message: str, identity: GitIdentity | None = None) -> str:
+        """Commit what is staged and return the new commit's ID."""
+        who = self.identity(identity)
+        self.run(*self.as_identity(who), "commit", "--quiet", "-m", message, action="committing to")
+        return self.head()
+
+    def clear(self) -> None:
+        """Remove every file, tracked or not, leaving only ``.git``."""
+        self.stage_all()
+        self.run("rm", "-r", "-f", "-q", "--ignore-unmatch", ".", action="clearing")
+        # Ignored files were never staged, so git rm left them; the step promises an empty
+        # tree, so they go too.
+        for entry in self.path.iterdir():
+            if entry.name == ".git":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def tag(self, name: str, message: str, *, force: bool = False) -> None:
+        """Create the annotated tag ``name`` at ``HEAD``."""
+        args = [*self.as_identity(self.identity()), "tag", "-a", name, "-m", message]
+        if force:
+            args.append("--force")
+        self.run(*args, action=f"creating tag {name!r} in")

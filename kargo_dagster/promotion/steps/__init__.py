@@ -1,0 +1,1 @@
+"""The built-in promotion steps, one module per step."""

@@ -1,0 +1,60 @@
+"""``git-commit``: commit every change in a checkout.
+
+Everything is staged first (new, changed and deleted files). With nothing to commit the
+step succeeds without committing and outputs the current ``HEAD`` (Kargo then reports the
+step as Skipped). The author is the ``git-clone`` step's ``author``, or Kargo's default
+``Kargo <no-reply@kargo.io>``; the deprecated ``author`` here overrides both.
+"""
+
+from typing import ClassVar
+
+from kargo_dagster.errors import RepositoryError, TerminalStepError
+from kargo_dagster.promotion.git_worktree import GitIdentity, WorkTree, step_error
+from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+
+__all__ = ["STEP", "Author", "Config", "GitCommit"]
+
+
+class Author(StepConfig):
+    """Deprecated: who commits (configure it in ``git-clone`` instead)."""
+
+    name: str
+    email: str
+    signing_key: str | None = None
+
+
+class Config(StepConfig):
+    """``git-commit``'s configuration (``git-commit-config.json``)."""
+
+    path: str
+    message: str
+    author: Author | None = None
+
+
+class GitCommit(StepKind[Config]):
+    """Commits all changes in a work tree."""
+
+    name: ClassVar[str] = "git-commit"
+    config_model = Config
+
+    def run(self, ctx: StepContext, config: Config) -> StepOutput:
+        """Stage everything and commit it; output ``commit``."""
+        identity = None
+        if config.author is not None:
+            if config.author.signing_key:
+                raise TerminalStepError("author.signingKey: commit signing is not supported")
+            identity = GitIdentity(config.author.name, config.author.email)
+        tree = WorkTree.load(
+            ctx.path(config.path), ctx.credentials, shown_as=config.path, executable=ctx.tools.git
+        )
+        try:
+            tree.stage_all()
+            if not tree.has_staged_changes():
+                ctx.log.info("git-commit: nothing to commit in %s", config.path)
+                return {"commit": tree.head()}
+            return {"commit": tree.commit(config.message, identity)}
+        except RepositoryError as error:
+            raise step_error(error) from None
+
+
+STEP = GitCommit()
