@@ -25,6 +25,7 @@ from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
 
 def build_project_definitions(
     *,
+    catalog: Catalog,
     project: ProjectManifests,
     kargo: KargoResource,
     min_warehouse_interval_seconds: int | None = None,
@@ -32,6 +33,7 @@ def build_project_definitions(
     """The assets, checks and sensors of one Kargo Project.
 
     Args:
+        catalog: Every loaded manifest (for ClusterPromotionTasks).
         project: The Project's manifests.
         kargo: The settings its sensors use; the same object should be the definitions'
             ``kargo`` resource (``build_definitions`` and ``load_definitions`` do that).
@@ -75,7 +77,11 @@ def build_project_definitions(
         for request in stage.spec.requested_freight:
             partitions_def = partitions[request.origin.name]
             asset = build_stage_asset(
-                project=project, stage=stage, request=request, partitions_def=partitions_def
+                catalog=catalog,
+                project=project,
+                stage=stage,
+                request=request,
+                partitions_def=partitions_def,
             )
             assets.append(asset)
             with warnings.catch_warnings():
@@ -111,7 +117,10 @@ def build_definitions(
         )
     projects = [
         build_project_definitions(
-            project=p, kargo=kargo, min_warehouse_interval_seconds=min_warehouse_interval_seconds
+            catalog=catalog,
+            project=p,
+            kargo=kargo,
+            min_warehouse_interval_seconds=min_warehouse_interval_seconds,
         )
         for p in catalog.projects.values()
     ]

@@ -20,8 +20,11 @@ from kargo_dagster.defs.names import (
     pool_name,
     warehouse_key,
 )
+from kargo_dagster.defs.promotion_runner import promote as run_stage_promotion
+from kargo_dagster.defs.promotion_runner import result_metadata
+from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.run_tags import promotion_tags
-from kargo_dagster.spec import FreightRequest, ProjectManifests, Stage
+from kargo_dagster.spec import Catalog, FreightRequest, ProjectManifests, Stage
 
 
 def upstream_keys(project: ProjectManifests, request: FreightRequest) -> list[dg.AssetKey]:
@@ -35,6 +38,7 @@ def upstream_keys(project: ProjectManifests, request: FreightRequest) -> list[dg
 
 def build_stage_asset(
     *,
+    catalog: Catalog,
     project: ProjectManifests,
     stage: Stage,
     request: FreightRequest,
@@ -62,7 +66,7 @@ def build_stage_asset(
             "kargo/manifest": dg.MetadataValue.path(f"{source.file}:{source.line}"),
         },
     )
-    def promote(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def promote(context: dg.AssetExecutionContext, kargo: KargoResource) -> dg.MaterializeResult:
         partition_key = context.partition_key
         instance = context.instance
         run = instance.get_run_by_id(context.run.run_id)
@@ -90,24 +94,38 @@ def build_stage_asset(
                 allow_retries=False,
             )
         context.log.info(availability.reason)
+        promotion_metadata: dict[str, dg.MetadataValue] = {"steps": dg.MetadataValue.int(0)}
         if not stage.is_control_flow:
-            # The promotion engine runs the steps; until it is present a Stage with steps must
-            # not pretend to have promoted anything.
-            raise dg.Failure(
-                description=(
-                    f"Stage {name} has {len(stage.steps)} promotion step(s), and this version of "
-                    "kargo-dagster cannot run promotion steps yet; only control-flow Stages "
-                    "(no steps) can be promoted."
-                ),
-                allow_retries=False,
+            result = run_stage_promotion(
+                context,
+                catalog=catalog,
+                project=project,
+                stage=stage,
+                freight=freight,
+                kargo=kargo,
+                actor=tags[TAG_ACTOR],
+                rollback=tags[TAG_ACTION] == "rollback",
             )
+            promotion_metadata = result_metadata(result)
+            for step in result.steps:
+                context.log.info(
+                    f"step {step.alias} ({step.uses}): {step.status}"
+                    + (f": {step.message}" if step.message else "")
+                )
+            if not result.succeeded:
+                raise dg.Failure(
+                    description=f"Promotion of {partition_key} into Stage {name} "
+                    f"{result.phase.lower()}: {result.message}",
+                    metadata=promotion_metadata,
+                    allow_retries=False,
+                )
         return dg.MaterializeResult(
             metadata={
                 **freight_metadata(freight),
                 "availability": dg.MetadataValue.text(availability.reason),
                 "action": dg.MetadataValue.text(tags[TAG_ACTION]),
                 META_ACTOR: dg.MetadataValue.text(tags[TAG_ACTOR]),
-                "steps": dg.MetadataValue.int(0),
+                **promotion_metadata,
             }
         )
 

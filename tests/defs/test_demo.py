@@ -13,6 +13,10 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
+from kargo_dagster import load_definitions
+from kargo_dagster.defs.resources import KargoResource
+from tests.defs.promotions import failure_message, promote
+
 REPO = Path(__file__).parents[2]
 
 LINEAGE_QUERY = """
@@ -123,6 +127,27 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process)
         # The Warehouse sensor discovers the demo registry's newest image as Freight.
         freight = wait_for_freight(home, process)
+        # Promoting it into dev pushes to the demo's GitOps repository.
+        defs = load_definitions(
+            REPO / "stages", resources={"kargo": KargoResource(work_dir=str(tmp_path / "work"))}
+        )
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            promoted = promote(
+                defs, instance, dg.AssetKey(["kargo-demo", "stage", "dev"]), freight[0]
+            )
+        assert promoted.success, failure_message(promoted)
+        overlay = subprocess.run(
+            [
+                "git",
+                "--git-dir",
+                str(home / "gitops" / "guestbook-gitops.git"),
+                "show",
+                "main:env/dev/kustomization.yaml",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         lineage = lineage_in_browser(
             f"http://127.0.0.1:{port}/asset-groups/kargo_demo", tmp_path / "chromium"
         )
@@ -148,3 +173,4 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         assert s.connect_ex(("127.0.0.1", port)) != 0
     assert (home / "dagster.yaml").exists()
     assert len(freight) == 1
+    assert "- name: 127.0.0.1:5123/guestbook\n  newTag: v0.2.0\n" in overlay

@@ -1,0 +1,130 @@
+"""Running a Stage's promotion steps inside the Stage asset, and showing the result.
+
+The Stage asset has already checked that the Freight is available. This module gathers what
+the engine needs (the Freight collection the Stage will hold, the Kargo names, credentials,
+the metadata store, tool paths, the work and cache directories), runs the steps, and turns
+the outcome into what Dagster shows: a table of steps with their status, duration and
+message, the outputs, and links to pushed commits; or a failure that names the step.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from kargo_dagster.defs.availability_facts import stage_asset_key
+from kargo_dagster.defs.instance_queries import current_freight, recorded_freight
+from kargo_dagster.defs.metadata_store import DagsterMetadataStore
+from kargo_dagster.defs.names import warehouse_key
+from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.freight import Freight
+from kargo_dagster.promotion.builtin import builtin_registry
+from kargo_dagster.promotion.engine import PromotionResult, PromotionServices, run_promotion
+from kargo_dagster.promotion.expansion import expand_steps
+from kargo_dagster.promotion.step import PromotionInfo
+from kargo_dagster.spec import Catalog, ProjectManifests, Stage
+
+
+def freight_collection(
+    instance: dg.DagsterInstance, project: ProjectManifests, stage: Stage, freight: Freight
+) -> dict[str, Freight]:
+    """What the Stage holds after the promotion: ``freight`` plus its other origins' Freight."""
+    collection = {freight.origin.name: freight}
+    for request in stage.spec.requested_freight:
+        origin = request.origin.name
+        if origin in collection:
+            continue
+        current = current_freight(instance, stage_asset_key(project, stage.metadata.name, origin))
+        if current is not None:
+            held = recorded_freight(
+                instance, warehouse_key(project.name, origin), current.partition_key
+            )
+            if held is not None:
+                collection[origin] = held
+    return collection
+
+
+def promote(
+    context: dg.AssetExecutionContext,
+    *,
+    catalog: Catalog,
+    project: ProjectManifests,
+    stage: Stage,
+    freight: Freight,
+    kargo: KargoResource,
+    actor: str,
+    rollback: bool,
+) -> PromotionResult:
+    """Run ``stage``'s promotion of ``freight``; the result says how each step went."""
+    instance = context.instance
+    info = PromotionInfo(
+        project=project.name,
+        stage=stage.metadata.name,
+        name=f"{stage.metadata.name}.{context.run.run_id[:8]}.{freight.id[:7]}",
+        freight=freight,
+        collection=freight_collection(instance, project, stage, freight),
+        actor=actor,
+        rollback=rollback,
+    )
+    work_dir = kargo.resolved_work_dir()
+    services = PromotionServices(
+        credentials=kargo.credential_store(project.name),
+        metadata=DagsterMetadataStore(instance, project),
+        tools=kargo.tool_paths(),
+        git_cache_dir=work_dir / "git-cache",
+        log=context.log,  # type: ignore[arg-type]
+    )
+    steps = expand_steps(stage, catalog=catalog, project=project)
+    return run_promotion(
+        steps=steps,
+        registry=builtin_registry(),
+        promotion=info,
+        stage_vars=stage.spec.vars,
+        template_vars=stage.spec.promotion_template.spec.vars
+        if stage.spec.promotion_template
+        else [],
+        services=services,
+        work_root=work_dir / "promotions",
+    )
+
+
+def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
+    """The promotion as Dagster metadata: steps table, outputs and pushed commits."""
+    rows = [
+        dg.TableRecord(
+            {
+                "alias": step.alias,
+                "uses": step.uses,
+                "status": step.status,
+                "seconds": round(step.seconds, 3),
+                "message": step.message or "",
+            }
+        )
+        for step in result.steps
+    ]
+    metadata: dict[str, dg.MetadataValue] = {
+        "steps": dg.MetadataValue.table(
+            records=rows,
+            schema=dg.TableSchema(
+                columns=[
+                    dg.TableColumn("alias", "string"),
+                    dg.TableColumn("uses", "string"),
+                    dg.TableColumn("status", "string"),
+                    dg.TableColumn("seconds", "float"),
+                    dg.TableColumn("message", "string"),
+                ]
+            ),
+        ),
+        "outputs": dg.MetadataValue.json(_jsonable(result.outputs)),
+        "phase": dg.MetadataValue.text(result.phase),
+    }
+    for alias, outputs in result.outputs.items():
+        url = outputs.get("commitURL") if isinstance(outputs, Mapping) else None
+        if url:
+            metadata[f"commit/{alias}"] = dg.MetadataValue.url(str(url))
+    return metadata
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,51 @@
+"""The built-in steps kargo-dagster provides, listed explicitly (no import side effects)."""
+
+from kargo_dagster.promotion.registry import StepRegistry
+from kargo_dagster.promotion.steps import (
+    compose_output,
+    copy_files,
+    delete,
+    fail,
+    file_write,
+    git_clear,
+    git_clone,
+    git_commit,
+    git_push,
+    git_tag,
+    json_parse,
+    json_update,
+    kustomize_set_image,
+    set_freight_alias,
+    set_metadata,
+    toml_parse,
+    toml_update,
+    yaml_parse,
+    yaml_update,
+)
+
+BUILTIN_STEPS = (
+    compose_output.STEP,
+    copy_files.STEP,
+    delete.STEP,
+    fail.STEP,
+    file_write.STEP,
+    git_clear.STEP,
+    git_clone.STEP,
+    git_commit.STEP,
+    git_push.STEP,
+    git_tag.STEP,
+    json_parse.STEP,
+    json_update.STEP,
+    kustomize_set_image.STEP,
+    set_freight_alias.STEP,
+    set_metadata.STEP,
+    toml_parse.STEP,
+    toml_update.STEP,
+    yaml_parse.STEP,
+    yaml_update.STEP,
+)
+
+
+def builtin_registry() -> StepRegistry:
+    """A registry of every built-in step."""
+    return StepRegistry(BUILTIN_STEPS)
