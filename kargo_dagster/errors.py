@@ -13,6 +13,7 @@ The tree::
     └── StepError                a promotion step failed; the engine sees only these two:
         ├── TerminalStepError    will not succeed by retrying (bad config, Failed outcome)
         └── RetryableStepError   may succeed later (network, conflicts); carries a delay
+            └── StepPendingError the step is waiting (a PR to merge, a poll); not an error
 
 Callers catch ``KargoDagsterError`` to handle anything this library reports. Messages never
 contain credentials: values that may be secret are not interpolated into them.
@@ -141,3 +142,9 @@ class RetryableStepError(StepError):
     def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StepPendingError(RetryableStepError):
+    """The step is waiting for something outside (Kargo's Running): ask again after
+    ``retry_after``. Waiting does not count towards the step's error threshold, only towards
+    its timeout."""

@@ -45,6 +45,7 @@ from kargo_dagster.errors import (
     ExpressionError,
     KargoDagsterError,
     RetryableStepError,
+    StepPendingError,
     TerminalStepError,
 )
 from kargo_dagster.expressions import evaluate, evaluate_template
@@ -278,6 +279,15 @@ class _Promotion:
                 self.finish(execution, "Errored", str(error))
             except TerminalStepError as error:
                 self.finish(execution, "Failed", str(error))
+            except StepPendingError as error:
+                # Kargo's Running: the step waits, which is not an error.
+                if expired := self.expired(execution, timeout):
+                    self.finish(execution, "Errored", f"{expired}: {error}")
+                    return
+                consecutive = 0
+                self.log.info(f"step {step.alias!r} ({step.uses}) is waiting: {error}")
+                self.sleep(_retry_delay(error, 1))
+                continue
             except RetryableStepError as error:
                 consecutive += 1
                 if consecutive >= threshold:

@@ -2,10 +2,13 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from tests.promotion.engine_support import START, Flaky, Harness, step, variant
+from kargo_dagster.errors import StepPendingError
+from kargo_dagster.promotion.step import StepContext, StepKind, StepOutput
+from tests.promotion.engine_support import START, AnyConfig, Flaky, Harness, step, variant
 
 
 @pytest.mark.parametrize(
@@ -182,3 +185,36 @@ def test_a_terminal_error_is_not_retried(tmp_path: Path) -> None:
         1,
         "no way",
     )
+
+
+class Waiting(StepKind[AnyConfig]):
+    """Waits (StepPendingError) ``config["polls"]`` times per alias, then succeeds."""
+
+    name: ClassVar[str] = "wait"
+    config_model = AnyConfig
+
+    def __init__(self) -> None:
+        self.polls: dict[str, int] = {}
+
+    def run(self, ctx: StepContext, config: AnyConfig) -> StepOutput:
+        done = self.polls.get(ctx.alias, 0)
+        if done < int(config.values.get("polls", 0)):
+            self.polls[ctx.alias] = done + 1
+            raise StepPendingError("the pull request is still open", retry_after=30)
+        return {"polls": done}
+
+
+def test_waiting_does_not_count_as_an_error(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, extra=[Waiting()])
+    result = harness.run([step("w", "wait", config={"polls": 5})])
+    execution = result.step("w")
+    assert (execution.status, execution.attempts) == ("Succeeded", 6)
+    assert harness.clock.sleeps == [30.0] * 5
+
+
+def test_waiting_stops_at_the_timeout(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, extra=[Waiting()])
+    result = harness.run([step("w", "wait", config={"polls": 50}, timeout=timedelta(minutes=2))])
+    execution = result.step("w")
+    assert execution.status == "Errored"
+    assert execution.message == "timed out after 2m0s: the pull request is still open"
