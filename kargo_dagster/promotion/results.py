@@ -134,4 +134,7 @@ def final_phase(steps: list[StepExecution]) -> tuple[PromotionPhase, str]:
             worst = execution
     if worst is None or worst.status in ("Succeeded", "Skipped"):
         return "Succeeded", ""
-    return worst.status, f"step {worst.alias!r} ({worst.uses}): {worst.message}"
+    named = f"step {worst.alias!r}"
+    # Messages about the step's own config already start by naming it.
+    detail = worst.message.removeprefix(named + " ")
+    return worst.status, f"{named} ({worst.uses}): {detail}"

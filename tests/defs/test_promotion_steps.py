@@ -148,6 +148,8 @@ def test_a_broken_expression_names_the_step_and_field(tmp_path, gitops, instance
     result = promote(defs, instance, DEV, key)
     assert not result.success
     message = failure_message(result)
-    assert message.startswith(f"Promotion of {key} into Stage dev errored: ")
-    assert "step 'task-1::update' config.images.0.tag: type ImageRef has no field Tagg" in message
+    assert message.startswith(
+        f"Promotion of {key} into Stage dev errored: step 'task-1::update' "
+        "(kustomize-set-image): config.images.0.tag: type ImageRef has no field Tagg"
+    )
     assert not instance.fetch_materializations(DEV, limit=1).records
