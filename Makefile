@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint setup setup-dev system-packages
+.PHONY: demo test lint setup setup-dev system-packages tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,9 @@ lint: setup-dev
 system-packages:
 	scripts/install-system-packages
 
-test: system-packages lint
+# kubectl (kustomize v5) and helm for the kustomize-build and helm-template steps.
+tools: system-packages
+	scripts/install-tools
+
+test: system-packages tools lint
 	$(BIN)/python -m pytest

@@ -1,0 +1,233 @@
+"""``git-open-pr``: open a pull request from ``sourceBranch`` into ``targetBranch``.
+
+As Kargo does it:
+
+* an open pull request for the same branches, at the source branch's current commit, is
+  adopted rather than duplicated (the most recent one when there are several);
+* the target branch must exist; when the two branches' trees are identical there is nothing
+  to propose and no pull request is opened (Kargo reports the step Skipped; here it succeeds
+  with no outputs);
+* without ``title``, the first line of the source branch's head commit message is the title
+  and the rest the description; ``description`` overrides the latter; a link to the Stage in
+  the Dagster UI is appended when its URL is known;
+* the output is ``pr: {id, url}`` (the number and the web page); ``createTargetBranch`` is
+  accepted and ignored (deprecated in Kargo).
+
+The git credentials' password for ``repoURL`` is the provider API token.
+"""
+
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from kargo_dagster.clients.git_command import GitCommand
+from kargo_dagster.clients.git_providers import (
+    GitProviderError,
+    PullRequest,
+    git_provider,
+)
+from kargo_dagster.errors import (
+    RepositoryError,
+    RetryableStepError,
+    StepError,
+    StepPendingError,
+    TerminalStepError,
+)
+from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.redaction import redact_text
+from kargo_dagster.spec.durations import parse_go_duration
+
+__all__ = [
+    "STEP",
+    "Config",
+    "GitOpenPR",
+    "ProviderOption",
+    "open_provider",
+    "poll_interval",
+    "provider_step_error",
+    "still_running",
+]
+
+ProviderOption = Literal["azure", "bitbucket", "gitea", "github", "gitlab"]
+
+
+class Config(StepConfig):
+    """``git-open-pr``'s configuration."""
+
+    repo_url: str = Field(alias="repoURL", min_length=1)
+    source_branch: str = Field(min_length=1)
+    target_branch: str = Field(min_length=1)
+    create_target_branch: bool = False
+    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    provider: ProviderOption | None = None
+    title: str | None = Field(default=None, min_length=1)
+    description: str | None = Field(default=None, min_length=1)
+    labels: list[str] | None = None
+
+
+def open_provider(
+    ctx: StepContext, repo_url: str, provider: str | None, insecure_skip_tls_verify: bool
+):
+    """The provider client for ``repo_url``, authenticated with its git credentials' password.
+
+    Raises:
+        TerminalStepError: The provider cannot be inferred or is not supported.
+    """
+    credentials = ctx.credentials.lookup("git", repo_url)
+    token = credentials.password.get_secret_value() if credentials else ""
+    try:
+        return git_provider(
+            repo_url,
+            token=token,
+            name=provider,
+            insecure_skip_tls_verify=insecure_skip_tls_verify,
+        )
+    except GitProviderError as error:
+        raise TerminalStepError(str(error)) from error
+
+
+def provider_step_error(error: GitProviderError, *, terminal: bool = False) -> StepError:
+    """The step error for a failed provider call: retryable unless it cannot get better."""
+    if terminal:
+        return TerminalStepError(str(error))
+    return RetryableStepError(str(error), retry_after=error.retry_after or 0.0)
+
+
+def still_running(message: str, retry_after: float) -> StepPendingError:
+    """The error a step raises while it waits (Kargo's Running status): look again later.
+
+    Waiting does not count against the step's error threshold, only its timeout.
+    """
+    return StepPendingError(message, retry_after=retry_after)
+
+
+def poll_interval(configured: str | None, default: float) -> float:
+    """Seconds until the step should look again: ``pollInterval`` or the step's default."""
+    if not configured:
+        return default
+    parsed = parse_go_duration(configured)
+    if parsed is None:
+        raise TerminalStepError(f"pollInterval {configured!r} is not a duration")
+    return parsed.total_seconds()
+
+
+def _pr_output(pr: PullRequest) -> StepOutput:
+    return {"pr": {"id": pr.number, "url": pr.url}}
+
+
+def _adoptable(prs: list[PullRequest]) -> PullRequest | None:
+    # Open first, then merged, then the rest; the most recently opened first within each.
+    def rank(pr: PullRequest) -> tuple[int, float]:
+        group = 0 if pr.open else 1 if pr.merged else 2
+        return group, -(pr.created_at.timestamp() if pr.created_at else 0.0)
+
+    ranked = sorted(prs, key=rank)
+    return ranked[0] if ranked and (ranked[0].open or ranked[0].merged) else None
+
+
+class _Branches:
+    """Just enough of the remote's two branches: head commits, message, trees."""
+
+    def __init__(self, ctx: StepContext, config: Config, git_dir: Path) -> None:
+        credentials = None
+        if config.repo_url.lower().startswith(("http://", "https://")):
+            credentials = ctx.credentials.lookup("git", config.repo_url)
+        self.url = config.repo_url
+        self.git_dir = git_dir
+        self.command = GitCommand(
+            repo_label=redact_text(config.repo_url),
+            credentials=credentials,
+            insecure_skip_tls_verify=config.insecure_skip_tls_verify,
+            executable=ctx.tools.git,
+        )
+        self.command.run(["init", "--quiet", "--bare", str(git_dir)], action="preparing")
+
+    def git(self, *args: str, action: str) -> str:
+        return self.command.run(list(args), action=action, git_dir=self.git_dir).decode().strip()
+
+    def fetch(self, branch: str) -> None:
+        refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+        self.git("fetch", "--quiet", "--depth=1", "--no-tags", self.url, refspec, action="fetching")
+
+    def exists(self, branch: str) -> bool:
+        listed = self.git(
+            "ls-remote", "--heads", self.url, f"refs/heads/{branch}", action="listing"
+        )
+        return bool(listed)
+
+
+class GitOpenPR(StepKind[Config]):
+    """Open (or adopt) a pull request."""
+
+    name = "git-open-pr"
+    config_model = Config
+
+    def run(self, ctx: StepContext, config: Config) -> StepOutput:
+        """Open the pull request; outputs ``pr: {id, url}``."""
+        with tempfile.TemporaryDirectory(prefix="kargo-dagster-pr-") as scratch:
+            try:
+                return self._run(ctx, config, Path(scratch) / "repo.git")
+            except GitProviderError as error:
+                raise provider_step_error(error) from error
+            except RepositoryError as error:
+                raise RetryableStepError(
+                    str(error), retry_after=error.retry_after or 0.0
+                ) from error
+
+    def _run(self, ctx: StepContext, config: Config, git_dir: Path) -> StepOutput:
+        source, target = config.source_branch, config.target_branch
+        branches = _Branches(ctx, config, git_dir)
+        branches.fetch(source)
+        head = branches.git("rev-parse", f"refs/remotes/origin/{source}", action="reading")
+        with open_provider(
+            ctx, config.repo_url, config.provider, config.insecure_skip_tls_verify
+        ) as provider:
+            existing = _adoptable(
+                provider.list_pull_requests(
+                    head_branch=source, base_branch=target, head_commit=head
+                )
+            )
+            if existing is not None:
+                ctx.log.info(f"adopting pull request {existing.number} ({existing.url})")
+                return _pr_output(existing)
+            message = branches.git(
+                "log", "-1", "--format=%B", f"refs/remotes/origin/{source}", action="reading"
+            )
+            if not branches.exists(target):
+                raise RetryableStepError(f"target branch {target!r} does not exist")
+            branches.fetch(target)
+            trees = [
+                branches.git("rev-parse", f"refs/remotes/origin/{b}^{{tree}}", action="reading")
+                for b in (source, target)
+            ]
+            if trees[0] == trees[1]:
+                ctx.log.info(f"{source} and {target} do not differ: no pull request to open")
+                return {}
+            title, description = self._text(ctx, config, message)
+            pr = provider.create_pull_request(
+                head=source,
+                base=target,
+                title=title,
+                description=description,
+                labels=config.labels or [],
+            )
+            return _pr_output(pr)
+
+    def _text(self, ctx: StepContext, config: Config, message: str) -> tuple[str, str]:
+        title = config.title or ""
+        description = config.description or message
+        if not title:
+            first, newline, rest = message.partition("\n")
+            title = first
+            if not config.description:
+                description = rest if newline else ""
+        base = ctx.promotion.ui_base_url.rstrip("/")
+        if base:
+            project, stage = ctx.promotion.project, ctx.promotion.stage
+            description += f"\n\n[View in Dagster]({base}/assets/{project}/stage/{stage})"
+        return title, description
+
+
+STEP = GitOpenPR()

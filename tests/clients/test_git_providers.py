@@ -1,0 +1,242 @@
+"""The GitHub and GitLab clients against the local provider API (GitHub's and GitLab's shapes)."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from kargo_dagster.clients.git_providers import (
+    GitHubProvider,
+    GitLabProvider,
+    GitProviderError,
+    git_provider,
+    infer_provider,
+)
+from kargo_dagster.testing.git_provider_api import GitProviderAPI
+
+TOKEN = "glpat-s3cr3t-token"
+PROVIDERS = ["github", "gitlab"]
+
+
+@pytest.fixture
+def api() -> Iterator[GitProviderAPI]:
+    with GitProviderAPI(token=TOKEN) as server:
+        server.add_repository("acme/app")
+        yield server
+
+
+def client(api: GitProviderAPI, provider: str, token: str = TOKEN):
+    return git_provider(api.repo_url("acme/app"), token=token, name=provider)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://github.com/acme/app.git", "github"),
+        ("https://github.example.com/acme/app", "github"),
+        ("https://acme.ghe.com/acme/app", "github"),
+        ("https://gitlab.com/group/sub/app.git", "gitlab"),
+        ("https://gitlab.internal:8443/app", "gitlab"),
+        ("https://bitbucket.org/acme/app", None),
+        ("https://127.0.0.1:3000/acme/app", None),
+    ],
+)
+def test_provider_inferred_from_host(url, expected):
+    assert infer_provider(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "expected"),
+    [
+        ("https://github.com/acme/app.git", None, "https://api.github.com/repos/acme/app/pulls"),
+        (
+            "https://GHE.example.com/Acme/App/",
+            "github",
+            "https://ghe.example.com/api/v3/repos/acme/app/pulls",
+        ),
+        (
+            "http://127.0.0.1:8080/acme/app",
+            "github",
+            "http://127.0.0.1:8080/api/v3/repos/acme/app/pulls",
+        ),
+    ],
+)
+def test_github_api_addresses(url, name, expected):
+    with git_provider(url, name=name) as provider:
+        assert isinstance(provider, GitHubProvider)
+        assert provider.pulls_url == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://gitlab.com/group/sub/app.git",
+            "https://gitlab.com/api/v4/projects/group%2Fsub%2Fapp/merge_requests",
+        ),
+        (
+            "https://gitlab.acme.io/team/app",
+            "https://gitlab.acme.io/api/v4/projects/team%2Fapp/merge_requests",
+        ),
+    ],
+)
+def test_gitlab_api_addresses(url, expected):
+    with git_provider(url) as provider:
+        assert isinstance(provider, GitLabProvider)
+        assert provider.merge_requests_url == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "message"),
+    [
+        ("https://git.example.com/acme/app", None, "cannot tell which git provider hosts"),
+        ("https://dev.azure.com/acme/app", "azure", "'azure' is not supported by kargo-dagster"),
+        ("https://github.com/acme", None, "could not extract repository owner and name"),
+    ],
+)
+def test_unusable_providers(url, name, message):
+    with pytest.raises(GitProviderError, match=message):
+        git_provider(url, name=name)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_open_get_list_and_merge(api, provider):
+    with client(api, provider) as gp:
+        pr = gp.create_pull_request(
+            head="kargo/promotion/dev",
+            base="main",
+            title="Promote",
+            description="Body",
+            labels=["kargo", "dev"],
+        )
+        assert pr.number == 1 and pr.open and not pr.merged
+        assert pr.url.endswith(
+            "/acme/app/pull/1" if provider == "github" else "/acme/app/-/merge_requests/1"
+        )
+        stored = api.pulls[("acme/app", 1)]
+        assert (stored.title, stored.body, stored.labels) == ("Promote", "Body", ["kargo", "dev"])
+
+        assert gp.get_pull_request(1) == pr
+        listed = gp.list_pull_requests(head_branch="kargo/promotion/dev", base_branch="main")
+        assert [p.number for p in listed] == [1]
+        assert gp.list_pull_requests(head_branch="other", base_branch="main") == []
+        assert (
+            gp.list_pull_requests(
+                head_branch="kargo/promotion/dev", base_branch="main", head_commit="f" * 40
+            )
+            == []
+        )
+
+        merged = gp.merge_pull_request(1)
+        assert merged is not None and merged.merged and not merged.open
+        assert merged.merge_commit_sha == api.pulls[("acme/app", 1)].merge_commit_sha != ""
+        # Merging again reports the merged pull request.
+        assert gp.merge_pull_request(1) == merged
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_listing_follows_pages(api, provider):
+    for number in range(205):
+        api.open_pull("acme/app", f"feature-{number % 2}", "main")
+    with client(api, provider) as gp:
+        found = gp.list_pull_requests(head_branch="feature-0", base_branch="main")
+    assert len(found) == 103
+    assert len({(m, p) for m, p in api.requests if p.endswith(("/pulls", "/merge_requests"))}) == 1
+    assert sum(1 for _, p in api.requests if p.endswith(("/pulls", "/merge_requests"))) == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("state", "draft"), [("blocked", False), ("clean", True)])
+def test_not_yet_mergeable_is_none(api, provider, state, draft):
+    api.open_pull("acme/app", "feature", "main")
+    api.set_mergeability("acme/app", 1, state, draft=draft)
+    with client(api, provider) as gp:
+        assert gp.merge_pull_request(1) is None
+    assert api.pulls[("acme/app", 1)].state == "open"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_closed_without_merging_cannot_be_merged(api, provider):
+    api.open_pull("acme/app", "feature", "main")
+    api.close("acme/app", 1)
+    with (
+        client(api, provider) as gp,
+        pytest.raises(GitProviderError, match="closed but not merged"),
+    ):
+        gp.merge_pull_request(1)
+
+
+def test_github_conflicts_are_final(api):
+    api.open_pull("acme/app", "feature", "main")
+    api.set_mergeability("acme/app", 1, "dirty")
+    with client(api, "github") as gp, pytest.raises(GitProviderError, match="has conflicts"):
+        gp.merge_pull_request(1)
+
+
+def test_gitlab_rejects_unknown_merge_methods(api):
+    api.open_pull("acme/app", "feature", "main")
+    with (
+        client(api, "gitlab") as gp,
+        pytest.raises(GitProviderError, match="unsupported merge method 'rebase'"),
+    ):
+        gp.merge_pull_request(1, merge_method="rebase")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_bad_token_fails_without_showing_it(api, provider):
+    with (
+        client(api, provider, token="wrong-token-value") as gp,
+        pytest.raises(GitProviderError) as caught,
+    ):
+        gp.get_pull_request(1)
+    assert caught.value.status == 401 and not caught.value.retryable
+    assert "authentication failed" in str(caught.value)
+    assert "wrong-token-value" not in str(caught.value) and TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_missing_pull_request_is_not_found(api, provider):
+    with (
+        client(api, provider) as gp,
+        pytest.raises(GitProviderError, match=r"get .* request 7.*not found") as caught,
+    ):
+        gp.get_pull_request(7)
+    assert caught.value.status == 404
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_duplicate_pull_requests_are_refused(api, provider):
+    with client(api, provider) as gp:
+        gp.create_pull_request(head="feature", base="main", title="t", description="", labels=[])
+        with pytest.raises(GitProviderError, match="already exists") as caught:
+            gp.create_pull_request(
+                head="feature", base="main", title="t", description="", labels=[]
+            )
+    assert caught.value.status in (409, 422)
+
+
+def test_unreachable_api_is_retryable():
+    with git_provider("http://127.0.0.1:1/acme/app", name="github", timeout=2) as gp:
+        with pytest.raises(GitProviderError, match="unreachable") as caught:
+            gp.get_pull_request(1)
+    assert caught.value.retryable
+
+
+def test_server_errors_are_retryable_with_their_delay():
+    # A real server cannot be made to fail like this on demand; MockTransport can.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": "7"}, json={"message": "maintenance"})
+
+    with git_provider("https://github.com/acme/app", transport=httpx.MockTransport(handler)) as gp:
+        with pytest.raises(GitProviderError, match="HTTP 503: maintenance") as caught:
+            gp.get_pull_request(1)
+    assert caught.value.retryable and caught.value.retry_after == 7
+
+
+def test_malformed_answers_are_reported():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"<html>")
+
+    with git_provider("https://gitlab.com/acme/app", transport=httpx.MockTransport(handler)) as gp:
+        with pytest.raises(GitProviderError, match="not JSON"):
+            gp.get_pull_request(1)
