@@ -1,38 +1,21 @@
 """``toml-parse``: read a TOML file and publish values picked out by expressions."""
 
-from pydantic import Field
+from typing import Any
 
-from kargo_dagster.promotion.documents.files import read_text
-from kargo_dagster.promotion.documents.parsed_outputs import extract_outputs
+from kargo_dagster.promotion.documents.parsed_outputs import ParseConfig, ParseStep
 from kargo_dagster.promotion.documents.parsing import parse_toml
-from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+
+Config = ParseConfig
 
 
-class Output(StepConfig):
-    """One output: its name and the expression over the document that gives its value."""
-
-    name: str = Field(min_length=1)
-    from_expression: str = Field(min_length=1)
-
-
-class Config(StepConfig):
-    """``toml-parse``'s configuration."""
-
-    path: str = Field(min_length=1)
-    outputs: list[Output] = Field(min_length=1)
-
-
-class TomlParse(StepKind[Config]):
+class TomlParse(ParseStep):
     """Read values out of a TOML file."""
 
     name = "toml-parse"
-    config_model = Config
 
-    def run(self, ctx: StepContext, config: Config) -> StepOutput:
-        """Parse the file and evaluate each output's expression against it."""
-        text = read_text(ctx.path(config.path), config.path)
-        document = parse_toml(text, config.path)
-        return extract_outputs(ctx, document, config.outputs, config.path)
+    def parse(self, text: str, shown: str) -> Any:
+        """The TOML document."""
+        return parse_toml(text, shown)
 
 
 STEP = TomlParse()

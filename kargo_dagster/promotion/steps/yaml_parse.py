@@ -1,38 +1,21 @@
 """``yaml-parse``: read a YAML file and publish values picked out by expressions."""
 
-from pydantic import Field
+from typing import Any
 
-from kargo_dagster.promotion.documents.files import read_text
-from kargo_dagster.promotion.documents.parsed_outputs import extract_outputs
+from kargo_dagster.promotion.documents.parsed_outputs import ParseConfig, ParseStep
 from kargo_dagster.promotion.documents.parsing import parse_yaml
-from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+
+Config = ParseConfig
 
 
-class Output(StepConfig):
-    """One output: its name and the expression over the document that gives its value."""
-
-    name: str = Field(min_length=1)
-    from_expression: str = Field(min_length=1)
-
-
-class Config(StepConfig):
-    """``yaml-parse``'s configuration."""
-
-    path: str = Field(min_length=1)
-    outputs: list[Output] = Field(min_length=1)
-
-
-class YamlParse(StepKind[Config]):
+class YamlParse(ParseStep):
     """Read values out of a YAML file."""
 
     name = "yaml-parse"
-    config_model = Config
 
-    def run(self, ctx: StepContext, config: Config) -> StepOutput:
-        """Parse the file and evaluate each output's expression against it."""
-        text = read_text(ctx.path(config.path), config.path)
-        document = parse_yaml(text, config.path)
-        return extract_outputs(ctx, document, config.outputs, config.path)
+    def parse(self, text: str, shown: str) -> Any:
+        """The YAML document."""
+        return parse_yaml(text, shown)
 
 
 STEP = YamlParse()
