@@ -165,10 +165,22 @@ class GitCommand:
         command = [self.executable]
         if git_dir is not None:
             command += ["--git-dir", str(git_dir)]
-        command += list(args)
+        code, stdout, stderr = self.execute([*command, *args], cwd=cwd, action=action)
+        if code not in ok_codes:
+            raise self.failure(action, stderr.decode(errors="replace"))
+        return stdout
+
+    def execute(
+        self, command: Sequence[str], *, cwd: Path | None, action: str
+    ) -> tuple[int, bytes, bytes]:
+        """Run ``command`` with this environment; its exit code and raw output.
+
+        Raises:
+            RepositoryError: git could not be started or timed out.
+        """
         try:
             process = subprocess.Popen(
-                command,
+                list(command),
                 cwd=cwd,
                 env=self.environment(),
                 stdin=subprocess.DEVNULL,
@@ -189,9 +201,7 @@ class GitCommand:
             raise RepositoryError(
                 f"{action} git repository {self.repo_label} timed out after {self.timeout:g}s"
             ) from None
-        if process.returncode not in ok_codes:
-            raise self.failure(action, stderr.decode(errors="replace"))
-        return stdout
+        return process.returncode, stdout, stderr
 
     def failure(self, action: str, stderr: str) -> RepositoryError:
         """A :class:`RepositoryError` for a failed command, with its output scrubbed."""

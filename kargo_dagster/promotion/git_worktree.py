@@ -15,8 +15,6 @@ its own), and errors scrubbed of secrets.
 
 import os
 import shutil
-import signal
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,33 +109,10 @@ class WorkTreeGit(GitCommand):
         Raises:
             RepositoryError: git could not be started or timed out.
         """
-        command = [self.executable, *args]
-        try:
-            process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=self.environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise RepositoryError(
-                f"cannot run {self.executable!r} while {action} git repository "
-                f"{self.repo_label}: {error.strerror}"
-            ) from None
-        try:
-            stdout, stderr = process.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise RepositoryError(
-                f"{action} git repository {self.repo_label} timed out after {self.timeout:g}s"
-            ) from None
+        code, stdout, stderr = self.execute([self.executable, *args], cwd=cwd, action=action)
         secrets = self._secrets()
         return GitResult(
-            code=process.returncode,
+            code=code,
             stdout=scrub(stdout.decode(errors="replace"), secrets),
             stderr=scrub(stderr.decode(errors="replace"), secrets),
         )
