@@ -58,6 +58,7 @@ from kargo_dagster.promotion.step import (
     InMemoryMetadataStore,
     MetadataStore,
     PromotionInfo,
+    Skipped,
     StepConfig,
     StepContext,
     StepKind,
@@ -248,7 +249,10 @@ class _Promotion:
         task_alias = step.task_alias
         if task_alias is not None and step.uses in TASK_OUTPUT_STEPS:
             self.outputs.setdefault(task_alias, {}).update(produced)
-        self.finish(execution, "Succeeded")
+        if isinstance(outputs, Skipped):
+            self.finish(execution, "Skipped", outputs.reason)
+        else:
+            self.finish(execution, "Succeeded")
 
     def run_step(self, step: PlannedStep) -> None:
         execution = StepExecution(

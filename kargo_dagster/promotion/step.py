@@ -37,6 +37,19 @@ StepStatus = Literal["Succeeded", "Failed", "Errored", "Skipped"]
 StepOutput = dict[str, Any]
 
 
+class Skipped(dict[str, Any]):
+    """Outputs of a step that ran and found nothing to do; Kargo reports such a step Skipped.
+
+    ``git-commit`` with no changes returns ``Skipped("nothing to commit", commit=head)``: its
+    outputs are still recorded (later steps read ``outputs.commit.commit``), and like any
+    Skipped step it does not fail the promotion.
+    """
+
+    def __init__(self, reason: str, /, **outputs: Any) -> None:
+        super().__init__(outputs)
+        self.reason = reason
+
+
 class StepConfig(BaseModel):
     """Base of every step's ``Config``: frozen, strict about unknown keys, Kargo's key names.
 

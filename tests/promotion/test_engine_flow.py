@@ -2,13 +2,15 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from kargo_dagster.promotion.step import Skipped, StepContext, StepKind, StepOutput
 from tests.promotion.engine_support import (
     PROMOTION,
     START,
+    AnyConfig,
     Harness,
     statuses,
     step,
@@ -231,3 +233,29 @@ def test_the_compose_output_step_returns_its_config(tmp_path: Path) -> None:
         ]
     )
     assert result.outputs == {"compose": {"a": 1, "b": "dev", "c": [1]}}
+
+
+class _Idle(StepKind[AnyConfig]):
+    """Finds nothing to do, like git-commit on a clean work tree."""
+
+    name: ClassVar[str] = "idle"
+    config_model = AnyConfig
+
+    def run(self, ctx: StepContext, config: AnyConfig) -> StepOutput:
+        return Skipped("nothing to do", commit="abc123")
+
+
+def test_a_step_that_finds_nothing_to_do_is_skipped_and_keeps_its_outputs(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(tmp_path, extra=[_Idle()])
+    result = harness.run(
+        [
+            step("commit", "idle"),
+            step("after", config={"outputs": {"seen": "${{ outputs.commit.commit }}"}}),
+        ]
+    )
+    assert statuses(result) == {"commit": "Skipped", "after": "Succeeded"}
+    assert result.phase == "Succeeded"
+    assert result.step("commit").message == "nothing to do"
+    assert result.outputs["after"] == {"seen": "abc123"}

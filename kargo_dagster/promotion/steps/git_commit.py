@@ -1,8 +1,8 @@
 """``git-commit``: commit every change in a checkout.
 
 Everything is staged first (new, changed and deleted files). With nothing to commit the
-step succeeds without committing and outputs the current ``HEAD`` (Kargo then reports the
-step as Skipped). The author is the ``git-clone`` step's ``author``, or Kargo's default
+step commits nothing, outputs the current ``HEAD`` and is reported Skipped, as in Kargo.
+The author is the ``git-clone`` step's ``author``, or Kargo's default
 ``Kargo <no-reply@kargo.io>``; the deprecated ``author`` here overrides both.
 """
 
@@ -10,7 +10,13 @@ from typing import ClassVar
 
 from kargo_dagster.errors import RepositoryError, TerminalStepError
 from kargo_dagster.promotion.git_worktree import GitIdentity, WorkTree, step_error
-from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.step import (
+    Skipped,
+    StepConfig,
+    StepContext,
+    StepKind,
+    StepOutput,
+)
 
 __all__ = ["STEP", "Author", "Config", "GitCommit"]
 
@@ -50,8 +56,7 @@ class GitCommit(StepKind[Config]):
         try:
             tree.stage_all()
             if not tree.has_staged_changes():
-                ctx.log.info("git-commit: nothing to commit in %s", config.path)
-                return {"commit": tree.head()}
+                return Skipped(f"nothing to commit in {config.path}", commit=tree.head())
             return {"commit": tree.commit(config.message, identity)}
         except RepositoryError as error:
             raise step_error(error) from None

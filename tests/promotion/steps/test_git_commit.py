@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kargo_dagster.errors import TerminalStepError
-from kargo_dagster.promotion.step import StepContext
+from kargo_dagster.promotion.step import Skipped, StepContext
 from kargo_dagster.promotion.steps import git_clone
 from kargo_dagster.promotion.steps.git_commit import STEP, Config
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
@@ -75,8 +75,12 @@ def test_commits_every_change_as_the_clone_author(cloned: StepContext, remote: G
     assert remote.rev("main") != output["commit"]  # committing does not push
 
 
-def test_nothing_to_commit_outputs_head(cloned: StepContext, remote: GitRemote) -> None:
+def test_nothing_to_commit_is_skipped_and_outputs_head(
+    cloned: StepContext, remote: GitRemote
+) -> None:
     output = STEP.run(cloned, Config(path="src", message="nothing"))
+    assert isinstance(output, Skipped)
+    assert output.reason == "nothing to commit in src"
     assert output == {"commit": remote.rev("main")}
     assert git(cloned.work_dir / "src", "rev-list", "--count", "HEAD") == "1"
 
