@@ -148,6 +148,7 @@ class GitCommand:
         git_dir: Path | None = None,
         cwd: Path | None = None,
         ok_codes: Sequence[int] = (0,),
+        stdin: bytes | None = None,
     ) -> bytes:
         """Run ``git <args>`` and return its standard output.
 
@@ -157,6 +158,7 @@ class GitCommand:
             git_dir: The repository to run in (``--git-dir``).
             cwd: The working directory.
             ok_codes: Exit codes that count as success.
+            stdin: What to write to git's standard input (nothing by default).
 
         Raises:
             RepositoryError: git failed or timed out; the message names the repository and
@@ -165,15 +167,17 @@ class GitCommand:
         command = [self.executable]
         if git_dir is not None:
             command += ["--git-dir", str(git_dir)]
-        code, stdout, stderr = self.execute([*command, *args], cwd=cwd, action=action)
+        code, stdout, stderr = self.execute([*command, *args], cwd=cwd, action=action, stdin=stdin)
         if code not in ok_codes:
             raise self.failure(action, stderr.decode(errors="replace"))
         return stdout
 
     def execute(
-        self, command: Sequence[str], *, cwd: Path | None, action: str
+        self, command: Sequence[str], *, cwd: Path | None, action: str, stdin: bytes | None = None
     ) -> tuple[int, bytes, bytes]:
         """Run ``command`` with this environment; its exit code and raw output.
+
+        ``stdin`` is written to the command's standard input (none by default).
 
         Raises:
             RepositoryError: git could not be started or timed out.
@@ -183,7 +187,7 @@ class GitCommand:
                 list(command),
                 cwd=cwd,
                 env=self.environment(),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # so a timeout can stop git's helpers too
@@ -194,7 +198,7 @@ class GitCommand:
                 f"{self.repo_label}: {error.strerror}"
             ) from None
         try:
-            stdout, stderr = process.communicate(timeout=self.timeout)
+            stdout, stderr = process.communicate(stdin, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()

@@ -262,6 +262,47 @@ class GitMirrors:
                 command=command,
             )
 
+    def absorb_push(self, repo_url: str, source: Path, branch: str, commit: str) -> bool:
+        """Record that ``commit``, pushed from the clone at ``source``, is now ``branch``.
+
+        The mirror takes the commit from the local clone and notes the branch's new position
+        in its state, so the next :meth:`synced` finds the remote unchanged instead of
+        fetching back what this machine just pushed. A mirror that was not up to date with
+        the remote before the push is left alone (its next sync fetches anyway).
+
+        Returns:
+            Whether the mirror took the commit.
+
+        Raises:
+            RepositoryError: git failed to copy the commit.
+        """
+        path = self.path_for(repo_url)
+        git_dir = path / "repo.git"
+        if not git_dir.is_dir():
+            return False
+        command = self.command_for(repo_url)
+        with self._locked(path, command.repo_label):
+            state = _read_state(path)
+            if state is None or state.get("url") != repo_url:
+                return False
+            remote = state.get("remote")
+            if not isinstance(remote, dict):
+                return False
+            try:
+                refs = RemoteRefs.from_json(remote)
+            except ValueError:
+                return False
+            ref = _HEADS + branch
+            command.run(
+                ["fetch", "--quiet", "--no-tags", str(source), f"+{commit}:{ref}"],
+                action="recording a push in the mirror of",
+                git_dir=git_dir,
+            )
+            head_id = commit if refs.head == ref else refs.head_id
+            moved = RemoteRefs(refs={**refs.refs, ref: commit}, head=refs.head, head_id=head_id)
+            _write_state(path, {**state, "remote": moved.to_json()})
+            return True
+
     def _initialise(self, command: GitCommand, path: Path, repo_url: str) -> None:
         # Built under a temporary name and renamed, so a crash never leaves a half-configured
         # mirror behind that later calls would trust.

@@ -27,7 +27,8 @@ For each step (see ``pkg/promotion/local_orchestrator.go`` in Kargo):
    outputs into ``outputs[<task alias>]`` for the steps after the task.
 
 The promotion shares one working directory, created before the first step and removed
-after the last, whatever happened.
+after the last, whatever happened; just before, what steps deferred to the end runs
+(``git-clone`` parks its checkouts there for the next promotion).
 """
 
 import logging
@@ -154,6 +155,7 @@ class _Promotion:
     sleep: Callable[[float], None]
     executions: list[StepExecution] = field(default_factory=list)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deferred: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def log(self) -> logging.Logger:
@@ -240,6 +242,7 @@ class _Promotion:
             evaluate=evaluate_with,
             log=services.log,
             attempt=attempt,
+            defer=self.deferred.append,
         )
 
     def succeed(self, step: PlannedStep, execution: StepExecution, outputs: Any) -> None:
@@ -314,6 +317,17 @@ class _Promotion:
                 self.succeed(step, execution, outputs)
             return
 
+    def run_deferred(self) -> None:
+        """Run what steps deferred to the end, newest first; a failure there is only logged."""
+        while self.deferred:
+            callback = self.deferred.pop()
+            try:
+                callback()
+            except Exception as error:  # noqa: BLE001 - the promotion's outcome stands
+                self.log.warning(
+                    f"cleaning up after the promotion failed: {redact_text(str(error))}"
+                )
+
     def expired(self, execution: StepExecution, timeout: timedelta | None) -> str:
         """``timed out after <timeout>`` once the soft timeout has passed, else empty."""
         if not timeout or execution.started_at is None:
@@ -366,6 +380,7 @@ def run_promotion(
         )
         for step in steps:
             run.run_step(step)
+        run.run_deferred()
     phase, message = final_phase(run.executions)
     return PromotionResult(
         phase=phase,

@@ -7,6 +7,11 @@ first", a lost ref lock) is tried again after a growing delay, up to ``maxAttemp
 A rebase that conflicts needs a human, so it ends the step for good, naming the files.
 Force pushes and tag pushes integrate nothing.
 
+The first attempt pushes before fetching: when the remote has not moved since the checkout
+(the usual case) that push is what fetching and rebasing would have led to, at a third of
+the round trips; when it has moved, the rejection says so and the attempt goes on as
+Kargo's does, fetching, rebasing and pushing again without waiting.
+
 Pushes to one branch of one repository are serialised by a file lock under the cache
 directory, as Kargo serialises them with a mutex per repository and branch: two promotions
 of different Stages pushing to one branch then rebase in turn instead of racing.
@@ -81,18 +86,16 @@ def push(
         _push_once(tree, [f"refs/tags/{plan.tag}:refs/tags/{plan.tag}"], f"tag {plan.tag!r}")
         return
     delay = plan.retry_delay
+    refspec = f"HEAD:refs/heads/{plan.branch}"
+    what = f"branch {plan.branch!r}"
     with branch_lock(lock_dir, tree.repo_url, plan.branch, timeout=lock_timeout):
+        if not plan.force and not _push_once(tree, [refspec], what, retry_when_moved=True):
+            return  # the remote had not moved: nothing to integrate
         for attempt in range(1, plan.max_attempts + 1):
             if not plan.force:
                 _integrate(tree, plan.branch)
-            refspec = f"HEAD:refs/heads/{plan.branch}"
-            moved = _push_once(
-                tree,
-                [refspec, "--force"] if plan.force else [refspec],
-                f"branch {plan.branch!r}",
-                retry_when_moved=True,
-            )
-            if not moved:
+            args = [refspec, "--force"] if plan.force else [refspec]
+            if not _push_once(tree, args, what, retry_when_moved=True):
                 return
             if attempt == plan.max_attempts:
                 break

@@ -17,21 +17,28 @@ branches, ``HEAD`` and configuration, and the cache never learns it exists.
 The cache's lock is held while the cache is fetched into and the checkouts are cloned from
 it; checking out files happens after it is released. Objects borrowed from the cache stay
 valid: git prunes unreachable objects only after two weeks.
+
+Plain checkouts (not sparse, without submodules) are kept after the promotion and reused by
+the next one (see :mod:`kargo_dagster.promotion.git_checkout_pool`): a reused checkout
+fetches the cache's refs, which copies nothing, and switches to the wanted commit, which
+rewrites only the files that differ; untracked files left from before are removed.
 """
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kargo_dagster.clients.git_mirror import GitMirror, GitMirrors, RemoteRefs
 from kargo_dagster.credentials import CredentialStore
 from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalStepError
+from kargo_dagster.promotion.git_checkout_pool import CheckoutPool
 from kargo_dagster.promotion.git_worktree import (
     GitIdentity,
     WorkTree,
     WorkTreeGit,
     command_for,
+    local_settings,
     step_error,
 )
 
@@ -126,11 +133,23 @@ class GitWorkspace:
         self.timeout = timeout
         self.mirrors = GitMirrors(cache_dir, credentials, timeout=timeout, executable=executable)
 
-    def check_out(self, options: CloneOptions, checkouts: Sequence[CheckoutRequest]) -> list[str]:
+    def check_out(
+        self,
+        options: CloneOptions,
+        checkouts: Sequence[CheckoutRequest],
+        *,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+    ) -> list[str]:
         """Check out every request and return the commit each one's ``HEAD`` is at.
 
         Checkouts made before a failure are removed again, so that running the step again
         starts from a clean work directory.
+
+        Args:
+            options: The repository and who commits.
+            checkouts: What to check out where.
+            defer: Registers a callback to run when the promotion ends; given, plain
+                checkouts are reused from earlier promotions and parked again at the end.
 
         Raises:
             TerminalStepError: A checkout's directory is in use or its sparse patterns are
@@ -149,24 +168,43 @@ class GitWorkspace:
             timeout=self.timeout,
         )
         created: list[Path] = []
+        reused: set[Path] = set()
         try:
             with self.mirrors.synced(
                 options.repo_url,
                 blobless=options.blobless,
                 insecure_skip_tls_verify=options.insecure_skip_tls_verify,
             ) as mirror:
+                pool = CheckoutPool(mirror.path / "checkouts")
                 partial = _is_partial(mirror)
                 remote = mirror.remote
+                poolable = [
+                    r.path
+                    for r in checkouts
+                    if defer and not (r.sparse or options.recurse_submodules)
+                ]
                 for request in checkouts:
                     created.append(request.path)
-                    self._clone_from_cache(git, mirror, request, options, partial=partial)
-            return [self._check_out(git, remote, request, options) for request in checkouts]
+                    if request.path in poolable and pool.take(request.path):
+                        reused.add(request.path)
+                        _refresh_from_cache(git, remote, request.path)
+                    else:
+                        self._clone_from_cache(git, mirror, request, options)
+            heads = [
+                self._check_out(
+                    git, remote, request, options, partial=partial, reused=request.path in reused
+                )
+                for request in checkouts
+            ]
         except RepositoryError as error:
             _remove(created)
             raise step_error(error) from None
         except BaseException:
             _remove(created)
             raise
+        if defer is not None and poolable:
+            defer(lambda: pool.park(poolable))
+        return heads
 
     def _clone_from_cache(
         self,
@@ -174,32 +212,10 @@ class GitWorkspace:
         mirror: GitMirror,
         request: CheckoutRequest,
         options: CloneOptions,
-        *,
-        partial: bool,
     ) -> None:
         request.path.mkdir(parents=True, exist_ok=True)
-        action = "checking out"
         clone = ["clone", "--quiet", "--shared", "--no-checkout", str(mirror.git_dir), "."]
-        git.run(clone, action=action, cwd=request.path)
-        settings = [
-            ("remote.origin.url", options.repo_url),
-            ("user.name", options.identity.name),
-            ("user.email", options.identity.email),
-            # Automatic housekeeping in a short-lived checkout only costs time.
-            ("gc.auto", "0"),
-        ]
-        if options.insecure_skip_tls_verify:
-            settings.append(("http.sslVerify", "false"))
-        if partial:
-            # Blobs the cache lacks are fetched on demand from the real remote.
-            settings += [
-                ("core.repositoryFormatVersion", "1"),
-                ("extensions.partialClone", "origin"),
-                ("remote.origin.promisor", "true"),
-                ("remote.origin.partialCloneFilter", "blob:none"),
-            ]
-        for key, value in settings:
-            git.run(["config", key, value], action=action, cwd=request.path)
+        git.run(clone, action="checking out", cwd=request.path)
 
     def _check_out(
         self,
@@ -207,8 +223,12 @@ class GitWorkspace:
         remote: RemoteRefs,
         request: CheckoutRequest,
         options: CloneOptions,
+        *,
+        partial: bool,
+        reused: bool,
     ) -> str:
         tree = WorkTree(path=request.path, repo_url=options.repo_url, git=git)
+        _configure(tree, _settings(options, partial=partial))
         if request.sparse:
             tree.run("sparse-checkout", "set", "--cone", *request.sparse, action="checking out")
         if request.commit:
@@ -225,7 +245,7 @@ class GitWorkspace:
             if remote.branch(branch) is not None:
                 start = f"refs/remotes/origin/{branch}"
                 tree.run(
-                    "switch", "--quiet", "--no-track", "-C", branch, start,
+                    "switch", "--quiet", "--discard-changes", "--no-track", "-C", branch, start,
                     action=f"checking out branch {branch!r} of",
                 )  # fmt: skip
             elif request.create:
@@ -235,6 +255,9 @@ class GitWorkspace:
                     f"remote branch {branch!r} of git repository {tree.label} does not exist; "
                     "set create: true to create it at checkout"
                 )
+        if reused:
+            # Switching discarded the last promotion's changes; its new files go too.
+            tree.run("clean", "--quiet", "-ffdx", action="checking out")
         if options.recurse_submodules:
             tree.run(
                 "submodule", "update", "--init", "--recursive", action="checking out submodules of"
@@ -242,8 +265,66 @@ class GitWorkspace:
         return tree.head()
 
 
+def _refresh_from_cache(git: WorkTreeGit, remote: RemoteRefs, path: Path) -> None:
+    # The checkout borrows the cache's objects, which the cache's sync just brought up to
+    # the remote's refs; so only the refs move: one read, one atomic batch of updates.
+    listed = git.run(
+        ["for-each-ref", "--format=%(refname)", "refs/remotes/origin/", "refs/tags/"],
+        action="checking out",
+        cwd=path,
+    ).decode()
+    wanted = {_remote_tracking(name): value for name, value in remote.refs.items()}
+    lines = [f"update {name} {value}" for name, value in wanted.items()]
+    # origin/HEAD is a symbolic ref: deleting it would delete the branch it points at.
+    stale = [n for n in listed.split() if n not in wanted and n != "refs/remotes/origin/HEAD"]
+    lines += [f"delete {name}" for name in stale]
+    git.run(
+        ["update-ref", "--stdin"],
+        action="checking out",
+        cwd=path,
+        stdin="".join(f"{line}\n" for line in lines).encode(),
+    )
+
+
+def _remote_tracking(name: str) -> str:
+    # The remote's refs/heads/x is the checkout's refs/remotes/origin/x; tags keep their names.
+    if name.startswith("refs/heads/"):
+        return "refs/remotes/origin/" + name.removeprefix("refs/heads/")
+    return name
+
+
+def _settings(options: CloneOptions, *, partial: bool) -> dict[str, str]:
+    settings = {
+        "remote.origin.url": options.repo_url,
+        "user.name": options.identity.name,
+        "user.email": options.identity.email,
+        # Automatic housekeeping in a short-lived checkout only costs time.
+        "gc.auto": "0",
+        "http.sslverify": "false" if options.insecure_skip_tls_verify else "true",
+    }
+    if partial:
+        # Blobs the cache lacks are fetched on demand from the real remote.
+        settings |= {
+            "core.repositoryformatversion": "1",
+            "extensions.partialclone": "origin",
+            "remote.origin.promisor": "true",
+            "remote.origin.partialclonefilter": "blob:none",
+        }
+    return settings
+
+
+def _configure(tree: WorkTree, settings: dict[str, str]) -> None:
+    # One read, then writes only for what differs: a reused checkout usually needs none.
+    current = local_settings(tree.git, tree.path)
+    for key, value in settings.items():
+        if current.get(key.lower()) != value:
+            tree.run("config", key, value, action="configuring")
+
+
 def _switch_detached(tree: WorkTree, revision: str, what: str) -> None:
-    result = tree.attempt("switch", "--quiet", "--detach", revision, action="checking out")
+    result = tree.attempt(
+        "switch", "--quiet", "--discard-changes", "--detach", revision, action="checking out"
+    )
     if result.code != 0:
         raise RetryableStepError(
             f"cannot check out {what} of git repository {tree.label}: {_last_line(result.stderr)}"
@@ -253,7 +334,7 @@ def _switch_detached(tree: WorkTree, revision: str, what: str) -> None:
 def _create_orphan_branch(tree: WorkTree, branch: str, identity: GitIdentity) -> None:
     # As Kargo: a branch with one empty commit and no files, pushed before anything else.
     action = f"creating branch {branch!r} in"
-    tree.run("switch", "--quiet", "--orphan", branch, action=action)
+    tree.run("switch", "--quiet", "--discard-changes", "--orphan", branch, action=action)
     tree.run(
         *tree.as_identity(identity),
         "commit", "--quiet", "--allow-empty", "-m", _INITIAL_COMMIT_MESSAGE,

@@ -30,6 +30,7 @@ __all__ = [
     "GitResult",
     "WorkTree",
     "WorkTreeGit",
+    "local_settings",
     "step_error",
 ]
 
@@ -147,11 +148,14 @@ class WorkTree:
         path: The top of the work tree.
         repo_url: ``origin``'s URL, as given to ``git-clone``.
         git: Runs git for this repository, with its credentials.
+        settings: The checkout's local git configuration (lower-case keys) as read by
+            :meth:`load`; None to read it when needed.
     """
 
     path: Path
     repo_url: str
     git: WorkTreeGit
+    settings: Mapping[str, str] | None = None
 
     @classmethod
     def load(
@@ -175,20 +179,19 @@ class WorkTree:
         """
         if not path.is_dir():
             raise TerminalStepError(f"{shown_as!r} is not a directory (run git-clone first)")
-        probe = WorkTreeGit(repo_label=shown_as, executable=executable)
-        top = probe.attempt(["rev-parse", "--show-toplevel"], cwd=path, action="opening")
-        if top.code != 0 or Path(top.stdout.strip()).resolve() != path.resolve():
+        # Only the top of a work tree has .git (a directory, or a file for linked ones).
+        if not (path / ".git").exists():
             raise TerminalStepError(f"{shown_as!r} is not the top of a git work tree")
-        url = probe.attempt(["config", "--get", "remote.origin.url"], cwd=path, action="opening")
-        if url.code != 0 or not url.stdout.strip():
+        probe = WorkTreeGit(repo_label=shown_as, executable=executable)
+        settings = local_settings(probe, path)
+        repo_url = settings.get("remote.origin.url", "")
+        if not repo_url:
             raise TerminalStepError(f"the git work tree {shown_as!r} has no remote 'origin'")
-        repo_url = url.stdout.strip()
-        ssl = probe.attempt(["config", "--get", "http.sslVerify"], cwd=path, action="opening")
-        insecure = ssl.stdout.strip().lower() in ("false", "no", "off", "0")
+        insecure = settings.get("http.sslverify", "").lower() in ("false", "no", "off", "0")
         command = command_for(
             repo_url, credentials, executable=executable, insecure_skip_tls_verify=insecure
         )
-        return cls(path=path, repo_url=repo_url, git=command)
+        return cls(path=path, repo_url=repo_url, git=command, settings=settings)
 
     @property
     def label(self) -> str:
@@ -219,8 +222,11 @@ class WorkTree:
         """``override``, else the identity ``git-clone`` configured, else Kargo's default."""
         if override is not None:
             return override
-        name = self.attempt("config", "--get", "user.name", action="reading").stdout.strip()
-        email = self.attempt("config", "--get", "user.email", action="reading").stdout.strip()
+        settings = self.settings
+        if settings is None:
+            settings = local_settings(self.git, self.path)
+        name = settings.get("user.name", "").strip()
+        email = settings.get("user.email", "").strip()
         return GitIdentity(name or DEFAULT_AUTHOR.name, email or DEFAULT_AUTHOR.email)
 
     def as_identity(self, identity: GitIdentity) -> list[str]:
@@ -233,7 +239,10 @@ class WorkTree:
 
     def has_staged_changes(self) -> bool:
         """Whether anything differs from ``HEAD`` (after :meth:`stage_all`)."""
-        return bool(self.run("status", "--porcelain", action="reading the status of").strip())
+        result = self.attempt("diff", "--cached", "--quiet", action="reading the status of")
+        if result.code > 1:
+            raise self.git.failure("reading the status of", result.stderr)
+        return result.code == 1
 
     def commit(self, message: str, identity: GitIdentity | None = None) -> str:
         """Commit what is staged and return the new commit's ID."""
@@ -261,3 +270,13 @@ class WorkTree:
         if force:
             args.append("--force")
         self.run(*args, action=f"creating tag {name!r} in")
+
+
+def local_settings(git: WorkTreeGit, path: Path) -> dict[str, str]:
+    """The repository's own configuration (keys lower-cased; the last value of a key wins)."""
+    listed = git.attempt(["config", "--local", "--list"], cwd=path, action="opening")
+    settings: dict[str, str] = {}
+    for line in listed.stdout.splitlines():
+        key, _, value = line.partition("=")
+        settings[key.lower()] = value
+    return settings

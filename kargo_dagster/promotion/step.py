@@ -171,6 +171,8 @@ class StepContext:
             step's, e.g. ``response`` for ``http``; raises ExpressionError.
         log: The promotion's logger (goes to the Dagster run's logs).
         attempt: 1 on the first run of the step, higher on retries.
+        defer: Registers a callback the engine runs when the promotion ends, before its work
+            directory is removed (``git-clone`` parks its checkouts for the next promotion).
     """
 
     work_dir: Path
@@ -185,6 +187,7 @@ class StepContext:
     )
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("kargo_dagster"))
     attempt: int = 1
+    defer: Callable[[Callable[[], None]], None] = field(default=lambda callback: None)
 
     def path(self, relative: str) -> Path:
         """``relative`` under the work directory; refuses paths that escape it."""

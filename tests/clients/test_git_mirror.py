@@ -120,6 +120,46 @@ def test_new_commits_tags_and_deletions_reach_the_same_mirror(
     assert refs == {"refs/heads/main": third, "refs/tags/v1.0.0": third}
 
 
+def _push_from_clone(remote: GitRemote, tmp_path: Path, message: str) -> tuple[Path, str]:
+    clone = tmp_path / "clone"
+    env = git_environment()
+    if not clone.exists():
+        subprocess.run(["git", "clone", "-q", remote.url, str(clone)], env=env, check=True)
+    (clone / "pushed.txt").write_text(message)
+    for args in (
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message],
+        ["push", "-q", "origin", "HEAD:main"],
+    ):
+        subprocess.run(["git", *args], cwd=clone, env=env, check=True)
+    return clone, remote.rev("main")
+
+
+def test_a_push_from_this_machine_is_recorded_without_fetching_it_back(
+    remote: GitRemote, mirrors: GitMirrors, tmp_path: Path
+) -> None:
+    with mirrors.synced(remote.url):
+        pass
+    clone, pushed = _push_from_clone(remote, tmp_path, "ours")
+    assert mirrors.absorb_push(remote.url, clone, "main", pushed)
+    with mirrors.synced(remote.url) as mirror:
+        assert not mirror.fetched
+        assert mirror.remote.branch("main") == pushed
+        assert _refs(mirror.git_dir)["refs/heads/main"] == pushed
+    # Someone else's push afterwards is still seen and fetched.
+    _, theirs = _push_from_clone(remote, tmp_path, "theirs")
+    with mirrors.synced(remote.url) as mirror:
+        assert mirror.fetched
+        assert _refs(mirror.git_dir)["refs/heads/main"] == theirs
+
+
+def test_a_push_is_not_recorded_in_a_mirror_that_was_never_synced(
+    remote: GitRemote, mirrors: GitMirrors, tmp_path: Path
+) -> None:
+    clone, pushed = _push_from_clone(remote, tmp_path, "ours")
+    assert not mirrors.absorb_push(remote.url, clone, "main", pushed)
+
+
 def test_equivalent_urls_share_one_mirror(mirrors: GitMirrors) -> None:
     assert mirrors.path_for("https://GitHub.com/Acme/App.git/") == mirrors.path_for(
         "https://github.com/acme/app"

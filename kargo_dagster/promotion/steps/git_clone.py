@@ -112,7 +112,7 @@ class GitClone(StepKind[Config]):
             blobless=config.blobless,
             recurse_submodules=config.recurse_submodules,
         )
-        commits = workspace.check_out(options, requests)
+        commits = workspace.check_out(options, requests, defer=ctx.defer)
         return {"commits": dict(zip(keys, commits, strict=True))}
 
 

@@ -16,6 +16,7 @@ from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
+from kargo_dagster.clients.git_mirror import GitMirrors
 from kargo_dagster.errors import RepositoryError, TerminalStepError
 from kargo_dagster.promotion.git_commit_url import commit_url
 from kargo_dagster.promotion.git_pushing import PushPlan, push
@@ -95,6 +96,8 @@ class GitPush(StepKind[Config]):
             commit = tree.head()
         except RepositoryError as error:
             raise step_error(error) from None
+        if not config.tag:
+            _tell_the_cache(ctx, tree, branch, commit)
         output: StepOutput = {"commit": commit}
         if branch:
             output["branch"] = branch
@@ -102,6 +105,15 @@ class GitPush(StepKind[Config]):
         if url is not None:
             output["commitURL"] = url
         return output
+
+
+def _tell_the_cache(ctx: StepContext, tree: WorkTree, branch: str, commit: str) -> None:
+    # The next clone of this repository then need not fetch back what was just pushed.
+    mirrors = GitMirrors(cache_dir_for(ctx), ctx.credentials, executable=ctx.tools.git)
+    try:
+        mirrors.absorb_push(tree.repo_url, tree.path, branch, commit)
+    except RepositoryError as error:
+        ctx.log.info(f"git-push: the clone cache will fetch {branch!r} again: {error}")
 
 
 STEP = GitPush()
