@@ -10,14 +10,19 @@ from typing import Any
 __all__ = [
     "Array",
     "Binary",
+    "Builtin",
     "Call",
     "Chain",
     "Conditional",
     "Identifier",
+    "Let",
     "Literal",
     "Map",
     "Member",
     "Node",
+    "Pointer",
+    "Predicate",
+    "Sequence",
     "Slice",
     "Unary",
 ]
@@ -71,10 +76,57 @@ class Slice(Node):
 
 @dataclass(frozen=True)
 class Call(Node):
-    """A call of a function (``Identifier`` callee) or a method (``Member`` callee)."""
+    """A call of a function (``Identifier`` callee) or a method (``Member`` callee).
+
+    ``builtin_only`` marks ``::name()``, which calls expr's built-in even where a
+    variable or function of that name exists.
+    """
 
     callee: Node
     args: tuple[Node, ...]
+    builtin_only: bool = False
+
+
+@dataclass(frozen=True)
+class Builtin(Node):
+    """A call of a built-in that takes a predicate: ``map``, ``filter``, ``all``, ...
+
+    ``args`` hold the collection, then the :class:`Predicate`, then any further argument
+    (``sortBy``'s order, ``reduce``'s initial value).
+    """
+
+    name: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Predicate(Node):
+    """The closure a predicate built-in runs for each element (``# > 1``, ``{ .ok }``)."""
+
+    node: Node
+
+
+@dataclass(frozen=True)
+class Pointer(Node):
+    """``#`` (the current element, also written as a leading ``.name``), ``#index``, ``#acc``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Let(Node):
+    """``let name = value; body``."""
+
+    name: str
+    value: Node
+    body: Node
+
+
+@dataclass(frozen=True)
+class Sequence(Node):
+    """``a; b; c``: each is evaluated in turn and the last one is the value."""
+
+    nodes: tuple[Node, ...]
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,17 @@
 """Evaluation of a parsed expression against variables, with expr-lang's runtime rules.
 
 Values are Python's: ``None`` (nil), ``bool``, ``int``, ``float``, ``str``, lists, dicts,
-``datetime`` and the Go-like objects of :mod:`kargo_dagster.expressions.objects`. As in
-expr, ``bool`` is not a number, ``/`` and ``**`` give floats, ``==`` compares ints and
-floats by value and other mismatched types as unequal, and ``&&``/``||`` short-circuit.
+``datetime`` (Go's ``time.Time``) and the Go-like objects of
+:mod:`kargo_dagster.expressions.objects` and :mod:`kargo_dagster.expressions.goduration`.
+Operators follow :mod:`kargo_dagster.expressions.operators`; ``&&``/``||`` short-circuit.
 
-One deliberate difference: an unknown variable is an error here, where expr (compiled, as
-Kargo does, without a typed environment) quietly yields nil; a typo then fails at the
-name instead of later. Under ``??`` a missing variable still counts as nil.
+Names resolve as in expr compiled the way Kargo compiles it (no typed environment): a
+``let`` variable first, then ``$env`` (all variables), then the variables; an unknown
+variable is nil, so ``?.`` and ``??`` work on it. An unknown *function* is an error.
 """
 
-import math
-import operator
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -21,19 +19,36 @@ from kargo_dagster.errors import ExpressionError
 from kargo_dagster.expressions.ast import (
     Array,
     Binary,
+    Builtin,
     Call,
     Chain,
     Conditional,
     Identifier,
+    Let,
     Literal,
     Map,
     Member,
     Node,
+    Pointer,
+    Predicate,
+    Sequence,
     Slice,
     Unary,
 )
-from kargo_dagster.expressions.expr_builtins import BUILTINS, go_type
+from kargo_dagster.expressions.expr_builtins import BUILTINS
+from kargo_dagster.expressions.gotime import time_method
+from kargo_dagster.expressions.gotype import go_type
 from kargo_dagster.expressions.objects import GoStruct
+from kargo_dagster.expressions.operators import (
+    arithmetic,
+    compare,
+    contains,
+    equal,
+    is_list,
+    is_number,
+    string_test,
+)
+from kargo_dagster.expressions.predicates import Scope, run_predicate
 
 __all__ = ["Evaluator", "equal", "evaluate_node"]
 
@@ -42,35 +57,8 @@ class _NilChain(Exception):
     """A ``?.`` met nil: the enclosing chain evaluates to nil."""
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list | tuple)
-
-
-def equal(left: Any, right: Any) -> bool:
-    """expr's ``==``: numbers by value, lists and maps deeply, other type mixes unequal."""
-    if _is_number(left) and _is_number(right):
-        return left == right
-    if _is_list(left) and _is_list(right):
-        return len(left) == len(right) and all(map(equal, left, right))
-    if isinstance(left, Mapping) and isinstance(right, Mapping):
-        return left.keys() == right.keys() and all(equal(left[k], right[k]) for k in left)
-    if type(left) is not type(right) and not (
-        isinstance(left, datetime) and isinstance(right, datetime)
-    ):
-        return False
-    return left == right
-
-
-_ORDER = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
-_STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
-    "contains": lambda a, b: b in a,
-    "startsWith": str.startswith,
-    "endsWith": str.endswith,
-}
+_COMPARISONS = frozenset({"<", ">", "<=", ">="})
+_STRING_OPERATORS = frozenset({"contains", "startsWith", "endsWith", "matches"})
 
 
 class Evaluator:
@@ -79,9 +67,23 @@ class Evaluator:
     def __init__(self, text: str, variables: Mapping[str, Any]) -> None:
         self.text = text
         self.variables = variables
+        # let bindings, innermost last, and the predicate loops running, innermost last.
+        self.locals: list[tuple[str, Any]] = []
+        self.scopes: list[Scope] = []
 
     def fail(self, message: str, node: Node) -> NoReturn:
+        """Raise an ExpressionError located at ``node``."""
         raise ExpressionError(message, expression=self.text, position=node.pos)
+
+    @contextmanager
+    def located(self, node: Node) -> Iterator[None]:
+        """Place errors raised without a position (by operators, functions) at ``node``."""
+        try:
+            yield
+        except ExpressionError as error:
+            if error.position is not None:
+                raise
+            self.fail(error.message, node)
 
     def value_of(self, node: Node) -> Any:
         """The value of ``node``.
@@ -93,9 +95,7 @@ class Evaluator:
             case Literal(value=value):
                 return value
             case Identifier(name=name):
-                if name not in self.variables:
-                    self.fail(f"unknown name {name}", node)
-                return self.variables[name]
+                return self.variable(name)
             case Chain(node=inner):
                 try:
                     return self.value_of(inner)
@@ -120,8 +120,52 @@ class Evaluator:
                 return [self.value_of(item) for item in items]
             case Map(pairs=pairs):
                 return {self.value_of(k): self.value_of(v) for k, v in pairs}
+            case Builtin():
+                return run_predicate(self, node)
+            case Predicate(node=inner):
+                return self.value_of(inner)
+            case Pointer(name=name):
+                return self.pointer(name, node)
+            case Let():
+                return self.let(node)
+            case Sequence(nodes=nodes):
+                for inner in nodes[:-1]:
+                    self.value_of(inner)
+                return self.value_of(nodes[-1])
             case _:
                 self.fail(f"unsupported syntax {type(node).__name__}", node)
+
+    # --- names ---------------------------------------------------------------------------
+
+    def variable(self, name: str) -> Any:
+        """A name's value: a let binding, ``$env``, a variable, or nil when unknown."""
+        for bound, value in reversed(self.locals):
+            if bound == name:
+                return value
+        if name == "$env":
+            return {k: v for k, v in self.variables.items() if not callable(v)}
+        return self.variables.get(name)
+
+    def pointer(self, name: str, node: Node) -> Any:
+        if not self.scopes:
+            self.fail(f"cannot use pointer #{name} outside predicate", node)
+        scope = self.scopes[-1]
+        if name == "index":
+            return scope.index
+        if name == "acc":
+            return scope.acc
+        return scope.items[scope.index]
+
+    def let(self, node: Let) -> Any:
+        if callable(self.variables.get(node.name)):
+            # Kargo's functions are expr functions, which a let may not redeclare.
+            self.fail(f"cannot redeclare function {node.name}", node)
+        value = self.value_of(node.value)
+        self.locals.append((node.name, value))
+        try:
+            return self.value_of(node.body)
+        finally:
+            self.locals.pop()
 
     # --- members -------------------------------------------------------------------------
 
@@ -143,12 +187,17 @@ class Evaluator:
                 self.fail(f"cannot fetch {key} from map: the key is a {go_type(key)}", node)
         if isinstance(base, GoStruct):
             if not isinstance(key, str):
-                self.fail(f"cannot fetch {key} from {type(base).__name__}", node)
+                self.fail(f"cannot fetch {key} from {base.go_type_name()}", node)
             try:
                 return base.go_member(key)
             except KeyError:
-                self.fail(f"type {type(base).__name__} has no field {key}", node)
-        if _is_list(base) or isinstance(base, str):
+                self.fail(f"type {base.go_type_name()} has no field {key}", node)
+        if isinstance(base, datetime):
+            try:
+                return time_method(base, key)
+            except (KeyError, TypeError):
+                self.fail(f"type time.Time has no field or method {key}", node)
+        if is_list(base) or isinstance(base, str):
             if not isinstance(key, int) or isinstance(key, bool):
                 self.fail(f"cannot fetch {key} from {go_type(base)}: index must be an int", node)
             index = key + len(base) if key < 0 else key
@@ -159,7 +208,7 @@ class Evaluator:
 
     def slice(self, node: Slice) -> Any:
         base = self.value_of(node.node)
-        if not (_is_list(base) or isinstance(base, str)):
+        if not (is_list(base) or isinstance(base, str)):
             self.fail(f"cannot slice {go_type(base)}", node)
         bounds = []
         for bound, default in ((node.start, 0), (node.end, len(base))):
@@ -175,22 +224,26 @@ class Evaluator:
     # --- calls ---------------------------------------------------------------------------
 
     def call(self, node: Call) -> Any:
-        function = self.callee(node.callee)
+        function = self.callee(node)
         args = [self.value_of(arg) for arg in node.args]
-        try:
-            return function(*args)
-        except ExpressionError as error:
-            if error.position is not None:
-                raise
-            self.fail(error.message, node)
-        except (TypeError, ValueError, OverflowError) as error:
-            # Our own functions reject bad arguments with these; say which call it was.
-            name = node.callee.name if isinstance(node.callee, Identifier) else "method"
-            self.fail(f"{name}(): {error}", node)
+        with self.located(node):
+            try:
+                return function(*args)
+            except (TypeError, ValueError, OverflowError) as error:
+                # Our own functions reject bad arguments with these; say which call it was.
+                name = node.callee.name if isinstance(node.callee, Identifier) else "method"
+                self.fail(f"{name}(): {error}", node)
 
-    def callee(self, callee: Node) -> Callable[..., Any]:
+    def callee(self, node: Call) -> Callable[..., Any]:
+        callee = node.callee
+        function: Any
         if isinstance(callee, Identifier):
-            function = self.variables.get(callee.name, BUILTINS.get(callee.name))
+            if node.builtin_only:
+                function = BUILTINS.get(callee.name)
+            else:
+                function = self.variable(callee.name)
+                if function is None:
+                    function = BUILTINS.get(callee.name)
             if function is None:
                 self.fail(f"unknown function {callee.name}()", callee)
         else:
@@ -209,7 +262,7 @@ class Evaluator:
             if not isinstance(value, bool):
                 self.fail(f"invalid operation: {node.op} {go_type(value)}", node)
             return not value
-        if not _is_number(value):
+        if not is_number(value):
             self.fail(f"invalid operation: {node.op} {go_type(value)}", node)
         return -value if node.op == "-" else value
 
@@ -218,38 +271,25 @@ class Evaluator:
         if op in ("&&", "and", "||", "or"):
             return self.logical(node)
         if op == "??":
-            left = self.lenient(node.left)
+            left = self.value_of(node.left)
             return self.value_of(node.right) if left is None else left
         left, right = self.value_of(node.left), self.value_of(node.right)
-        if op == "==":
-            return equal(left, right)
-        if op == "!=":
-            return not equal(left, right)
-        if op in _ORDER:
-            return self.compare(op, left, right, node)
-        if op == "in":
-            return self.contains(left, right, node)
-        if op in _STRING_TESTS or op == "matches":
-            if not (isinstance(left, str) and isinstance(right, str)):
-                self.fail(f"invalid operation: {go_type(left)} {op} {go_type(right)}", node)
-            if op != "matches":
-                return _STRING_TESTS[op](left, right)
-            try:
-                return re.search(right, left) is not None
-            except re.error as error:
-                self.fail(f"invalid regular expression {right!r}: {error}", node)
-        if op == "..":
-            if not (isinstance(left, int) and isinstance(right, int)):
-                self.fail(f"invalid operation: {go_type(left)} .. {go_type(right)}", node)
-            return list(range(left, right + 1))
-        if op == "+" and isinstance(left, str) and isinstance(right, str):
-            return left + right
-        return self.arithmetic(op, left, right, node)
-
-    def lenient(self, node: Node) -> Any:
-        if isinstance(node, Identifier):
-            return self.variables.get(node.name)
-        return self.value_of(node)
+        with self.located(node):
+            if op == "==":
+                return equal(left, right)
+            if op == "!=":
+                return not equal(left, right)
+            if op in _COMPARISONS:
+                return compare(op, left, right)
+            if op == "in":
+                return contains(left, right)
+            if op in _STRING_OPERATORS:
+                return string_test(op, left, right)
+            if op == "..":
+                if not (isinstance(left, int) and isinstance(right, int)):
+                    self.fail(f"invalid operation: {go_type(left)} .. {go_type(right)}", node)
+                return list(range(left, right + 1))
+            return arithmetic(op, left, right)
 
     def logical(self, node: Binary) -> bool:
         is_and = node.op in ("&&", "and")
@@ -262,55 +302,6 @@ class Evaluator:
         if not isinstance(right, bool):
             self.fail(f"invalid operation: bool {node.op} {go_type(right)}", node)
         return right
-
-    def compare(self, op: str, left: Any, right: Any, node: Node) -> bool:
-        comparable = (
-            (_is_number(left) and _is_number(right))
-            or (isinstance(left, str) and isinstance(right, str))
-            or (isinstance(left, datetime) and isinstance(right, datetime))
-        )
-        if not comparable:
-            self.fail(f"invalid operation: {go_type(left)} {op} {go_type(right)}", node)
-        return _ORDER[op](left, right)
-
-    def contains(self, item: Any, collection: Any, node: Node) -> bool:
-        if _is_list(collection):
-            return any(equal(item, element) for element in collection)
-        if isinstance(collection, Mapping):
-            try:
-                return item in collection
-            except TypeError:
-                return False
-        if isinstance(collection, GoStruct):
-            return item in collection.go_field_names()
-        self.fail(f'operator "in" not defined on {go_type(collection)}', node)
-
-    def arithmetic(self, op: str, left: Any, right: Any, node: Node) -> Any:
-        if not (_is_number(left) and _is_number(right)):
-            self.fail(f"invalid operation: {go_type(left)} {op} {go_type(right)}", node)
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "*":
-            return left * right
-        if op == "/":
-            # Go's float division: x/0 is ±Inf (or NaN), not an exception.
-            if right == 0:
-                return math.nan if left == 0 else math.copysign(math.inf, left)
-            return left / right
-        if op == "%":
-            if not (isinstance(left, int) and isinstance(right, int)):
-                self.fail(f"invalid operation: {go_type(left)} % {go_type(right)}", node)
-            if right == 0:
-                self.fail("integer divide by zero", node)
-            # Go's remainder takes the sign of the dividend.
-            remainder = abs(left) % abs(right)
-            return -remainder if left < 0 else remainder
-        try:
-            return math.pow(left, right)
-        except (OverflowError, ValueError):
-            return math.inf if left > 0 else math.nan
 
 
 def evaluate_node(text: str, node: Node, variables: Mapping[str, Any]) -> Any:

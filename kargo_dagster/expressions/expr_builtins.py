@@ -2,44 +2,34 @@
 
 A subset of expr v1.17's ``builtin`` package, with its names and argument orders:
 ``len``, ``lower``, ``upper``, ``trim``, ``trimPrefix``, ``trimSuffix``, ``split``,
-``join``, ``replace``, ``repeat``, ``indexOf``, ``hasPrefix``, ``hasSuffix``, ``string``,
-``int``, ``float``, ``abs``, ``max``, ``min``, ``keys``, ``values``, ``first``, ``last``,
-``toJSON``, ``fromJSON``, ``toBase64``, ``fromBase64``, ``now``. Predicate built-ins
-(``map``, ``filter``, ...) and date arithmetic are not provided.
+``splitAfter``, ``join``, ``replace``, ``repeat``, ``indexOf``, ``lastIndexOf``,
+``hasPrefix``, ``hasSuffix``, ``string``, ``int``, ``float``, ``abs``, ``round``, ``ceil``,
+``floor``, ``max``, ``min``, ``keys``, ``values``, ``first``, ``last``, ``toJSON``,
+``fromJSON``, ``toBase64``, ``fromBase64``, the array and map helpers of
+:mod:`kargo_dagster.expressions.array_builtins`, and for time ``now([location])``,
+``date(text[, layout[, zone]])`` (or ``date(location, text[, layout])``),
+``duration(text)`` and ``timezone(name)`` (see
+:mod:`kargo_dagster.expressions.gotime`). The predicate built-ins (``map``, ``filter``,
+...) are in :mod:`kargo_dagster.expressions.predicates`. Not provided: ``type``, ``mean``,
+``median`` and the ``bit*`` functions.
 """
 
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from kargo_dagster.errors import ExpressionError
+from kargo_dagster.expressions.array_builtins import ARRAY_BUILTINS
+from kargo_dagster.expressions.goduration import parse_duration
 from kargo_dagster.expressions.gojson import GoValue, go_sprint, marshal_json
+from kargo_dagster.expressions.gotime import Location, load_location, parse_date
+from kargo_dagster.expressions.gotype import go_type
 
-__all__ = ["BUILTINS", "go_type"]
-
-
-def go_type(value: Any) -> str:
-    """The Go type name expr would print for a value, for error messages."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, Mapping):
-        return "map"
-    if isinstance(value, datetime):
-        return "time.Time"
-    return type(value).__name__
+__all__ = ["BUILTINS", "go_type", "now_in"]
 
 
 def _string(value: Any, what: str) -> str:
@@ -70,6 +60,41 @@ def _split(text: Any, separator: Any, limit: Any = None) -> list[str]:
     else:
         parts = text.split(separator, limit - 1)
     return parts
+
+
+def _split_after(text: Any, separator: Any, limit: Any = -1) -> list[str]:
+    # Go's strings.SplitAfterN: like split, but each part keeps its separator.
+    text = _string(text, "splitAfter's text")
+    separator = _string(separator, "splitAfter's separator")
+    if limit == 0:
+        return []
+    if separator == "":
+        parts = list(text)
+        if 0 < limit < len(parts):
+            parts = [*parts[: limit - 1], "".join(parts[limit - 1 :])]
+        return parts
+    pieces = text.split(separator) if limit < 0 else text.split(separator, limit - 1)
+    return [piece + separator for piece in pieces[:-1]] + pieces[-1:]
+
+
+def _rounding(name: str, function: Callable[[float], float]) -> Callable[[Any], float]:
+    def rounded(value: Any) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ExpressionError(f"invalid argument for {name} (type {go_type(value)})")
+        # Go's math functions return infinities and NaN unchanged; ints become floats.
+        if isinstance(value, int) or not math.isfinite(value):
+            return float(value)
+        return float(function(value))
+
+    return rounded
+
+
+def _round_half_away(value: float) -> float:
+    # Go's math.Round: halves round away from zero (Python's round() goes to even).
+    whole = math.trunc(value)
+    if abs(value - whole) >= 0.5:
+        whole += 1 if value > 0 else -1
+    return float(whole)
 
 
 def _join(items: Any, separator: Any = "") -> str:
@@ -141,6 +166,23 @@ def _mapping(value: Any, name: str) -> Mapping[Any, Any]:
     return value
 
 
+def now_in(clock: Callable[[], datetime], *args: Any) -> datetime:
+    """expr's ``now()`` or ``now(location)`` read from ``clock``.
+
+    Raises:
+        ExpressionError: The argument is not a location from ``timezone()``.
+    """
+    if not args:
+        return clock()
+    if len(args) == 1 and isinstance(args[0], Location):
+        return clock().astimezone(args[0].zone)
+    raise ExpressionError(f"invalid number of arguments (expected 0, got {len(args)})")
+
+
+def _duration(text: Any) -> Any:
+    return parse_duration(_string(text, "duration's argument"))
+
+
 def _edge(items: Any, index: int) -> Any:
     if not isinstance(items, list | tuple):
         raise ExpressionError(f"cannot take an element of {go_type(items)}")
@@ -155,16 +197,21 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "trimPrefix": lambda s, p=" ": _string(s, "trimPrefix's text").removeprefix(p),
     "trimSuffix": lambda s, p=" ": _string(s, "trimSuffix's text").removesuffix(p),
     "split": _split,
+    "splitAfter": _split_after,
     "join": _join,
     "replace": lambda s, old, new: _string(s, "replace's text").replace(old, new),
     "repeat": lambda s, n: _string(s, "repeat's text") * n,
     "indexOf": lambda s, sub: _string(s, "indexOf's text").find(sub),
+    "lastIndexOf": lambda s, sub: _string(s, "lastIndexOf's text").rfind(sub),
     "hasPrefix": lambda s, p: _string(s, "hasPrefix's text").startswith(p),
     "hasSuffix": lambda s, p: _string(s, "hasSuffix's text").endswith(p),
     "string": lambda v: v if isinstance(v, str) else go_sprint(v),
     "int": _to_int,
     "float": _to_float,
     "abs": lambda n: abs(_numbers("abs", (n,))[0]),
+    "round": _rounding("round", _round_half_away),
+    "ceil": _rounding("ceil", math.ceil),
+    "floor": _rounding("floor", math.floor),
     "max": lambda *v: max(_numbers("max", v)),
     "min": lambda *v: min(_numbers("min", v)),
     "keys": lambda m: list(_mapping(m, "keys")),
@@ -175,5 +222,9 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "fromJSON": _from_json,
     "toBase64": lambda s: base64.b64encode(_string(s, "toBase64's argument").encode()).decode(),
     "fromBase64": _from_base64,
-    "now": lambda: datetime.now(UTC),
+    "now": lambda *args: now_in(lambda: datetime.now(UTC), *args),
+    "date": parse_date,
+    "duration": _duration,
+    "timezone": load_location,
+    **ARRAY_BUILTINS,
 }

@@ -18,8 +18,9 @@ from ruamel.yaml import YAML
 
 from kargo_dagster.discovery.semver import parse_semver
 from kargo_dagster.errors import ExpressionError
-from kargo_dagster.expressions.expr_builtins import go_type
+from kargo_dagster.expressions.expr_builtins import now_in
 from kargo_dagster.expressions.gojson import marshal_json
+from kargo_dagster.expressions.gotype import go_type
 from kargo_dagster.expressions.objects import (
     ChartRef,
     CommitRef,
@@ -310,5 +311,6 @@ def kargo_functions(
         "semverDiff": _semver_diff,
         "stageMetadata": functions.stage_metadata,
         "freightMetadata": functions.freight_metadata,
-        "now": functions.now,
+        # expr's now() and now(location), read from the given clock.
+        "now": lambda *args: now_in(functions.now, *args),
     }

@@ -3,7 +3,8 @@
 Kargo renders every non-string expression result with Go's ``json.Marshal`` before
 coercing the template, so the exact text matters: map keys sorted, no spaces, ``<``,
 ``>`` and ``&`` escaped as ``\\u003c``..., floats in their shortest form (``2`` for 2.0,
-``1e+21``, ``1e-7``), times as RFC 3339 with nanoseconds.
+``1e+21``, ``1e-7``), times as RFC 3339 with nanoseconds, durations as their nanoseconds.
+``fmt``'s ``%v`` prints times, durations and versions with their ``String()`` methods.
 """
 
 import json
@@ -14,8 +15,9 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from kargo_dagster.errors import ExpressionError
+from kargo_dagster.expressions.gotime import time_string
 
-__all__ = ["GoValue", "format_float", "go_sprint", "marshal_json", "rfc3339_nano"]
+__all__ = ["GoStringer", "GoValue", "format_float", "go_sprint", "marshal_json", "rfc3339_nano"]
 
 
 @runtime_checkable
@@ -24,6 +26,15 @@ class GoValue(Protocol):
 
     def go_json(self) -> Any:
         """What Go's ``json.Marshal`` would see: plain dicts, lists, strings and numbers."""
+        ...
+
+
+@runtime_checkable
+class GoStringer(Protocol):
+    """An object standing for a Go value that may have a ``String()`` method."""
+
+    def go_string(self) -> str | None:
+        """What ``fmt`` prints for the value, or None if its Go type has no ``String()``."""
         ...
 
 
@@ -123,6 +134,8 @@ def _marshal(value: Any, indent: str, prefix: str) -> str:
 
 def go_sprint(value: Any) -> str:
     """Go's ``fmt.Sprint`` (``%v``) of a value, which expr's ``string()`` uses."""
+    if isinstance(value, GoStringer) and (text := value.go_string()) is not None:
+        return text
     value = _plain(value)
     if value is None:
         return "<nil>"
@@ -131,7 +144,7 @@ def go_sprint(value: Any) -> str:
     if isinstance(value, float):
         return format_float(value, json_style=False)
     if isinstance(value, datetime):
-        return str(value)
+        return time_string(value)
     if isinstance(value, Mapping):
         pairs = sorted((str(k), go_sprint(v)) for k, v in value.items())
         return "map[" + " ".join(f"{k}:{v}" for k, v in pairs) + "]"

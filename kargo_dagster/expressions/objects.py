@@ -45,6 +45,14 @@ class GoStruct:
         """The Go field names, for ``in`` and error messages."""
         return list(self._json_names)
 
+    def go_type_name(self) -> str:
+        """The type's name in error messages."""
+        return type(self).__name__
+
+    def go_string(self) -> str | None:
+        """What Go's ``fmt`` prints for the value if its type has a ``String()`` method."""
+        return None
+
 
 @dataclass(frozen=True)
 class FreightOriginRef(GoStruct):
@@ -163,6 +171,10 @@ class SemverRef(GoStruct):
 
     def go_json(self) -> Any:
         """Masterminds marshals a version as its ``String()``."""
+        return str(self.version)
+
+    def go_string(self) -> str:
+        """``fmt`` prints a version with its ``String()``."""
         return str(self.version)
 
     def go_field_names(self) -> list[str]:

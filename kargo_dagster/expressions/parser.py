@@ -5,8 +5,16 @@ Precedence, associativity and the quirks are expr's: comparisons chain (``a < b 
 other operators without parentheses, ``not in``/``not matches``/... negate, ``x | f(y)``
 is ``f(x, y)``, and the ternary (and ``?:``) is parsed only at the lowest precedence.
 
-Not supported (expr features no Kargo manifest needs): predicates and closures (``map``,
-``filter``, ``all``, ``#``), ``let``, ``if {} else {}``, ``;`` sequences and byte strings.
+Predicate built-ins (``map``, ``filter``, ``all``, ``any``, ``none``, ``one``, ``find``,
+``findIndex``, ``findLast``, ``findLastIndex``, ``count``, ``sum``, ``groupBy``,
+``sortBy``, ``reduce``) take a closure as expr parses it: a bare expression or one in
+``{ }`` (so ``map(xs, {.a})`` is ``map(xs, #.a)``; a map literal needs ``{{a: #}}``), in
+which ``#`` is the element, ``.name`` is ``#.name``, ``#index`` the index (``map`` and
+``reduce`` only) and ``#acc`` the accumulator (``reduce``). ``let x = v; body``,
+``if c { a } else { b }``, ``a; b`` sequences and ``::len(x)`` (the built-in, whatever
+shadows it) parse as in expr, and so do the checks expr makes before running: an unknown
+``#name`` and a ``let`` that redeclares a built-in or an enclosing ``let`` are errors.
+Not supported: byte strings (``b"..."``).
 """
 
 import json
@@ -17,14 +25,19 @@ from kargo_dagster.errors import ExpressionError
 from kargo_dagster.expressions.ast import (
     Array,
     Binary,
+    Builtin,
     Call,
     Chain,
     Conditional,
     Identifier,
+    Let,
     Literal,
     Map,
     Member,
     Node,
+    Pointer,
+    Predicate,
+    Sequence,
     Slice,
     Unary,
 )
@@ -60,13 +73,35 @@ _BINARY = {
 }
 _COMPARISONS = frozenset({"<", ">", "<=", ">="})
 _NEGATABLE = frozenset({"in", "matches", "contains", "startsWith", "endsWith"})
-_PREDICATES = frozenset(
+
+# Each predicate built-in's arguments, as expr's parser lists them: an expression, the
+# predicate, and optional trailing ones.
+_EXPR, _PREDICATE, _OPTIONAL = 1, 2, 4
+_ARRAY_AND_CLOSURE = (
+    "all", "none", "any", "one", "filter", "map", "find", "findIndex", "findLast",
+    "findLastIndex", "groupBy",
+)  # fmt: skip
+_PREDICATES: dict[str, tuple[int, ...]] = {
+    **dict.fromkeys(_ARRAY_AND_CLOSURE, (_EXPR, _PREDICATE)),
+    "count": (_EXPR, _PREDICATE | _OPTIONAL),
+    "sum": (_EXPR, _PREDICATE | _OPTIONAL),
+    "sortBy": (_EXPR, _PREDICATE, _EXPR | _OPTIONAL),
+    "reduce": (_EXPR, _PREDICATE, _EXPR | _OPTIONAL),
+}
+# The pointers each predicate defines besides "#" (expr's checker rejects any other).
+_POINTERS = {"map": ("index",), "reduce": ("index", "acc")}
+# Every built-in of expr v1.17, which a "let" may not redeclare.
+_EXPR_BUILTINS = frozenset(_PREDICATES) | frozenset(
     {
-        "all", "none", "any", "one", "filter", "map", "count", "sum", "find", "findIndex",
-        "findLast", "findLastIndex", "groupBy", "sortBy", "reduce",
+        "len", "type", "abs", "ceil", "floor", "round", "int", "float", "string", "trim",
+        "trimPrefix", "trimSuffix", "upper", "lower", "split", "splitAfter", "replace",
+        "repeat", "join", "indexOf", "lastIndexOf", "hasPrefix", "hasSuffix", "max", "min",
+        "mean", "median", "toJSON", "fromJSON", "toBase64", "fromBase64", "now", "duration",
+        "date", "timezone", "first", "last", "get", "take", "keys", "values", "toPairs",
+        "fromPairs", "reverse", "uniq", "concat", "flatten", "sort", "bitnot", "bitand",
+        "bitor", "bitxor", "bitnand", "bitshl", "bitshr", "bitushr",
     }
 )  # fmt: skip
-_UNSUPPORTED_KEYWORDS = frozenset({"let", "if", "else", "#", "::", ";"})
 
 
 def _describe(token: Token) -> str:
@@ -79,6 +114,9 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        # The predicate built-ins being parsed (innermost last) and the enclosing lets.
+        self.predicates: list[str] = []
+        self.lets: list[str] = []
 
     @property
     def current(self) -> Token:
@@ -96,8 +134,6 @@ class _Parser:
 
     def unexpected(self, token: Token | None = None) -> NoReturn:
         token = token or self.current
-        if token.value in _UNSUPPORTED_KEYWORDS and token.kind is Kind.OPERATOR:
-            self.fail(f"{token.value!r} is not supported in Kargo expressions here", token)
         self.fail(f"unexpected token {_describe(token)}", token)
 
     def expect(self, kind: Kind, value: str) -> Token:
@@ -106,12 +142,25 @@ class _Parser:
         return self.advance()
 
     def parse(self) -> Node:
-        node = self.expression(0)
+        node = self.sequence()
         if self.current.kind is not Kind.EOF:
             self.unexpected()
         return node
 
+    def sequence(self) -> Node:
+        nodes = [self.expression(0)]
+        while self.current.is_(Kind.OPERATOR, ";"):
+            self.advance()
+            if self.current.kind is Kind.EOF:
+                break  # a trailing ";" is allowed
+            nodes.append(self.expression(0))
+        return nodes[0] if len(nodes) == 1 else Sequence(nodes[0].pos, tuple(nodes))
+
     def expression(self, precedence: int) -> Node:
+        if precedence == 0 and self.current.is_(Kind.OPERATOR, "let"):
+            return self.let()
+        if precedence == 0 and self.current.is_(Kind.OPERATOR, "if"):
+            return self.if_else()
         left = self.primary()
         previous = ""
         while self.current.kind is Kind.OPERATOR:
@@ -167,6 +216,41 @@ class _Parser:
                 return root
             self.advance()
 
+    def let(self) -> Node:
+        self.advance()
+        name = self.current
+        if name.kind is not Kind.IDENTIFIER:
+            self.unexpected()
+        if name.value in _EXPR_BUILTINS:
+            self.fail(f"cannot redeclare builtin {name.value}", name)
+        if name.value in self.lets:
+            self.fail(f"cannot redeclare variable {name.value}", name)
+        self.advance()
+        self.expect(Kind.OPERATOR, "=")
+        value = self.expression(0)
+        self.expect(Kind.OPERATOR, ";")
+        self.lets.append(name.value)
+        try:
+            body = self.sequence()
+        finally:
+            self.lets.pop()
+        return Let(name.pos, name.value, value, body)
+
+    def if_else(self) -> Node:
+        keyword = self.advance()
+        cond = self.expression(0)
+        self.expect(Kind.BRACKET, "{")
+        then = self.sequence()
+        self.expect(Kind.BRACKET, "}")
+        self.expect(Kind.OPERATOR, "else")
+        if self.current.is_(Kind.OPERATOR, "if"):
+            otherwise = self.if_else()
+        else:
+            self.expect(Kind.BRACKET, "{")
+            otherwise = self.sequence()
+            self.expect(Kind.BRACKET, "}")
+        return Conditional(keyword.pos, cond, then, otherwise)
+
     def conditional(self, node: Node) -> Node:
         while self.current.is_(Kind.OPERATOR, "?"):
             question = self.advance()
@@ -187,10 +271,31 @@ class _Parser:
             return self.postfix(Unary(token.pos, token.value, operand))
         if token.is_(Kind.BRACKET, "("):
             self.advance()
-            inner = self.expression(0)
+            inner = self.sequence()
             self.expect(Kind.BRACKET, ")")
             return self.postfix(inner)
+        if self.predicates and token.kind is Kind.OPERATOR and token.value in ("#", "."):
+            return self.postfix(self.pointer())
+        if token.is_(Kind.OPERATOR, "::"):
+            self.advance()
+            name = self.current
+            if name.kind is not Kind.IDENTIFIER:
+                self.unexpected()
+            self.advance()
+            return self.postfix(self.call(name, [], builtin_only=True))
         return self.secondary()
+
+    def pointer(self) -> Node:
+        token = self.current
+        name = ""
+        if token.value == "#":
+            # A leading "." is left for postfix(), which reads it as "#.name".
+            self.advance()
+            if self.current.kind is Kind.IDENTIFIER:
+                name = self.advance().value
+        if name and name not in _POINTERS.get(self.predicates[-1], ()):
+            self.fail(f"unknown pointer #{name}", token)
+        return Pointer(token.pos, name)
 
     def secondary(self) -> Node:
         token = self.current
@@ -235,10 +340,47 @@ class _Parser:
             self.fail("float literal is too large", token)
         return value
 
-    def call(self, name: Token, args: list[Node]) -> Node:
+    def call(self, name: Token, args: list[Node], *, builtin_only: bool = False) -> Node:
         if name.value in _PREDICATES:
-            self.fail(f"the predicate function {name.value}() is not supported", name)
-        return Call(name.pos, Identifier(name.pos, name.value), self.arguments(args))
+            return self.predicate_call(name, args)
+        arguments = self.arguments(args)
+        return Call(name.pos, Identifier(name.pos, name.value), arguments, builtin_only)
+
+    def predicate_call(self, name: Token, args: list[Node]) -> Node:
+        # After a pipe the collection is already there: parse only the remaining arguments.
+        expected = _PREDICATES[name.value][len(args) :]
+        self.expect(Kind.BRACKET, "(")
+        for i, kind in enumerate(expected):
+            if self.current.is_(Kind.BRACKET, ")"):
+                if kind & _OPTIONAL:
+                    break
+                self.fail(f"expected at least {len(expected)} arguments")
+            if i > 0:
+                self.expect(Kind.OPERATOR, ",")
+            args.append(self.predicate(name.value) if kind & _PREDICATE else self.expression(0))
+        if self.current.is_(Kind.OPERATOR, ","):
+            self.advance()
+        self.expect(Kind.BRACKET, ")")
+        return Builtin(name.pos, name.value, tuple(args))
+
+    def predicate(self, builtin: str) -> Node:
+        start = self.current
+        braces = start.is_(Kind.BRACKET, "{")
+        if braces:
+            self.advance()
+        self.predicates.append(builtin)
+        try:
+            if braces:
+                node = self.sequence()
+            else:
+                node = self.expression(0)
+                if self.current.is_(Kind.OPERATOR, ";"):
+                    self.fail("wrap predicate with brackets { and }")
+        finally:
+            self.predicates.pop()
+        if braces:
+            self.expect(Kind.BRACKET, "}")
+        return Predicate(start.pos, node)
 
     def arguments(self, args: list[Node]) -> tuple[Node, ...]:
         given = len(args)

@@ -123,6 +123,13 @@ VALUES = [
     ("vars.nil ?? vars.nil ?? 2", 2),
     ("(nil ?? 1) + 2", 3),
     ("missing ?? 'default'", "default"),
+    # unknown variables are nil, as with Kargo's expr options (no typed environment)
+    ("missing", None),
+    ("missing == nil", True),
+    ("missing?.x.y", None),
+    ("missing?.[0]", None),
+    ("$env.vars.n", 3),
+    ("'vars' in $env", True),
     # conditionals
     ("true ? 1 : 2", 1),
     ("false ? 1 : 2", 2),
@@ -175,6 +182,33 @@ VALUES = [
     ("fromJSON('{\"a\": [1]}')", {"a": [1]}),
     ("toBase64('hi')", "aGk="),
     ("fromBase64('aGk=')", "hi"),
+    ("lastIndexOf('a.b.c', '.')", 3),
+    ("splitAfter('a,b,c', ',')", ["a,", "b,", "c"]),
+    ("splitAfter('a,b,c', ',', 2)", ["a,", "b,c"]),
+    ("splitAfter('abc', '')", ["a", "b", "c"]),
+    ("round(2.5)", 3.0),
+    ("round(-2.5)", -3.0),
+    ("round(2.4)", 2.0),
+    ("round(3)", 3.0),
+    ("ceil(1.2)", 2.0),
+    ("floor(-1.2)", -2.0),
+    # array and map helpers
+    ("sort([3, 1.5, 2])", [1.5, 2, 3]),
+    ("sort(['b', 'a'], 'desc')", ["b", "a"]),
+    ("sort([])", []),
+    ("reverse(vars.l)", [3, 2, 1]),
+    ("uniq([1, 1.0, 'a', 'a', 2])", [1, "a", 2]),
+    ("concat([1], vars.l, [])", [1, 1, 2, 3]),
+    ("flatten([1, [2, [3, [4]]]])", [1, 2, 3, 4]),
+    ("take(vars.l, 2)", [1, 2]),
+    ("take(vars.l, 9)", [1, 2, 3]),
+    ("get(vars.l, 5)", None),
+    ("get(vars.l, -1)", 3),
+    ("get(vars.m, 'zz')", None),
+    ("get(vars.nil, 'x')", None),
+    ("toPairs({a: 1})", [["a", 1]]),
+    ("fromPairs([['a', 1], ['b', 2]])", {"a": 1, "b": 2}),
+    ("(vars.l | reverse() | reverse()) == vars.l", True),
 ]
 
 
@@ -206,12 +240,22 @@ ERRORS = [
     ("vars.n % 0", "integer divide by zero", 7),
     ("len(vars.n)", "invalid argument for len (type int)", 0),
     ("vars.s matches '('", "invalid regular expression", 7),
-    ("missing.x", "unknown name missing", 0),
+    ("missing.x", "cannot fetch x from <nil>", 8),
     ("nope(1)", "unknown function nope()", 0),
     ("vars.s(1)", "string is not a function", 5),
     ("vars.nil()", "cannot call nil", 5),
     ("fromJSON('{')", "fromJSON:", 0),
     ("int('x')", "cannot convert 'x' to int", 0),
+    ("sort([1, 'a'])", "invalid operation: ", 0),
+    ("sort(vars.l, 'up')", "invalid order up, expected asc or desc", 0),
+    ("sort('abc')", "cannot sort string", 0),
+    ("concat([1], 2)", "cannot concat int", 0),
+    ("concat()", "invalid number of arguments (expected at least 1, got 0)", 0),
+    ("take(vars.l, -1)", "cannot take -1 elements", 0),
+    ("fromPairs([[1]])", "invalid pair length 1", 0),
+    ("toPairs([1])", "cannot transform array to pairs", 0),
+    ("round('x')", "invalid argument for round (type string)", 0),
+    ("vars.l == vars.l | reverse()", "cannot reverse bool", 19),  # "|" binds loosest
     # parse errors
     ("nil ?? 1 + 2", "Operator (+) and coalesce expressions (??) cannot be mixed", 9),
     ("'it''s'", 'unexpected token String("s")', 4),
@@ -226,8 +270,6 @@ ERRORS = [
     ("1 2", 'unexpected token Number("2")', 2),
     ("a not b", 'unexpected token Identifier("b")', 6),
     ("1abc", "bad number syntax", 1),
-    ("map(vars.l, # + 1)", "predicate function map() is not supported", 0),
-    ("let x = 1; x", "'let' is not supported", 0),
 ]
 
 
@@ -239,6 +281,14 @@ def test_errors_carry_expression_and_position(expression: str, message: str, pos
     assert caught.value.position == position
     assert caught.value.expression == expression
     assert f"at position {position}" in str(caught.value)
+
+
+def test_unknown_variables_are_nil_but_unknown_functions_are_errors() -> None:
+    # Kargo compiles expressions without expr.Env, so a missing name reads as nil.
+    assert evaluate("outputs.step?.result ?? nothing ?? 'fallback'", VARIABLES) == "fallback"
+    with pytest.raises(ExpressionError, match=r"unknown function nothing\(\)") as caught:
+        evaluate("vars.n + nothing(1)", VARIABLES)
+    assert caught.value.position == 9
 
 
 def test_error_can_be_located_by_callers() -> None:

@@ -90,7 +90,7 @@ def test_an_if_sees_the_vars(tmp_path: Path) -> None:
         [
             step("on", if_="${{ vars.go == 'yes' }}", vars={"go": "yes"}),
             step("off", if_="${{ vars.go == 'yes' }}"),
-            step("bad", if_="${{ vars.go == 'yes' }}", vars={"go": "${{ nosuch }}"}),
+            step("bad", if_="${{ vars.go == 'yes' }}", vars={"go": "${{ nosuch.x }}"}),
         ],
         stage_vars=variables(go="no"),
     )
@@ -116,8 +116,9 @@ def test_outputs_and_task_outputs_are_scoped_by_task(tmp_path: Path) -> None:
                 },
             ),
             step("other::look", config={"mine": "${{ task.outputs.top ?? 'none' }}"}),
-            # Outside a task there is no `task` variable at all.
-            step("look", config={"task": "${{ task }}"}, continue_on_error=True),
+            # Outside a task there is no `task` variable at all: it is nil, as any unknown
+            # variable, and has no outputs.
+            step("look", config={"task": "${{ task.outputs }}"}, continue_on_error=True),
         ]
     )
     configs = harness.recorder.configs
@@ -180,7 +181,7 @@ def test_compose_output_outside_a_task_is_only_its_own_output(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("config", "where"),
     [
-        ({"path": "${{ nosuch }}"}, "step 'upd' config.path"),
+        ({"path": "${{ nosuch.x }}"}, "step 'upd' config.path"),
         ({"updates": [{"key": "a", "value": "${{ 1 + }}"}]}, "step 'upd' config.updates.0.value"),
         ({"nested": {"deep": ["ok", "${{ ctx.stage"]}}, "step 'upd' config.nested.deep.1"),
     ],

@@ -94,6 +94,8 @@ BOOM = step("boom", "explode", config={"message": "nope"})
         ),
         # An `if` that is not a boolean, or does not evaluate, is Errored.
         ([step("odd", if_="${{ 'yes' }}")], {"odd": "Errored"}, "Errored"),
+        ([step("odd", if_="${{ nosuch.x }}")], {"odd": "Errored"}, "Errored"),
+        # An unknown variable is nil, as in Kargo, which is not a boolean either.
         ([step("odd", if_="${{ nosuch }}")], {"odd": "Errored"}, "Errored"),
         ([], {}, "Succeeded"),
     ],
@@ -120,7 +122,7 @@ def test_messages_say_why_steps_did_not_succeed(tmp_path: Path) -> None:
             step("typo", "recrod", continue_on_error=True),
             step("unported", "helm-template", continue_on_error=True),
             step("odd", if_="${{ 'yes' }}", continue_on_error=True),
-            step("bad", if_="${{ nosuch }}", continue_on_error=True),
+            step("bad", if_="${{ nosuch.x }}", continue_on_error=True),
             step("off", if_="${{ ctx.stage == 'prod' }}"),
             BOOM,
             step("after"),
