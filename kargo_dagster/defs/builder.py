@@ -100,6 +100,7 @@ def build_definitions(
     catalog: Catalog,
     resources: Mapping[str, Any] | None = None,
     min_warehouse_interval_seconds: int | None = None,
+    executor: dg.ExecutorDefinition | None = dg.in_process_executor,
 ) -> dg.Definitions:
     """The definitions of every Project in ``catalog``, with the ``kargo`` resource.
 
@@ -108,6 +109,10 @@ def build_definitions(
         resources: Resources to provide; ``kargo`` defaults to ``KargoResource()``.
         min_warehouse_interval_seconds: The floor of every Warehouse sensor's interval
             (default ``$KARGO_DAGSTER_MIN_WAREHOUSE_INTERVAL`` or 30).
+        executor: How runs execute their steps. A promotion run is one Stage step and its
+            checks, which run in order anyway, so by default they share the run's process
+            (Dagster's multiprocess default would start a second Python process per step,
+            seconds each); None leaves the choice to Definitions merged with these.
     """
     provided = {"kargo": KargoResource(), **(resources or {})}
     kargo = provided["kargo"]
@@ -124,7 +129,7 @@ def build_definitions(
         )
         for p in catalog.projects.values()
     ]
-    return dg.Definitions.merge(*projects, dg.Definitions(resources=provided))
+    return dg.Definitions.merge(*projects, dg.Definitions(resources=provided, executor=executor))
 
 
 def load_definitions(
@@ -132,6 +137,7 @@ def load_definitions(
     *,
     resources: Mapping[str, Any] | None = None,
     min_warehouse_interval_seconds: int | None = None,
+    executor: dg.ExecutorDefinition | None = dg.in_process_executor,
 ) -> dg.Definitions:
     """Load the Kargo manifests under ``path`` and build their Dagster definitions.
 
@@ -139,6 +145,8 @@ def load_definitions(
         path: A manifest file, or a directory searched recursively for ``*.yaml``/``*.yml``.
         resources: Resources to provide; ``kargo`` defaults to ``KargoResource()``.
         min_warehouse_interval_seconds: The floor of every Warehouse sensor's interval.
+        executor: How runs execute their steps (default: in the run's own process; see
+            :func:`build_definitions`).
 
     Returns:
         The definitions of every Project found.
@@ -154,4 +162,5 @@ def load_definitions(
         catalog=load_manifests(path),
         resources=resources,
         min_warehouse_interval_seconds=min_warehouse_interval_seconds,
+        executor=executor,
     )
