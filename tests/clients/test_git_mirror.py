@@ -5,6 +5,7 @@ import json
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -358,3 +359,17 @@ def test_another_spelling_of_the_url_shares_the_mirror_and_is_used(
             assert second.path == first.path
             assert second.fetched
             assert f"remote.origin.url={respelled}" in second.git("config", "--list").decode()
+
+
+def test_a_git_command_that_hangs_is_stopped_with_its_helpers(tmp_path: Path) -> None:
+    # A stand-in for git that starts a helper holding the output open, then hangs.
+    hanging = tmp_path / "hanging-git"
+    hanging.write_text("#!/bin/sh\nsleep 60 &\nsleep 60\n")
+    hanging.chmod(0o755)
+    command = GitCommand(
+        repo_label="https://git.example.com/app", timeout=0.5, executable=str(hanging)
+    )
+    started = time.monotonic()
+    with pytest.raises(RepositoryError, match=r"fetching git repository .* timed out after 0.5s"):
+        command.run(["fetch"], action="fetching", cwd=tmp_path)
+    assert time.monotonic() - started < 10
