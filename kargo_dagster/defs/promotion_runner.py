@@ -123,7 +123,38 @@ def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
         url = outputs.get("commitURL") if isinstance(outputs, Mapping) else None
         if url:
             metadata[f"commit/{alias}"] = dg.MetadataValue.url(str(url))
+    changes = changes_markdown(result)
+    if changes:
+        metadata["changes"] = dg.MetadataValue.md(changes)
     return metadata
+
+
+def changes_markdown(result: PromotionResult) -> str:
+    """Each commit the promotion made: its files with lines added and removed, and its patch."""
+    sections: list[str] = []
+    for step in result.steps:
+        changes = step.details.get("changes")
+        if not isinstance(changes, Mapping):
+            continue
+        commit = str(changes.get("commit", ""))[:7]
+        rows = [
+            f"| `{f['path']}` | {_lines(f.get('added'))} | {_lines(f.get('deleted'))} |"
+            for f in changes.get("files", [])
+        ]
+        table = "| file | added | removed |\n|---|---:|---:|\n" + "\n".join(rows)
+        # A fence inside the patch would end the code block early.
+        patch = str(changes.get("patch", "")).rstrip("\n").replace("```", "` ` `") + "\n"
+        cut = (
+            "\n\n*The patch is cut short here; the commit has the rest.*"
+            if changes.get("truncated")
+            else ""
+        )
+        sections.append(f"### {step.alias}: commit {commit}\n\n{table}\n\n```diff\n{patch}```{cut}")
+    return "\n\n".join(sections)
+
+
+def _lines(count: object) -> str:
+    return "binary" if count is None else str(count)
 
 
 def _jsonable(value: Any) -> Any:

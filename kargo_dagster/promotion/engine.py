@@ -226,7 +226,9 @@ class _Promotion:
         except ValidationError as error:
             raise _config_error(kind.name, error) from error
 
-    def context_for(self, step: PlannedStep, attempt: int, env: dict[str, Any]) -> StepContext:
+    def context_for(
+        self, step: PlannedStep, execution: StepExecution, env: dict[str, Any]
+    ) -> StepContext:
         def evaluate_with(expression: str, extra: Mapping[str, Any]) -> Any:
             return evaluate(expression, {**env, **extra})
 
@@ -241,8 +243,9 @@ class _Promotion:
             git_cache_dir=services.git_cache_dir,
             evaluate=evaluate_with,
             log=services.log,
-            attempt=attempt,
+            attempt=execution.attempts,
             defer=self.deferred.append,
+            report=execution.details.__setitem__,
         )
 
     def succeed(self, step: PlannedStep, execution: StepExecution, outputs: Any) -> None:
@@ -281,7 +284,7 @@ class _Promotion:
             execution.attempts += 1
             try:
                 config, env = self.config_for(step, kind)
-                outputs = kind.run(self.context_for(step, execution.attempts, env), config)
+                outputs = kind.run(self.context_for(step, execution, env), config)
             except _ContextError as error:
                 self.finish(execution, "Errored", str(error))
             except TerminalStepError as error:

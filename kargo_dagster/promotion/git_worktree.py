@@ -22,10 +22,13 @@ from pathlib import Path
 from kargo_dagster.clients.git_command import GitCommand, scrub
 from kargo_dagster.credentials import CredentialStore
 from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalStepError
-from kargo_dagster.redaction import redact_url
+from kargo_dagster.redaction import redact_text, redact_url
 
 __all__ = [
     "DEFAULT_AUTHOR",
+    "MAX_PATCH_CHARS",
+    "CommitChanges",
+    "FileChange",
     "GitIdentity",
     "GitResult",
     "WorkTree",
@@ -70,6 +73,49 @@ _DROPPED_VARIABLES = (
 def step_error(error: RepositoryError) -> RetryableStepError:
     """A git failure as a step error: Kargo reports these as Errored, which may be retried."""
     return RetryableStepError(str(error), retry_after=error.retry_after or 0.0)
+
+
+# How much of a commit's patch is kept for people to read; the rest is in the repository.
+MAX_PATCH_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a commit changed: lines added and removed (None for binary files)."""
+
+    path: str
+    added: int | None
+    deleted: int | None
+
+
+@dataclass(frozen=True)
+class CommitChanges:
+    """What a commit changed, for people to review.
+
+    Attributes:
+        commit: The commit.
+        files: Each changed file with its line counts.
+        patch: The unified diff, cut to :data:`MAX_PATCH_CHARS`, known secrets masked.
+        truncated: Whether the patch was cut.
+    """
+
+    commit: str
+    files: tuple[FileChange, ...]
+    patch: str
+    truncated: bool
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready form."""
+        return {
+            "commit": self.commit,
+            "files": [{"path": f.path, "added": f.added, "deleted": f.deleted} for f in self.files],
+            "patch": self.patch,
+            "truncated": self.truncated,
+        }
+
+
+def _count(text: str) -> int | None:
+    return int(text) if text.isdigit() else None  # "-" for binary files
 
 
 @dataclass(frozen=True)
@@ -249,6 +295,27 @@ class WorkTree:
         who = self.identity(identity)
         self.run(*self.as_identity(who), "commit", "--quiet", "-m", message, action="committing to")
         return self.head()
+
+    def changes(self, commit: str, *, limit: int = MAX_PATCH_CHARS) -> "CommitChanges":
+        """What ``commit`` changed: lines added and removed per file, and the patch.
+
+        The patch is cut after ``limit`` characters (``truncated`` then says so).
+        """
+        output = self.run(
+            "show", "--format=", "--numstat", "--patch", "--no-color", commit,
+            action="reading the changes of",
+        )  # fmt: skip
+        numstat, _, patch = output.partition("\n\n")
+        files: list[FileChange] = []
+        for line in numstat.splitlines():
+            added, _, rest = line.partition("\t")
+            deleted, _, path = rest.partition("\t")
+            if path:
+                files.append(FileChange(path, _count(added), _count(deleted)))
+        patch = redact_text(patch)
+        return CommitChanges(
+            commit=commit, files=tuple(files), patch=patch[:limit], truncated=len(patch) > limit
+        )
 
     def clear(self) -> None:
         """Remove every file, tracked or not, leaving only ``.git``."""

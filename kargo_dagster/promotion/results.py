@@ -33,6 +33,8 @@ class StepExecution:
         attempts: How many times it ran.
         outputs: What it returned (empty unless it succeeded).
         continue_on_error: Its failure did not stop the promotion.
+        details: What it reported for people rather than for later steps (the changes a
+            commit made), by kind; see :attr:`StepContext.report`.
     """
 
     alias: str
@@ -44,6 +46,7 @@ class StepExecution:
     attempts: int = 0
     outputs: dict[str, Any] = field(default_factory=dict)
     continue_on_error: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:

@@ -173,6 +173,9 @@ class StepContext:
         attempt: 1 on the first run of the step, higher on retries.
         defer: Registers a callback the engine runs when the promotion ends, before its work
             directory is removed (``git-clone`` parks its checkouts for the next promotion).
+        report: Records something for people to see with the step's result, by kind
+            (``git-commit`` reports the changes it committed); unlike outputs, later steps
+            cannot read it.
     """
 
     work_dir: Path
@@ -188,6 +191,7 @@ class StepContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("kargo_dagster"))
     attempt: int = 1
     defer: Callable[[Callable[[], None]], None] = field(default=lambda callback: None)
+    report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
 
     def path(self, relative: str) -> Path:
         """``relative`` under the work directory; refuses paths that escape it."""

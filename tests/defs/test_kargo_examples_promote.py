@@ -63,3 +63,7 @@ def test_the_kargo_simple_task_promotes_into_dev(tmp_path, instance):
         ("git-open-pr", "Skipped"),
         ("git-wait-for-pr", "Skipped"),
     ]
+    # What the commit changed is on the materialization for review.
+    changes = materialization.materialization.metadata["changes"].value
+    assert "| `env/dev/kustomization.yaml` |" in changes  # type: ignore[operator]
+    assert f"+- name: {IMAGE}\n" in changes  # type: ignore[operator]

@@ -4,6 +4,9 @@ Everything is staged first (new, changed and deleted files). With nothing to com
 step commits nothing, outputs the current ``HEAD`` and is reported Skipped, as in Kargo.
 The author is the ``git-clone`` step's ``author``, or Kargo's default
 ``Kargo <no-reply@kargo.io>``; the deprecated ``author`` here overrides both.
+
+The files the commit changed and its patch are reported (``changes``) for the promotion's
+record in Dagster; they are not outputs.
 """
 
 from typing import ClassVar
@@ -57,7 +60,9 @@ class GitCommit(StepKind[Config]):
             tree.stage_all()
             if not tree.has_staged_changes():
                 return Skipped(f"nothing to commit in {config.path}", commit=tree.head())
-            return {"commit": tree.commit(config.message, identity)}
+            commit = tree.commit(config.message, identity)
+            ctx.report("changes", tree.changes(commit).to_json())
+            return {"commit": commit}
         except RepositoryError as error:
             raise step_error(error) from None
 

@@ -120,3 +120,23 @@ def test_terminal_problems(cloned: StepContext, config: dict[str, Any], message:
     (cloned.work_dir / "plain").mkdir()
     with pytest.raises(TerminalStepError, match=message):
         STEP.run(cloned, Config.model_validate(config))
+
+
+def test_reports_the_files_and_patch_it_committed(cloned: StepContext) -> None:
+    reported: dict[str, Any] = {}
+    cloned.report = reported.__setitem__
+    work = cloned.work_dir / "src"
+    write(work / "README.md", "hello\nworld\n")
+    (work / "old.txt").unlink()
+    (work / "logo.bin").write_bytes(b"\x00\x01\x02")
+    output = STEP.run(cloned, Config(path="src", message="m"))
+    changes = reported["changes"]
+    assert changes["commit"] == output["commit"]
+    assert changes["files"] == [
+        {"path": "README.md", "added": 1, "deleted": 0},
+        {"path": "logo.bin", "added": None, "deleted": None},
+        {"path": "old.txt", "added": 0, "deleted": 1},
+    ]
+    assert "+world\n" in changes["patch"]
+    assert "-old\n" in changes["patch"]
+    assert changes["truncated"] is False
