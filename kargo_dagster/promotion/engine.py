@@ -156,6 +156,7 @@ class _Promotion:
     executions: list[StepExecution] = field(default_factory=list)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     deferred: list[Callable[[], None]] = field(default_factory=list)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def log(self) -> logging.Logger:
@@ -246,6 +247,7 @@ class _Promotion:
             attempt=execution.attempts,
             defer=self.deferred.append,
             report=execution.details.__setitem__,
+            shared=self.shared,
         )
 
     def succeed(self, step: PlannedStep, execution: StepExecution, outputs: Any) -> None:

@@ -10,8 +10,10 @@ validates the evaluated configuration against the Kargo JSON schema *and* the mo
 A step reports failure only by raising :class:`~kargo_dagster.errors.TerminalStepError`
 (will not succeed by retrying; Kargo's Failed/terminal) or
 :class:`~kargo_dagster.errors.RetryableStepError` (may succeed later; Kargo's Errored). A step
-that must wait (``git-wait-for-pr``, ``http`` polling) raises ``RetryableStepError`` with
-``retry_after`` and is run again until it succeeds or its timeout passes.
+that must wait (``git-wait-for-pr``, ``http`` polling) raises
+:class:`~kargo_dagster.errors.StepPendingError` with ``retry_after`` (Kargo's Running) and is
+run again until it succeeds or its timeout passes. A step that ran and found nothing to do
+returns :class:`Skipped`.
 
 Services a step needs (git workspaces, tool paths, the metadata store, credentials) come from
 :class:`StepContext`; tests build one directly with fakes where the seam is I/O.
@@ -176,6 +178,9 @@ class StepContext:
         report: Records something for people to see with the step's result, by kind
             (``git-commit`` reports the changes it committed); unlike outputs, later steps
             cannot read it.
+        shared: The promotion's shared state (Kargo's ``SharedState``): what a step keeps
+            for its own later attempts, or for other steps, for as long as the promotion
+            lasts (``git-open-pr`` keeps the pull request it opened).
     """
 
     work_dir: Path
@@ -192,6 +197,7 @@ class StepContext:
     attempt: int = 1
     defer: Callable[[Callable[[], None]], None] = field(default=lambda callback: None)
     report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def path(self, relative: str) -> Path:
         """``relative`` under the work directory; refuses paths that escape it."""

@@ -127,11 +127,45 @@ def test_open_get_list_and_merge(api, provider):
             == []
         )
 
+        assert (pr.head_branch, pr.base_branch) == ("kargo/promotion/dev", "main")
+
         merged = gp.merge_pull_request(1)
         assert merged is not None and merged.merged and not merged.open
         assert merged.merge_commit_sha == api.pulls[("acme/app", 1)].merge_commit_sha != ""
         # Merging again reports the merged pull request.
         assert gp.merge_pull_request(1) == merged
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_listing_all_states_includes_merged_and_closed(api, provider):
+    for _ in range(3):
+        api.open_pull("acme/app", "feature", "main")
+    api.merge("acme/app", 1)
+    api.close("acme/app", 2)
+    with client(api, provider) as gp:
+        opened = gp.list_pull_requests(head_branch="feature", base_branch="main")
+        every = gp.list_pull_requests(head_branch="feature", base_branch="main", state="all")
+    assert [p.number for p in opened] == [3]
+    assert sorted((p.number, p.open, p.merged) for p in every) == [
+        (1, False, True),
+        (2, False, False),
+        (3, True, False),
+    ]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_pull_requests_for_a_commit(api, provider):
+    api.open_pull("acme/app", "feature", "main")
+    api.open_pull("acme/app", "other", "main")
+    merge_commit = api.merge("acme/app", 1)
+    head = api.pulls[("acme/app", 2)].head_sha
+    with client(api, provider) as gp:
+        by_merge = gp.pull_requests_for_commit(merge_commit)
+        by_head = gp.pull_requests_for_commit(head)
+        unknown = gp.pull_requests_for_commit("0" * 40)
+    assert [(p.number, p.merged, p.merge_commit_sha) for p in by_merge] == [(1, True, merge_commit)]
+    assert [(p.number, p.open, p.head_branch) for p in by_head] == [(2, True, "other")]
+    assert unknown == []
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

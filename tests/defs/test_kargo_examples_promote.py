@@ -1,8 +1,6 @@
 """kargo-simple's own PromotionTask, run end to end against a local copy of its repository."""
 
-import shutil
 import subprocess
-from pathlib import Path
 
 import dagster as dg
 
@@ -10,22 +8,8 @@ from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
-from tests.conftest import FIXTURES
+from tests.defs.kargo_simple import IMAGE, OVERLAY, local_copy
 from tests.defs.promotions import failure_message, promote
-
-EXAMPLE = FIXTURES / "kargo-examples" / "akuity" / "kargo-simple"
-IMAGE = "ghcr.io/akuity/guestbook"
-OVERLAY = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
-
-
-def local_copy(tmp_path: Path, repo_url: str) -> Path:
-    """The example with its removed syntax fixed and its repository pointed at ``repo_url``."""
-    copy = tmp_path / "kargo-simple"
-    shutil.copytree(EXAMPLE, copy)
-    task = copy / "kargo" / "promotiontask.yaml"
-    text = task.read_text().replace("'open-pr'].prNumber", "'open-pr'].pr.id")
-    task.write_text(text.replace("https://github.com/akuity/kargo-simple.git", repo_url))
-    return copy
 
 
 def test_the_kargo_simple_task_promotes_into_dev(tmp_path, instance):

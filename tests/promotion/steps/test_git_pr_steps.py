@@ -2,8 +2,9 @@
 over HTTP behind the local GitHub/GitLab API, on one host as a real provider has."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -11,7 +12,7 @@ from pydantic import SecretStr
 from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredentialStore
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.schema_validation import schema_errors as validation_errors
-from kargo_dagster.promotion.step import StepContext
+from kargo_dagster.promotion.step import Skipped, StepContext
 from kargo_dagster.promotion.steps import git_merge_pr, git_open_pr, git_wait_for_pr
 from kargo_dagster.testing.git_provider_api import GitProviderAPI
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
@@ -27,12 +28,16 @@ class Provider:
     remote: GitRemote
     url: str
     name: str
+    # Each work directory stands for a promotion, with its own shared state.
+    shared: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def context(self, tmp_path: Path, token: str = TOKEN) -> StepContext:
+    def context(self, tmp_path: Path, token: str = TOKEN, work: str = "work") -> StepContext:
+        """A step context; another ``work`` directory stands for another promotion."""
         rule = CredentialRule(
             kind="git", repo_url=self.url, credentials=Credentials("git", SecretStr(token))
         )
-        return make_ctx(tmp_path, credentials=StaticCredentialStore((rule,)))
+        ctx = make_ctx(tmp_path, credentials=StaticCredentialStore((rule,)), work=work)
+        return replace(ctx, shared=self.shared.setdefault(work, {}))
 
 
 @pytest.fixture(params=["github", "gitlab"])
@@ -54,7 +59,7 @@ def provider(request, tmp_path) -> Iterator[Provider]:
         yield Provider(api, remote, api.repo_url("acme/app"), request.param)
 
 
-def open_pr(p: Provider, tmp_path: Path, **extra):
+def open_pr(p: Provider, tmp_path: Path, *, work: str = "work", **extra):
     config = {
         "repoURL": p.url,
         "sourceBranch": SOURCE,
@@ -63,7 +68,7 @@ def open_pr(p: Provider, tmp_path: Path, **extra):
         **extra,
     }
     step = git_open_pr.STEP
-    return step.run(p.context(tmp_path), step.config_model.model_validate(config))
+    return step.run(p.context(tmp_path, work=work), step.config_model.model_validate(config))
 
 
 def wait_for(p: Provider, tmp_path: Path, number: int, **extra):
@@ -168,17 +173,106 @@ def test_title_and_description_can_be_given_and_the_ui_is_linked(provider, tmp_p
     )
 
 
+def api_calls(p: Provider) -> list[tuple[str, str]]:
+    return [(method, path) for method, path in p.api.requests if path.startswith("/api/")]
+
+
 def test_an_open_pull_request_for_the_same_commit_is_adopted(provider, tmp_path):
-    first = open_pr(provider, tmp_path)
-    again = open_pr(provider, tmp_path)
+    first = open_pr(provider, tmp_path, work="first-promotion")
+    again = open_pr(provider, tmp_path, work="second-promotion")
     assert again == first
     assert len(provider.api.pulls) == 1
 
 
+def test_run_again_in_the_promotion_the_step_keeps_its_pull_request_even_merged(provider, tmp_path):
+    first = open_pr(provider, tmp_path)
+    provider.api.merge("acme/app", first["pr"]["id"])
+    # Whatever happened to the branches since, the step's own pull request is the answer,
+    # without asking the provider again (Kargo keeps it in the promotion's shared state).
+    provider.remote.commit("Later change", {"env/dev/app.yaml": "image: app:v3\n"}, branch=SOURCE)
+    calls = len(api_calls(provider))
+    assert open_pr(provider, tmp_path) == first
+    assert len(api_calls(provider)) == calls
+    assert len(provider.api.pulls) == 1
+
+
+def test_run_again_in_the_promotion_a_closed_pull_request_is_still_the_answer(provider, tmp_path):
+    first = open_pr(provider, tmp_path)
+    number = first["pr"]["id"]
+    provider.api.close("acme/app", number)
+    assert open_pr(provider, tmp_path) == first
+    # ...so that git-wait-for-pr reports what happened to it.
+    with pytest.raises(TerminalStepError, match="closed without being merged"):
+        wait_for(provider, tmp_path, number)
+
+
+def test_each_step_alias_keeps_its_own_pull_request(provider, tmp_path):
+    first = open_pr(provider, tmp_path)
+    provider.remote.branch("other", f"refs/heads/{SOURCE}")
+    ctx = replace(provider.context(tmp_path), alias="open-other")
+    config = git_open_pr.Config.model_validate(
+        {
+            "repoURL": provider.url,
+            "sourceBranch": "other",
+            "targetBranch": "main",
+            "provider": provider.name,
+        }
+    )
+    other = git_open_pr.STEP.run(ctx, config)
+    assert other["pr"]["id"] != first["pr"]["id"]
+    assert open_pr(provider, tmp_path) == first
+    assert git_open_pr.STEP.run(ctx, config) == other
+
+
+def test_a_merged_pull_request_for_the_same_commit_is_adopted(provider, tmp_path):
+    # The first attempt's pull request was merged before the step could report it.
+    first = open_pr(provider, tmp_path, work="first-promotion")
+    provider.api.merge("acme/app", first["pr"]["id"])
+    assert open_pr(provider, tmp_path, work="second-promotion") == first
+    assert len(provider.api.pulls) == 1
+
+
+def test_a_pull_request_closed_without_merging_is_replaced(provider, tmp_path):
+    first = open_pr(provider, tmp_path, work="first-promotion")
+    provider.api.close("acme/app", first["pr"]["id"])
+    again = open_pr(provider, tmp_path, work="second-promotion")
+    assert again["pr"]["id"] == first["pr"]["id"] + 1
+    assert provider.api.pulls[("acme/app", again["pr"]["id"])].state == "open"
+
+
 def test_no_pull_request_when_the_branches_do_not_differ(provider, tmp_path):
     provider.remote.branch(SOURCE, "refs/heads/main")
-    assert open_pr(provider, tmp_path) == {}
+    outputs = open_pr(provider, tmp_path)
+    assert isinstance(outputs, Skipped) and outputs == {}
+    assert "do not differ" in outputs.reason
     assert provider.api.pulls == {}
+    # Nothing is remembered: a later run of the step looks again.
+    assert not provider.shared["work"].get(git_open_pr.SHARED_KEY)
+
+
+def test_a_change_already_merged_reports_the_pull_request_that_merged_it(provider, tmp_path):
+    # A promotion run again for the same Freight after its pull request was merged: nothing
+    # to commit, so its new branch is the target's head, the merge commit.
+    first = open_pr(provider, tmp_path, work="first-promotion")
+    merge_commit = provider.api.merge("acme/app", first["pr"]["id"])
+    provider.remote.branch("kargo/promotion/again", "refs/heads/main")
+    again = open_pr(
+        provider, tmp_path, work="second-promotion", sourceBranch="kargo/promotion/again"
+    )
+    assert again == first
+    assert len(provider.api.pulls) == 1
+    assert wait_for(provider, tmp_path, first["pr"]["id"])["commit"] == merge_commit
+
+
+def test_a_target_that_moved_on_since_the_merge_has_nothing_to_propose(provider, tmp_path):
+    first = open_pr(provider, tmp_path, work="first-promotion")
+    provider.api.merge("acme/app", first["pr"]["id"])
+    provider.remote.commit("Unrelated", {"README.md": "hello\n"})
+    provider.remote.branch("kargo/promotion/again", "refs/heads/main")
+    again = open_pr(
+        provider, tmp_path, work="second-promotion", sourceBranch="kargo/promotion/again"
+    )
+    assert isinstance(again, Skipped)
 
 
 def test_the_target_branch_must_exist(provider, tmp_path):
