@@ -270,6 +270,11 @@ class GitMirrors:
         fetching back what this machine just pushed. A mirror that was not up to date with
         the remote before the push is left alone (its next sync fetches anyway).
 
+        A clone that borrows the mirror's objects (``git clone --shared``) and holds only
+        loose objects of its own hands them over by moving the files, which are named by
+        their content and stay visible to the clone through the mirror; any other clone is
+        fetched from.
+
         Returns:
             Whether the mirror took the commit.
 
@@ -293,11 +298,15 @@ class GitMirrors:
             except ValueError:
                 return False
             ref = _HEADS + branch
-            command.run(
-                ["fetch", "--quiet", "--no-tags", str(source), f"+{commit}:{ref}"],
-                action="recording a push in the mirror of",
-                git_dir=git_dir,
-            )
+            action = "recording a push in the mirror of"
+            if _hand_over_objects(source, git_dir):
+                command.run(["update-ref", ref, commit], action=action, git_dir=git_dir)
+            else:
+                command.run(
+                    ["fetch", "--quiet", "--no-tags", str(source), f"+{commit}:{ref}"],
+                    action=action,
+                    git_dir=git_dir,
+                )
             head_id = commit if refs.head == ref else refs.head_id
             moved = RemoteRefs(refs={**refs.refs, ref: commit}, head=refs.head, head_id=head_id)
             _write_state(path, {**state, "remote": moved.to_json()})
@@ -343,6 +352,35 @@ class GitMirrors:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _hand_over_objects(source: Path, git_dir: Path) -> bool:
+    """Move ``source``'s own loose objects into the mirror at ``git_dir``; False if it cannot."""
+    objects = source / ".git" / "objects"
+    target = git_dir / "objects"
+    try:
+        borrowed = (objects / "info" / "alternates").read_text().split()
+    except OSError:
+        return False
+    if [Path(line).resolve() for line in borrowed] != [target.resolve()]:
+        return False
+    if any((objects / "pack").glob("*.pack")):
+        return False  # packs need git's care; fetching copies them correctly
+    for fanout in objects.iterdir():
+        if len(fanout.name) != 2 or not fanout.is_dir():
+            continue
+        for loose in fanout.iterdir():
+            destination = target / fanout.name / loose.name
+            if destination.exists():
+                loose.unlink()
+                continue
+            destination.parent.mkdir(exist_ok=True)
+            try:
+                # Objects are immutable and named by content: a rename is a complete copy.
+                loose.rename(destination)
+            except OSError:
+                return False  # another file system: fetch instead
+    return True
 
 
 def _read_state(path: Path) -> dict[str, object] | None:

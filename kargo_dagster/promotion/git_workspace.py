@@ -300,6 +300,7 @@ def _settings(options: CloneOptions, *, partial: bool) -> dict[str, str]:
         "user.email": options.identity.email,
         # Automatic housekeeping in a short-lived checkout only costs time.
         "gc.auto": "0",
+        "core.untrackedcache": "true",
         "http.sslverify": "false" if options.insecure_skip_tls_verify else "true",
     }
     if partial:

@@ -373,3 +373,42 @@ def test_a_git_command_that_hangs_is_stopped_with_its_helpers(tmp_path: Path) ->
     with pytest.raises(RepositoryError, match=r"fetching git repository .* timed out after 0.5s"):
         command.run(["fetch"], action="fetching", cwd=tmp_path)
     assert time.monotonic() - started < 10
+
+
+def test_a_clone_borrowing_the_mirrors_objects_hands_its_new_ones_over(
+    remote: GitRemote, mirrors: GitMirrors, tmp_path: Path
+) -> None:
+    with mirrors.synced(remote.url) as mirror:
+        git_dir = mirror.git_dir
+    clone = tmp_path / "shared"
+    env = git_environment()
+    subprocess.run(
+        ["git", "clone", "-q", "--shared", "-b", "main", str(git_dir), str(clone)],
+        env=env,
+        check=True,
+    )
+    subprocess.run(
+        ["git", "remote", "set-url", "origin", remote.url], cwd=clone, env=env, check=True
+    )
+    (clone / "pushed.txt").write_text("ours")
+    for args in (
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "ours"],
+        ["push", "-q", "origin", "HEAD:main"],
+    ):
+        subprocess.run(["git", *args], cwd=clone, env=env, check=True)
+    pushed = remote.rev("main")
+    assert mirrors.absorb_push(remote.url, clone, "main", pushed)
+    assert list((clone / ".git" / "objects").glob("??/*")) == []  # moved into the mirror...
+    log = subprocess.run(
+        ["git", "log", "-1", "--format=%s"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert log.stdout.strip() == "ours"  # ...and still seen by the clone through it
+    with mirrors.synced(remote.url) as mirror:
+        assert not mirror.fetched
+        assert _refs(mirror.git_dir)["refs/heads/main"] == pushed
