@@ -16,6 +16,7 @@ from kargo_dagster.promotion.steps import (
     git_tag,
     git_wait_for_pr,
     helm_template,
+    helm_update_chart,
     http_request,
     json_parse,
     json_update,
@@ -25,6 +26,7 @@ from kargo_dagster.promotion.steps import (
     set_metadata,
     toml_parse,
     toml_update,
+    yaml_merge,
     yaml_parse,
     yaml_update,
 )
@@ -44,6 +46,7 @@ BUILTIN_STEPS = (
     git_tag.STEP,
     git_wait_for_pr.STEP,
     helm_template.STEP,
+    helm_update_chart.STEP,
     http_request.STEP,
     json_parse.STEP,
     json_update.STEP,
@@ -53,6 +56,7 @@ BUILTIN_STEPS = (
     set_metadata.STEP,
     toml_parse.STEP,
     toml_update.STEP,
+    yaml_merge.STEP,
     yaml_parse.STEP,
     yaml_update.STEP,
 )

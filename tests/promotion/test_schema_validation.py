@@ -39,6 +39,33 @@ from kargo_dagster.promotion.schema_validation import (
             {"repoURL": "github.com/a/b", "sourceBranch": "x", "targetBranch": "main"},
             ["repoURL: 'github.com/a/b' is not a 'uri'"],
         ),
+        (
+            "yaml-merge",
+            {"inFiles": [], "outFile": ""},
+            ["inFiles: [] should be non-empty", "outFile: '' should be non-empty"],
+        ),
+        (
+            "yaml-merge",
+            {"inFiles": ["a.yaml", 1], "outFile": "o.yaml", "strict": True},
+            [
+                "(root): Additional properties are not allowed ('strict' was unexpected)",
+                "inFiles.1: 1 is not of type 'string'",
+            ],
+        ),
+        (
+            "helm-update-chart",
+            {"charts": [{"repository": "oci://r", "name": ""}]},
+            [
+                "(root): 'path' is a required property",
+                "charts.0: 'version' is a required property",
+                "charts.0.name: '' should be non-empty",
+            ],
+        ),
+        (
+            "helm-update-chart",
+            {"path": "c", "charts": [{"repository": "https://r", "name": "n", "version": 1}]},
+            ["charts.0.version: 1 is not of type 'string'"],
+        ),
         # $refs into argocd-common.json resolve.
         (
             "argocd-wait",
@@ -49,6 +76,12 @@ from kargo_dagster.promotion.schema_validation import (
         ("yaml-update", {"path": "v.yaml", "updates": [{"key": "a", "value": None}]}, []),
         ("fail", {}, []),
         ("compose-output", {"anything": {"goes": [1]}}, []),
+        (
+            "yaml-merge",
+            {"inFiles": ["a.yaml"], "outFile": "o.yaml", "ignoreMissingFiles": True},
+            [],
+        ),
+        ("helm-update-chart", {"path": "charts/app"}, []),
         (
             "git-open-pr",
             {"repoURL": "https://github.com/a/b", "sourceBranch": "x", "targetBranch": "main"},
