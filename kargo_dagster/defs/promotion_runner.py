@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from kargo_dagster.clients.argocd_applications import ArgoCDError
 from kargo_dagster.defs.availability_facts import stage_asset_key
 from kargo_dagster.defs.instance_queries import current_freight, recorded_freight
 from kargo_dagster.defs.metadata_store import DagsterMetadataStore
@@ -23,7 +24,11 @@ from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.engine import PromotionResult, PromotionServices, run_promotion
 from kargo_dagster.promotion.expansion import expand_steps
 from kargo_dagster.promotion.step import PromotionInfo
+from kargo_dagster.promotion.steps.argocd_update import HEALTH_CHECK_DETAIL
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
+
+# The steps that need the Argo CD connection.
+ARGOCD_STEPS = frozenset({"argocd-update", "argocd-wait"})
 
 
 def freight_collection(
@@ -68,25 +73,35 @@ def promote(
         rollback=rollback,
     )
     work_dir = kargo.resolved_work_dir()
+    steps = expand_steps(stage, catalog=catalog, project=project)
+    # Only a promotion that talks to Argo CD needs (and can be stopped by) its connection.
+    try:
+        argocd = kargo.argocd_applications() if any(s.uses in ARGOCD_STEPS for s in steps) else None
+    except ArgoCDError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
     services = PromotionServices(
         credentials=kargo.credential_store(project.name),
         metadata=DagsterMetadataStore(instance, project),
         tools=kargo.tool_paths(),
         git_cache_dir=work_dir / "git-cache",
         log=context.log,  # type: ignore[arg-type]
+        argocd=argocd,
     )
-    steps = expand_steps(stage, catalog=catalog, project=project)
-    return run_promotion(
-        steps=steps,
-        registry=builtin_registry(),
-        promotion=info,
-        stage_vars=stage.spec.vars,
-        template_vars=stage.spec.promotion_template.spec.vars
-        if stage.spec.promotion_template
-        else [],
-        services=services,
-        work_root=work_dir / "promotions",
-    )
+    try:
+        return run_promotion(
+            steps=steps,
+            registry=builtin_registry(),
+            promotion=info,
+            stage_vars=stage.spec.vars,
+            template_vars=stage.spec.promotion_template.spec.vars
+            if stage.spec.promotion_template
+            else [],
+            services=services,
+            work_root=work_dir / "promotions",
+        )
+    finally:
+        if argocd is not None:
+            argocd.close()
 
 
 def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
@@ -126,6 +141,15 @@ def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
     changes = changes_markdown(result)
     if changes:
         metadata["changes"] = dg.MetadataValue.md(changes)
+    health_checks = [
+        step.details[HEALTH_CHECK_DETAIL]
+        for step in result.steps
+        if step.status == "Succeeded" and HEALTH_CHECK_DETAIL in step.details
+    ]
+    if health_checks:
+        # What the Stage's health check looks at: the Applications argocd-update synced and
+        # the revisions they must be at (Kargo's Promotion.status.healthChecks).
+        metadata["healthChecks"] = dg.MetadataValue.json(_jsonable(health_checks))
     return metadata
 
 

@@ -4,6 +4,10 @@ Credentials come from three places, asked in this order: the resource's own ``cr
 list (use ``dg.EnvVar`` for passwords, so the UI shows the variable's name, not its value),
 ``KARGO_DAGSTER_CREDS_*`` environment variables, and, when configured, Kargo credential
 Secrets read through the Kubernetes API.
+
+The Argo CD steps (``argocd-update``, ``argocd-wait``) reach Argo CD through ``argocd``:
+:class:`ArgoCDSettings`, which names the transport (today ``kubernetes``: Application
+resources through the Kubernetes API where Argo CD runs, as Kargo does) and its connection.
 """
 
 import os
@@ -14,6 +18,8 @@ import dagster as dg
 import kubernetes
 from pydantic import Field, SecretStr
 
+from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE, ArgoCDError
+from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
 from kargo_dagster.clients.kube_credentials import KubernetesCredentialStore
 from kargo_dagster.credentials import (
     ChainedCredentialStore,
@@ -47,6 +53,56 @@ class KubernetesCredentials(dg.Config):
         default_factory=list,
         description="Namespaces searched after the Project's own (Kargo's global credentials)",
     )
+
+
+class ArgoCDKubernetes(dg.Config):
+    """How to reach the Kubernetes API where Argo CD's Applications live.
+
+    With ``host``, that API server (with ``token`` and ``ca_cert_file`` if it needs them);
+    otherwise ``kubeconfig`` (or ``$KUBECONFIG``) and ``context``; otherwise, inside a pod,
+    its service account; otherwise ``~/.kube/config``.
+    """
+
+    host: str | None = Field(default=None, description="API server URL; default: kubeconfig")
+    token: str | None = Field(
+        default=None, description="Bearer token for host; set it with dg.EnvVar"
+    )
+    ca_cert_file: str | None = Field(default=None, description="CA bundle to verify host by")
+    insecure_skip_tls_verify: bool = Field(
+        default=False, description="Do not verify host's TLS certificate"
+    )
+    kubeconfig: str | None = Field(default=None, description="Path to a kubeconfig file")
+    context: str | None = Field(default=None, description="The kubeconfig context")
+
+
+class ArgoCDSettings(dg.Config):
+    """Where the Argo CD steps find Argo CD.
+
+    Examples:
+        >>> KargoResource(  # doctest: +SKIP
+        ...     argocd=ArgoCDSettings(
+        ...         kubernetes=ArgoCDKubernetes(
+        ...             host="https://kube.example.com", token=dg.EnvVar("ARGOCD_KUBE_TOKEN")
+        ...         )
+        ...     )
+        ... )
+    """
+
+    transport: Literal["kubernetes"] = Field(
+        default="kubernetes",
+        description="How to reach Argo CD: 'kubernetes' (its Application resources)",
+    )
+    namespace: str = Field(
+        default=DEFAULT_NAMESPACE,
+        description="Where Applications are when a step names no namespace",
+    )
+    kubernetes: ArgoCDKubernetes | None = Field(
+        default=None, description="The Kubernetes connection; default: kubeconfig or in-cluster"
+    )
+    poll_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often waiting steps look at Applications again"
+    )
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class KargoResource(dg.ConfigurableResource):
@@ -85,6 +141,9 @@ class KargoResource(dg.ConfigurableResource):
     kubectl: str = Field(default="", description="kubectl binary (kustomize-build); default PATH")
     kustomize: str = Field(default="", description="kustomize binary, preferred over kubectl")
     helm: str = Field(default="", description="helm binary (helm-template); default PATH")
+    argocd: ArgoCDSettings | None = Field(
+        default=None, description="Argo CD, for argocd-update and argocd-wait; default: none"
+    )
 
     def resolved_work_dir(self) -> Path:
         """The directory for mirrors and caches, created if needed."""
@@ -128,6 +187,24 @@ class KargoResource(dg.ConfigurableResource):
             )
         return ChainedCredentialStore(stores)
 
+    def argocd_applications(self) -> KubernetesArgoCDApplications | None:
+        """A client for Argo CD's Applications, or None when ``argocd`` is not set.
+
+        The caller closes it.
+
+        Raises:
+            ArgoCDError: The connection settings cannot be used (no kubeconfig, bad file).
+        """
+        settings = self.argocd
+        if settings is None:
+            return None
+        return KubernetesArgoCDApplications(
+            _argocd_api_client(settings.kubernetes or ArgoCDKubernetes()),
+            default_namespace=settings.namespace,
+            poll_interval=settings.poll_interval_seconds,
+            request_timeout=settings.request_timeout_seconds,
+        )
+
 
 def _resolved(value: str) -> str:
     # Sensors read this resource directly (building resources costs more than a quiet
@@ -148,3 +225,33 @@ def _kube_api_client(settings: KubernetesCredentials) -> kubernetes.client.ApiCl
         )
     kubernetes.config.load_incluster_config()
     return kubernetes.client.ApiClient()
+
+
+def _argocd_api_client(settings: ArgoCDKubernetes) -> kubernetes.client.ApiClient:
+    configuration = kubernetes.client.Configuration()
+    try:
+        if settings.host:
+            configuration.host = settings.host
+            token = _resolved(settings.token or "")
+            if token:
+                configuration.api_key = {"authorization": token}
+                configuration.api_key_prefix = {"authorization": "Bearer"}
+            if settings.ca_cert_file:
+                configuration.ssl_ca_cert = settings.ca_cert_file
+            configuration.verify_ssl = not settings.insecure_skip_tls_verify
+            return kubernetes.client.ApiClient(configuration)
+        if settings.kubeconfig or os.environ.get("KUBECONFIG"):
+            return kubernetes.config.new_client_from_config(
+                config_file=settings.kubeconfig, context=settings.context, persist_config=False
+            )
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
+            return kubernetes.client.ApiClient(configuration)
+        return kubernetes.config.new_client_from_config(
+            context=settings.context, persist_config=False
+        )
+    except (kubernetes.config.ConfigException, OSError) as error:
+        # The loaders' messages name files and contexts, not their secrets.
+        raise ArgoCDError(
+            f"cannot configure the Kubernetes connection to Argo CD (KargoResource.argocd): {error}"
+        ) from None

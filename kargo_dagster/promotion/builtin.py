@@ -2,6 +2,8 @@
 
 from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.steps import (
+    argocd_update,
+    argocd_wait,
     compose_output,
     copy_files,
     delete,
@@ -32,6 +34,8 @@ from kargo_dagster.promotion.steps import (
 )
 
 BUILTIN_STEPS = (
+    argocd_update.STEP,
+    argocd_wait.STEP,
     compose_output.STEP,
     copy_files.STEP,
     delete.STEP,

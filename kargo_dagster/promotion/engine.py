@@ -41,6 +41,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kargo_dagster.clients.argocd_applications import ArgoCDApplications
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import (
     ExpressionError,
@@ -98,6 +99,8 @@ class PromotionServices:
         tools: Where kubectl, kustomize, helm and git are.
         git_cache_dir: Where cached clones live, shared between promotions.
         log: Where the engine and the steps log.
+        argocd: Argo CD's Applications, for ``argocd-update`` and ``argocd-wait``; None
+            when no Argo CD connection is configured (those steps then fail saying so).
     """
 
     credentials: CredentialStore = NO_CREDENTIALS
@@ -107,6 +110,7 @@ class PromotionServices:
     log: logging.Logger = field(
         default_factory=lambda: logging.getLogger("kargo_dagster.promotion")
     )
+    argocd: ArgoCDApplications | None = None
 
 
 class _ContextError(TerminalStepError):
@@ -248,6 +252,7 @@ class _Promotion:
             defer=self.deferred.append,
             report=execution.details.__setitem__,
             shared=self.shared,
+            argocd=services.argocd,
         )
 
     def succeed(self, step: PlannedStep, execution: StepExecution, outputs: Any) -> None:

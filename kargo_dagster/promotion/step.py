@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from kargo_dagster.clients.argocd_applications import ArgoCDApplications
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import TerminalStepError
 from kargo_dagster.freight import Freight
@@ -181,6 +182,8 @@ class StepContext:
         shared: The promotion's shared state (Kargo's ``SharedState``): what a step keeps
             for its own later attempts, or for other steps, for as long as the promotion
             lasts (``git-open-pr`` keeps the pull request it opened).
+        argocd: Argo CD's Applications (``argocd-update``, ``argocd-wait``); None when no
+            Argo CD connection is configured.
     """
 
     work_dir: Path
@@ -198,6 +201,7 @@ class StepContext:
     defer: Callable[[Callable[[], None]], None] = field(default=lambda callback: None)
     report: Callable[[str, Any], None] = field(default=lambda kind, value: None)
     shared: dict[str, Any] = field(default_factory=dict)
+    argocd: ArgoCDApplications | None = None
 
     def path(self, relative: str) -> Path:
         """``relative`` under the work directory; refuses paths that escape it."""

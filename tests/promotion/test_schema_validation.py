@@ -72,8 +72,79 @@ from kargo_dagster.promotion.schema_validation import (
             {"apps": [{"name": "a", "selector": {"matchLabels": {}}, "bogus": 1}]},
             None,
         ),
+        ("argocd-update", {"apps": []}, ["apps: [] should be non-empty"]),
+        (
+            "argocd-update",
+            {"apps": [{"name": "a", "selector": {"matchLabels": {"a": "b"}}}]},
+            [
+                "apps.0: {'name': 'a', 'selector': {'matchLabels': {'a': 'b'}}} is not valid "
+                "under any of the given schemas"
+            ],
+        ),
+        (
+            "argocd-update",
+            {"apps": [{"name": "a", "sources": [{"repoURL": "r", "updateTargetRevision": True}]}]},
+            [
+                "apps.0.sources.0: {'repoURL': 'r', 'updateTargetRevision': True} is not valid "
+                "under any of the given schemas"
+            ],
+        ),
+        (
+            "argocd-update",
+            {
+                "apps": [
+                    {
+                        "name": "a",
+                        "sources": [
+                            {
+                                "repoURL": "r",
+                                "kustomize": {
+                                    "images": [{"repoURL": "i", "tag": "t", "digest": "d"}]
+                                },
+                                "helm": {"images": [{"key": "k"}]},
+                            }
+                        ],
+                    }
+                ]
+            },
+            [
+                "apps.0.sources.0.helm.images.0: 'value' is a required property",
+                "apps.0.sources.0.kustomize.images.0: {'repoURL': 'i', 'tag': 't', 'digest': 'd'} "
+                "is not valid under any of the given schemas",
+            ],
+        ),
+        (
+            "argocd-wait",
+            {"apps": [{"name": "a", "waitFor": ["ready"]}]},
+            [
+                "apps.0.waitFor.0: 'ready' is not one of ['health', 'sync', 'operation', "
+                "'suspended', 'degraded']"
+            ],
+        ),
+        (
+            "argocd-wait",
+            {"apps": [{"selector": {"matchLabels": {}}, "sources": []}]},
+            [
+                "apps.0: Additional properties are not allowed ('sources' was unexpected)",
+                "apps.0.selector: {'matchLabels': {}} is not valid under any of the given schemas",
+            ],
+        ),
         # Valid configs.
         ("yaml-update", {"path": "v.yaml", "updates": [{"key": "a", "value": None}]}, []),
+        (
+            "argocd-update",
+            {
+                "apps": [
+                    {
+                        "selector": {"matchExpressions": [{"key": "env", "operator": "Exists"}]},
+                        "namespace": "gitops",
+                        "sources": [{"repoURL": "https://h/r.git", "desiredRevision": "abc"}],
+                    }
+                ]
+            },
+            [],
+        ),
+        ("argocd-wait", {"apps": [{"name": "a", "waitFor": ["health", "sync"]}]}, []),
         ("fail", {}, []),
         ("compose-output", {"anything": {"goes": [1]}}, []),
         (

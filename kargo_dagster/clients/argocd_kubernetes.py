@@ -1,0 +1,215 @@
+"""Argo CD Applications through the Kubernetes API, as Kargo reaches them.
+
+:class:`KubernetesArgoCDApplications` implements
+:class:`~kargo_dagster.clients.argocd_applications.ArgoCDApplications` with the real
+``kubernetes`` client: Applications through ``CustomObjectsApi`` (``argoproj.io/v1alpha1``),
+Events through ``CoreV1Api``. Every request has a timeout, since the client has none by
+default.
+
+Failures become :class:`~kargo_dagster.clients.argocd_applications.ArgoCDError` with a
+message built from the status and the API's own ``Status.message``; the client's exception
+text (response headers, raw bodies) is never passed on, and the API server's address is
+shown with any credentials masked.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any, Self, cast
+
+import kubernetes
+import urllib3
+
+from kargo_dagster.clients.argocd_applications import (
+    DEFAULT_NAMESPACE,
+    ApplicationConflictError,
+    ApplicationNotFoundError,
+    ArgoCDError,
+)
+from kargo_dagster.redaction import redact_text, redact_url
+
+__all__ = ["KubernetesArgoCDApplications"]
+
+_GROUP, _VERSION, _PLURAL = "argoproj.io", "v1alpha1", "applications"
+
+
+class KubernetesArgoCDApplications:
+    """Argo CD Applications in a Kubernetes cluster.
+
+    Args:
+        api_client: A configured ``kubernetes`` client (kubeconfig, in-cluster or explicit
+            host and token). It is closed by :meth:`close`.
+        default_namespace: Where Applications are when a step names no namespace.
+        poll_interval: Seconds a waiting step lets pass before it looks again.
+        request_timeout: Seconds allowed for each request.
+    """
+
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        *,
+        default_namespace: str = DEFAULT_NAMESPACE,
+        poll_interval: float = 5.0,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.default_namespace = default_namespace
+        self.poll_interval = poll_interval
+        self._api_client = api_client
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._timeout = request_timeout
+        self.where = f"the Kubernetes API at {redact_url(str(api_client.configuration.host))}"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._api_client.close()
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Application, or None when there is none by that name."""
+        doing = f"get Argo CD Application {name!r} in namespace {namespace!r}"
+        try:
+            found = self._custom.get_namespaced_custom_object(
+                _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=self._timeout
+            )
+        except kubernetes.client.ApiException as error:
+            if error.status == 404 and _names_object(error, name):
+                return None
+            raise self._api_error(error, doing) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise self._unreachable(error, doing) from None
+        return cast(dict[str, Any], found)
+
+    def list(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The Applications in ``namespace`` matching the label selector, sorted by name."""
+        doing = f"list Argo CD Applications in namespace {namespace!r}"
+        try:
+            found = self._custom.list_namespaced_custom_object(
+                _GROUP,
+                _VERSION,
+                namespace,
+                _PLURAL,
+                label_selector=selector or None,
+                _request_timeout=self._timeout,
+            )
+        except kubernetes.client.ApiException as error:
+            raise self._api_error(error, doing) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise self._unreachable(error, doing) from None
+        items = cast(list[dict[str, Any]], cast(dict[str, Any], found).get("items") or [])
+        return sorted(items, key=lambda item: str(item.get("metadata", {}).get("name", "")))
+
+    def patch(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply a JSON merge patch; conditional on the ``resourceVersion`` it carries."""
+        doing = f"patch Argo CD Application {name!r} in namespace {namespace!r}"
+        try:
+            written = self._custom.patch_namespaced_custom_object(
+                _GROUP, _VERSION, namespace, _PLURAL, name, dict(patch),
+                _request_timeout=self._timeout,
+            )  # fmt: skip
+        except kubernetes.client.ApiException as error:
+            if error.status == 409:
+                raise ApplicationConflictError(
+                    f"cannot {doing}: it was changed concurrently (409 Conflict)"
+                ) from None
+            if error.status == 404 and _names_object(error, name):
+                raise ApplicationNotFoundError(f"cannot {doing}: it does not exist") from None
+            raise self._api_error(error, doing) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise self._unreachable(error, doing) from None
+        return cast(dict[str, Any], written)
+
+    def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
+        """Create a ``v1/Event`` in ``namespace``."""
+        doing = f"create an Event in namespace {namespace!r}"
+        try:
+            self._core.create_namespaced_event(
+                namespace, dict(event), _request_timeout=self._timeout, _preload_content=False
+            )
+        except kubernetes.client.ApiException as error:
+            raise self._api_error(error, doing) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise self._unreachable(error, doing) from None
+
+    # Errors ----------------------------------------------------------------------------------
+
+    def _api_error(self, error: kubernetes.client.ApiException, doing: str) -> ArgoCDError:
+        status = int(error.status or 0)
+        if status == 0:
+            # The client reports TLS failures as status 0 with the cause in ``reason``.
+            return ArgoCDError(
+                f"cannot reach {self.where} to {doing}: {redact_text(str(error.reason))}",
+                retryable=True,
+            )
+        body = _status_body(error)
+        message = redact_text(str(body.get("message") or error.reason or "")).strip()
+        if status == 404 and not _names_object(error, ""):
+            return ArgoCDError(
+                f"cannot {doing}: {self.where} does not serve Argo CD Applications "
+                f"({_GROUP}/{_VERSION}); is Argo CD installed there? ({message})",
+                status=404,
+            )
+        retryable = status == 429 or status >= 500
+        retry_after = _retry_after(error, body) if retryable else None
+        reason = f"{status} {error.reason}".strip() if error.reason else str(status)
+        return ArgoCDError(
+            f"{self.where} refused to {doing} ({reason}): {message}",
+            status=status,
+            retryable=retryable,
+            retry_after=retry_after,
+        )
+
+    def _unreachable(self, error: urllib3.exceptions.HTTPError, doing: str) -> ArgoCDError:
+        return ArgoCDError(f"cannot reach {self.where} to {doing}: {_cause(error)}", retryable=True)
+
+
+def _status_body(error: kubernetes.client.ApiException) -> dict[str, Any]:
+    try:
+        body = json.loads(error.body) if error.body else {}
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _names_object(error: kubernetes.client.ApiException, name: str) -> bool:
+    """Whether a 404 is about a missing object (``name``; any object when empty), rather
+    than a resource the API server does not serve at all."""
+    details = _status_body(error).get("details") or {}
+    found = details.get("name") if isinstance(details, dict) else None
+    return bool(found) and (not name or found == name)
+
+
+def _retry_after(error: kubernetes.client.ApiException, body: Mapping[str, Any]) -> float | None:
+    details = body.get("details")
+    if isinstance(details, Mapping):
+        seconds = cast(Mapping[str, Any], details).get("retryAfterSeconds")
+        if isinstance(seconds, int | float) and seconds > 0:
+            return float(seconds)
+    header = (error.headers or {}).get("Retry-After")
+    try:
+        return float(header) if header else None
+    except ValueError:
+        return None
+
+
+def _cause(error: BaseException) -> str:
+    """What went wrong underneath urllib3's wrapping, without its URLs and pool names."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        if isinstance(seen, urllib3.exceptions.MaxRetryError) and seen.reason is not None:
+            seen = seen.reason
+        else:
+            seen = seen.__cause__ or seen.__context__
+    # urllib3 files a refused connection under its timeouts; the OS error says which it was.
+    for cause in chain:
+        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError) and cause.strerror:
+            return cause.strerror
+    if any(isinstance(c, TimeoutError | urllib3.exceptions.TimeoutError) for c in chain):
+        return "the request timed out"
+    return type(chain[-1]).__name__
