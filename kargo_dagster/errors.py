@@ -9,13 +9,17 @@ The tree::
     ├── CredentialsError         credential configuration that cannot be used
     ├── DiscoveryError           a subscription could not be read (registry, Helm repo, git)
     │   └── RepositoryError      the repository answered badly or not at all; may be retried
+    │       └── GitProviderError a pull-request API refused or failed (clients.pull_requests)
     ├── ExpressionError          a ${{ }} expression that does not parse or evaluate
+    ├── ArgoCDError              Argo CD, or the API in front of it, refused or failed
+    │                            (clients.argocd_applications; 409 and missing apps below it)
     └── StepError                a promotion step failed; the engine sees only these two:
         ├── TerminalStepError    will not succeed by retrying (bad config, Failed outcome)
         └── RetryableStepError   may succeed later (network, conflicts); carries a delay
             └── StepPendingError the step is waiting (a PR to merge, a poll); not an error
 
-Callers catch ``KargoDagsterError`` to handle anything this library reports. Messages never
+The client errors live beside their clients, which turn them into step errors for the
+engine. Callers catch ``KargoDagsterError`` to handle anything this library reports. Messages never
 contain credentials: values that may be secret are not interpolated into them.
 """
 
