@@ -19,8 +19,8 @@ The tree::
             └── StepPendingError the step is waiting (a PR to merge, a poll); not an error
 
 The client errors live beside their clients, which turn them into step errors for the
-engine. Callers catch ``KargoDagsterError`` to handle anything this library reports. Messages never
-contain credentials: values that may be secret are not interpolated into them.
+engine. Callers catch ``KargoDagsterError`` to handle anything this library reports.
+Messages never contain credentials: values that may be secret are not interpolated into them.
 """
 
 from dataclasses import dataclass
