@@ -19,6 +19,7 @@ from kargo_dagster.defs.instance_queries import current_freight, recorded_freigh
 from kargo_dagster.defs.metadata_store import DagsterMetadataStore
 from kargo_dagster.defs.names import warehouse_key
 from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.defs.stage_health import HEALTH_CHECKS_METADATA
 from kargo_dagster.freight import Freight
 from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.engine import PromotionResult, PromotionServices, run_promotion
@@ -149,7 +150,7 @@ def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
     if health_checks:
         # What the Stage's health check looks at: the Applications argocd-update synced and
         # the revisions they must be at (Kargo's Promotion.status.healthChecks).
-        metadata["healthChecks"] = dg.MetadataValue.json(_jsonable(health_checks))
+        metadata[HEALTH_CHECKS_METADATA] = dg.MetadataValue.json(_jsonable(health_checks))
     return metadata
 
 

@@ -103,6 +103,17 @@ class ArgoCDSettings(dg.Config):
         default=5.0, gt=0, description="How often waiting steps look at Applications again"
     )
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    health_timeout_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "How long the health check waits for Applications to settle (Healthy or "
+            "Unhealthy) before it fails as Progressing or Unknown"
+        ),
+    )
+    url: str | None = Field(
+        default=None, description="Argo CD's web UI (https://argocd.example.com), for links"
+    )
 
 
 class KargoResource(dg.ConfigurableResource):

@@ -8,6 +8,8 @@ that promotes through several Stages, a failed check stops the Stages after it.
 import dagster as dg
 
 from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
+from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.defs.stage_health import registered_health_checks, stage_health_result
 from kargo_dagster.spec import Stage
 
 
@@ -16,14 +18,13 @@ def build_stage_checks(
 ) -> list[dg.AssetChecksDefinition]:
     """The ``health`` and ``verified`` checks of one Stage asset."""
 
-    def evaluate_health() -> dg.AssetCheckResult:
-        # Argo CD applications are registered by argocd-update steps; with none registered the
-        # Stage is healthy, as in Kargo.
-        return dg.AssetCheckResult(
-            passed=True,
-            metadata={"status": "Healthy", "applications": "none registered"},
-            description="No Argo CD applications are registered for this Stage.",
-        )
+    def evaluate_health(
+        context: dg.AssetCheckExecutionContext, kargo: KargoResource
+    ) -> dg.AssetCheckResult:
+        # argocd-update steps register the Applications they synced; with none registered
+        # the Stage is healthy, as in Kargo.
+        criteria = registered_health_checks(context.instance, asset_key, context.partition_key)
+        return stage_health_result(criteria, kargo)
 
     @dg.asset_check(
         asset=asset_key,
@@ -32,8 +33,8 @@ def build_stage_checks(
         partitions_def=partitions_def,
         description="Argo CD health of the applications this Stage's promotion updated.",
     )
-    def health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        return evaluate_health()
+    def health(context: dg.AssetCheckExecutionContext, kargo: KargoResource) -> dg.AssetCheckResult:
+        return evaluate_health(context, kargo)
 
     @dg.asset_check(
         asset=asset_key,
@@ -45,8 +46,10 @@ def build_stage_checks(
             "verification. Downstream Stages accept only Freight that passed it."
         ),
     )
-    def verified(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        healthy = evaluate_health()
+    def verified(
+        context: dg.AssetCheckExecutionContext, kargo: KargoResource
+    ) -> dg.AssetCheckResult:
+        healthy = evaluate_health(context, kargo)
         if not healthy.passed:
             return dg.AssetCheckResult(
                 passed=False,
