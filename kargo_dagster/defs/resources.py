@@ -12,15 +12,12 @@ resources through the Kubernetes API where Argo CD runs, as Kargo does) and its 
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
-import kubernetes
 from pydantic import Field, SecretStr
 
-from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE, ArgoCDError
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
-from kargo_dagster.clients.kube_credentials import KubernetesCredentialStore
+from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE
 from kargo_dagster.credentials import (
     ChainedCredentialStore,
     CredentialRule,
@@ -31,6 +28,9 @@ from kargo_dagster.credentials import (
 )
 from kargo_dagster.discovery.subscribers import default_work_dir
 from kargo_dagster.promotion.step import ToolPaths
+
+if TYPE_CHECKING:
+    from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
 
 
 class RepositoryCredentials(dg.Config):
@@ -190,15 +190,19 @@ class KargoResource(dg.ConfigurableResource):
         if self.credentials_from_env:
             stores.append(credentials_from_env(os.environ))
         if self.kubernetes_credentials is not None:
+            # Imported here: the Kubernetes client is slow to import and often unused.
+            from kargo_dagster.clients.kube_credentials import KubernetesCredentialStore
+            from kargo_dagster.defs.kube_connections import credentials_api_client
+
             settings = self.kubernetes_credentials
             stores.append(
                 KubernetesCredentialStore(
-                    _kube_api_client(settings), [project, *settings.shared_namespaces]
+                    credentials_api_client(settings), [project, *settings.shared_namespaces]
                 )
             )
         return ChainedCredentialStore(stores)
 
-    def argocd_applications(self) -> KubernetesArgoCDApplications | None:
+    def argocd_applications(self) -> "KubernetesArgoCDApplications | None":
         """A client for Argo CD's Applications, or None when ``argocd`` is not set.
 
         The caller closes it.
@@ -209,8 +213,13 @@ class KargoResource(dg.ConfigurableResource):
         settings = self.argocd
         if settings is None:
             return None
+        # Imported here: the Kubernetes client is slow to import and often unused.
+        from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+        from kargo_dagster.defs.kube_connections import argocd_api_client
+
+        connection = settings.kubernetes or ArgoCDKubernetes()
         return KubernetesArgoCDApplications(
-            _argocd_api_client(settings.kubernetes or ArgoCDKubernetes()),
+            argocd_api_client(connection, _resolved(connection.token or "")),
             default_namespace=settings.namespace,
             poll_interval=settings.poll_interval_seconds,
             request_timeout=settings.request_timeout_seconds,
@@ -223,46 +232,3 @@ def _resolved(value: str) -> str:
     if isinstance(value, dg.EnvVar):
         return value.get_value() or ""
     return value
-
-
-def _kube_api_client(settings: KubernetesCredentials) -> kubernetes.client.ApiClient:
-    if settings.host:
-        configuration = kubernetes.client.Configuration()
-        configuration.host = settings.host
-        return kubernetes.client.ApiClient(configuration)
-    if settings.kubeconfig or os.environ.get("KUBECONFIG"):
-        return kubernetes.config.new_client_from_config(
-            config_file=settings.kubeconfig, context=settings.context
-        )
-    kubernetes.config.load_incluster_config()
-    return kubernetes.client.ApiClient()
-
-
-def _argocd_api_client(settings: ArgoCDKubernetes) -> kubernetes.client.ApiClient:
-    configuration = kubernetes.client.Configuration()
-    try:
-        if settings.host:
-            configuration.host = settings.host
-            token = _resolved(settings.token or "")
-            if token:
-                configuration.api_key = {"authorization": token}
-                configuration.api_key_prefix = {"authorization": "Bearer"}
-            if settings.ca_cert_file:
-                configuration.ssl_ca_cert = settings.ca_cert_file
-            configuration.verify_ssl = not settings.insecure_skip_tls_verify
-            return kubernetes.client.ApiClient(configuration)
-        if settings.kubeconfig or os.environ.get("KUBECONFIG"):
-            return kubernetes.config.new_client_from_config(
-                config_file=settings.kubeconfig, context=settings.context, persist_config=False
-            )
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            kubernetes.config.load_incluster_config(client_configuration=configuration)
-            return kubernetes.client.ApiClient(configuration)
-        return kubernetes.config.new_client_from_config(
-            context=settings.context, persist_config=False
-        )
-    except (kubernetes.config.ConfigException, OSError) as error:
-        # The loaders' messages name files and contexts, not their secrets.
-        raise ArgoCDError(
-            f"cannot configure the Kubernetes connection to Argo CD (KargoResource.argocd): {error}"
-        ) from None
