@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Literal
 import dagster as dg
 from pydantic import Field, SecretStr
 
-from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE
+from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE, ArgoCDError
+from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
 from kargo_dagster.credentials import (
     ChainedCredentialStore,
     CredentialRule,
@@ -75,6 +76,17 @@ class ArgoCDKubernetes(dg.Config):
     context: str | None = Field(default=None, description="The kubeconfig context")
 
 
+class ArgoCDRest(dg.Config):
+    """How to reach Argo CD's own REST API (``transport="rest"``), with an API token."""
+
+    url: str = Field(description="Argo CD's API server, e.g. https://argocd.example.com")
+    token: str = Field(description="An Argo CD account or project token; set it with dg.EnvVar")
+    ca_cert_file: str | None = Field(default=None, description="CA bundle to verify url by")
+    insecure_skip_tls_verify: bool = Field(
+        default=False, description="Do not verify the server's TLS certificate"
+    )
+
+
 class ArgoCDSettings(dg.Config):
     """Where the Argo CD steps find Argo CD.
 
@@ -88,9 +100,12 @@ class ArgoCDSettings(dg.Config):
         ... )
     """
 
-    transport: Literal["kubernetes"] = Field(
+    transport: Literal["kubernetes", "rest"] = Field(
         default="kubernetes",
-        description="How to reach Argo CD: 'kubernetes' (its Application resources)",
+        description=(
+            "How to reach Argo CD: 'kubernetes' (its Application resources, as Kargo does) "
+            "or 'rest' (Argo CD's REST API with a token, see `rest`)"
+        ),
     )
     namespace: str = Field(
         default=DEFAULT_NAMESPACE,
@@ -98,6 +113,9 @@ class ArgoCDSettings(dg.Config):
     )
     kubernetes: ArgoCDKubernetes | None = Field(
         default=None, description="The Kubernetes connection; default: kubeconfig or in-cluster"
+    )
+    rest: ArgoCDRest | None = Field(
+        default=None, description="Argo CD's REST API, for transport 'rest'"
     )
     poll_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often waiting steps look at Applications again"
@@ -202,7 +220,9 @@ class KargoResource(dg.ConfigurableResource):
             )
         return ChainedCredentialStore(stores)
 
-    def argocd_applications(self) -> "KubernetesArgoCDApplications | None":
+    def argocd_applications(
+        self,
+    ) -> "KubernetesArgoCDApplications | RestArgoCDApplications | None":
         """A client for Argo CD's Applications, or None when ``argocd`` is not set.
 
         The caller closes it.
@@ -213,6 +233,21 @@ class KargoResource(dg.ConfigurableResource):
         settings = self.argocd
         if settings is None:
             return None
+        if settings.transport == "rest":
+            rest = settings.rest
+            if rest is None:
+                raise ArgoCDError(
+                    "KargoResource.argocd: transport 'rest' needs `rest` (Argo CD's url and token)"
+                )
+            verify: bool | str = rest.ca_cert_file or True
+            return RestArgoCDApplications(
+                rest.url,
+                _resolved(rest.token),
+                default_namespace=settings.namespace,
+                poll_interval=settings.poll_interval_seconds,
+                request_timeout=settings.request_timeout_seconds,
+                verify_tls=False if rest.insecure_skip_tls_verify else verify,
+            )
         # Imported here: the Kubernetes client is slow to import and often unused.
         from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
         from kargo_dagster.defs.kube_connections import argocd_api_client

@@ -4,7 +4,15 @@ import dagster as dg
 import pytest
 
 from kargo_dagster.clients.argocd_applications import ArgoCDError
-from kargo_dagster.defs.resources import ArgoCDKubernetes, ArgoCDSettings, KargoResource
+from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
+from kargo_dagster.defs.resources import (
+    ArgoCDKubernetes,
+    ArgoCDRest,
+    ArgoCDSettings,
+    KargoResource,
+)
+from kargo_dagster.testing.argocd_rest_api import ArgoCDRestAPI
 from kargo_dagster.testing.argocd_sim import application
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 
@@ -28,6 +36,7 @@ def test_a_host_with_a_token_from_the_environment(monkeypatch):
             assert (apps.default_namespace, apps.poll_interval) == ("gitops", 2)
             app = apps.get("gitops", "guestbook")
             assert app is not None
+            assert isinstance(apps, KubernetesArgoCDApplications)
             configuration = apps._api_client.configuration
             assert configuration.get_api_key_with_prefix("authorization") == f"Bearer {TOKEN}"
             kube.fail_next("get", "applications", code=500)
@@ -64,3 +73,22 @@ def test_a_kubeconfig_context_is_used(tmp_path):
         with KargoResource(argocd=settings).argocd_applications() as apps:  # type: ignore[union-attr]
             assert apps.list("argocd", "") == []
             assert apps.where == f"the Kubernetes API at {kube.url}"
+
+
+def test_the_rest_transport_uses_argo_cds_api_with_a_token(monkeypatch):
+    monkeypatch.setenv("ARGOCD_API_TOKEN", TOKEN)
+    with FakeKubeAPI() as kube, ArgoCDRestAPI(kube, token=TOKEN) as api:
+        kube.add(application("guestbook", "https://github.com/acme/deploy.git"))
+        settings = ArgoCDSettings(
+            transport="rest", rest=ArgoCDRest(url=api.url, token=dg.EnvVar("ARGOCD_API_TOKEN"))
+        )
+        with KargoResource(argocd=settings).argocd_applications() as apps:  # type: ignore[union-attr]
+            assert isinstance(apps, RestArgoCDApplications)
+            app = apps.get("argocd", "guestbook")
+    assert app is not None
+    assert app["metadata"]["name"] == "guestbook"
+
+
+def test_the_rest_transport_needs_its_settings():
+    with pytest.raises(ArgoCDError, match="transport 'rest' needs `rest`"):
+        KargoResource(argocd=ArgoCDSettings(transport="rest")).argocd_applications()
