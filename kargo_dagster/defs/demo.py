@@ -74,6 +74,7 @@ def _run_dagster(*, workspace: Path, home: Path, port: int, services: DemoServic
         f"kargo-dagster demo: http://127.0.0.1:{port}/asset-groups (DAGSTER_HOME={home})\n"
         f"  registry {services.image} (tags: {', '.join(services.published())})\n"
         f"  GitOps repository {services.gitops_url}\n"
+        f"  Argo CD (simulated) Applications guestbook-<stage> at {services.kube_url}\n"
         "  Ctrl-C stops it.\n"
     )
     sys.stdout.flush()

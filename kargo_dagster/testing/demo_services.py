@@ -1,10 +1,12 @@
-"""The demo's local world: an OCI registry with guestbook images and a GitOps repository.
+"""The demo's local world: an OCI registry, a GitOps repository and a simulated Argo CD.
 
 ``kargo-dagster demo`` runs the example in ``stages/`` without network access: its Warehouse
-watches ``127.0.0.1:5123/guestbook`` in a local ``docker-registry``, and its promotions
-update ``http://127.0.0.1:8431/guestbook-gitops.git``, a bare repository served over git's
-smart HTTP protocol. Both keep their data under the demo's home, so a restarted demo
-continues where it stopped.
+watches ``127.0.0.1:5123/guestbook`` in a local ``docker-registry``, its promotions update
+``http://127.0.0.1:8431/guestbook-gitops.git``, a bare repository served over git's smart
+HTTP protocol, and ask Argo CD to sync the Applications ``guestbook-<stage>``, which live in
+a fake Kubernetes API on ``127.0.0.1:8432`` where the Argo CD simulator syncs them to the
+repository's commits. The registry and the repository keep their data under the demo's home,
+so a restarted demo continues where it stopped; the Applications start afresh.
 """
 
 from collections.abc import Iterator
@@ -14,12 +16,16 @@ from pathlib import Path
 
 import httpx
 
+from kargo_dagster.testing.argocd_sim import ArgoCDSimulator, application
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitIdentity, GitRemote
+from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.oci_push import push_image
 from kargo_dagster.testing.registry import LocalRegistry
 
 REGISTRY_PORT = 5123
 GIT_PORT = 8431
+KUBE_PORT = 8432
+PROJECT = "kargo-demo"
 IMAGE_REPOSITORY = "guestbook"
 GITOPS_REPOSITORY = "guestbook-gitops"
 STAGES = ("dev", "staging", "prod")
@@ -66,6 +72,7 @@ class DemoServices:
     registry: LocalRegistry
     git: GitHTTPServer
     gitops: GitRemote
+    kube: FakeKubeAPI
 
     @property
     def image(self) -> str:
@@ -76,6 +83,11 @@ class DemoServices:
     def gitops_url(self) -> str:
         """The GitOps repository's URL, as the example PromotionTask names it."""
         return self.git.url_for(self.gitops)
+
+    @property
+    def kube_url(self) -> str:
+        """The fake Kubernetes API holding the Argo CD Applications."""
+        return self.kube.url
 
     def publish(self, version: str) -> str:
         """Push a new guestbook image version; returns its digest."""
@@ -113,9 +125,13 @@ def _gitops_repository(root: Path, image: str) -> GitRemote:
 
 @contextmanager
 def demo_services(
-    home: Path, *, registry_port: int = REGISTRY_PORT, git_port: int = GIT_PORT
+    home: Path,
+    *,
+    registry_port: int = REGISTRY_PORT,
+    git_port: int = GIT_PORT,
+    kube_port: int = KUBE_PORT,
 ) -> Iterator[DemoServices]:
-    """Start the registry and the git server, seeded on first use; stop them on exit."""
+    """Start the registry, the git server and the simulated Argo CD; stop them on exit."""
     with ExitStack() as stack:
         registry = stack.enter_context(
             LocalRegistry(port=registry_port, storage=home / "registry", temp_root=str(home))
@@ -123,7 +139,20 @@ def demo_services(
         gitops_root = home / "gitops"
         gitops = _gitops_repository(gitops_root, registry.repo_url(IMAGE_REPOSITORY))
         git = stack.enter_context(GitHTTPServer(gitops_root, port=git_port))
-        services = DemoServices(registry=registry, git=git, gitops=gitops)
+        kube = stack.enter_context(FakeKubeAPI(port=kube_port))
+        for stage in STAGES:
+            kube.add(
+                application(
+                    f"guestbook-{stage}",
+                    git.url_for(gitops),
+                    "main",
+                    path=f"env/{stage}",
+                    destination_namespace=f"guestbook-{stage}",
+                    authorized_stage=f"{PROJECT}:{stage}",
+                )
+            )
+        stack.enter_context(ArgoCDSimulator(kube).running())
+        services = DemoServices(registry=registry, git=git, gitops=gitops, kube=kube)
         if not services.published():
             for version in FIRST_VERSIONS:
                 services.publish(version)

@@ -185,6 +185,7 @@ class FakeKubeAPI:
     Args:
         clock: Returns the current time for timestamps the server sets.
         crds: The CRDs to serve; by default the bundled Argo CD and Argo Rollouts ones.
+        port: The port to listen on (0: any free one).
 
     Attributes:
         store: The objects and their semantics; simulators and tests may use it directly.
@@ -196,7 +197,9 @@ class FakeKubeAPI:
         *,
         clock: Callable[[], datetime] | None = None,
         crds: list[CustomResourceType] | None = None,
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.store = KubeStore(crds=crds) if clock is None else KubeStore(clock=clock, crds=crds)
         self.requests: list[KubeRequest] = []
         self._faults: list[_Fault] = []
@@ -221,7 +224,7 @@ class FakeKubeAPI:
         return kubernetes.client.ApiClient(configuration)
 
     def __enter__(self) -> "FakeKubeAPI":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self._server.daemon_threads = True
         # A short poll interval makes shutdown() quick; the default is half a second.
         self._thread = threading.Thread(

@@ -14,7 +14,7 @@ import dagster as dg
 import httpx
 
 from kargo_dagster import load_definitions
-from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.defs.resources import ArgoCDKubernetes, ArgoCDSettings, KargoResource
 from tests.defs.promotions import failure_message, promote
 
 REPO = Path(__file__).parents[2]
@@ -128,14 +128,21 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         # The Warehouse sensor discovers the demo registry's newest image as Freight.
         freight = wait_for_freight(home, process)
         # Promoting it into dev pushes to the demo's GitOps repository.
-        defs = load_definitions(
-            REPO / "stages", resources={"kargo": KargoResource(work_dir=str(tmp_path / "work"))}
+        argocd = ArgoCDSettings(
+            kubernetes=ArgoCDKubernetes(host="http://127.0.0.1:8432"), poll_interval_seconds=0.2
         )
+        kargo = KargoResource(work_dir=str(tmp_path / "work"), argocd=argocd)
+        defs = load_definitions(REPO / "stages", resources={"kargo": kargo})
         with dg.DagsterInstance.from_config(str(home)) as instance:
             promoted = promote(
                 defs, instance, dg.AssetKey(["kargo-demo", "stage", "dev"]), freight[0]
             )
         assert promoted.success, failure_message(promoted)
+        # ...and the simulated Argo CD syncs guestbook-dev to it: the Stage is healthy.
+        checks = {e.check_name: e for e in promoted.get_asset_check_evaluations()}
+        assert checks["health"].passed, checks["health"].description
+        [row] = checks["health"].metadata["applications"].value.records  # type: ignore[union-attr]
+        assert (row.data["name"], row.data["status"]) == ("guestbook-dev", "Healthy")
         overlay = subprocess.run(
             [
                 "git",
@@ -168,6 +175,7 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert {n["partitionDefinition"]["name"] for n in nodes.values()} == {"kargo-demo/guestbook"}
     assert {"git", "kustomize"} <= set(nodes["kargo-demo/stage/dev"]["kinds"])
     assert "registry 127.0.0.1:5123/guestbook (tags: v0.1.0, v0.2.0)" in output
+    assert "Argo CD (simulated) Applications guestbook-<stage> at http://127.0.0.1:8432" in output
     # Stopping the demo stops the webserver and the daemon with it.
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
