@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kargo_dagster.errors import KargoDagsterError, ManifestError
-from kargo_dagster.spec import load_manifests
+from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
 
 DEFAULT_PATH = "stages"
 
@@ -83,13 +83,7 @@ def _status(args: argparse.Namespace) -> int:
 def _approve(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.approvals import approve_freight
 
-    catalog = load_manifests(args.path)
-    project = catalog.projects.get(args.project) if args.project else None
-    if project is None:
-        if args.project or len(catalog.projects) != 1:
-            names = ", ".join(sorted(catalog.projects)) or "none"
-            raise KargoDagsterError(f"choose a Project with --project (found: {names})")
-        project = next(iter(catalog.projects.values()))
+    project = _project(load_manifests(args.path), args.project)
     actor = args.actor or os.environ.get("USER") or "unknown"
     with _instance() as instance:
         approve_freight(
@@ -97,6 +91,53 @@ def _approve(args: argparse.Namespace) -> int:
         )
     print(f"Freight {args.freight} approved for Stage {args.stage} by {actor}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from kargo_dagster.defs.reverification import reverify
+
+    defs = _load_defs(args.definitions)
+    project = _project(load_manifests(args.path), args.project)
+    actor = args.actor or os.environ.get("USER") or "unknown"
+    with _instance() as instance:
+        freight, outcomes = reverify(
+            defs, instance, project, stage=args.stage, partition_key=args.freight, actor=actor
+        )
+    for outcome in outcomes:
+        verdict = "passed" if outcome.passed else "failed"
+        print(f"{outcome.check} {verdict}: {outcome.description}")
+    passed = len(outcomes) == 2 and all(o.passed for o in outcomes)
+    print(f"Freight {freight} in Stage {args.stage}: {'verified' if passed else 'not verified'}")
+    return 0 if passed else 1
+
+
+def _load_defs(path: str):  # -> dg.Definitions
+    """The ``defs`` of the code location file ``path`` (as ``dagster dev -f`` would load it)."""
+    import importlib.util
+
+    import dagster as dg
+
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise KargoDagsterError(f"no definitions file {path}: give --definitions")
+    spec = importlib.util.spec_from_file_location("kargo_dagster_user_definitions", file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    defs = getattr(module, "defs", None)
+    if not isinstance(defs, dg.Definitions):
+        raise KargoDagsterError(f"{path} defines no `defs = dg.Definitions(...)`")
+    return defs
+
+
+def _project(catalog: Catalog, name: str | None) -> ProjectManifests:
+    project = catalog.projects.get(name) if name else None
+    if project is None:
+        if name or len(catalog.projects) != 1:
+            names = ", ".join(sorted(catalog.projects)) or "none"
+            raise KargoDagsterError(f"choose a Project with --project (found: {names})")
+        project = next(iter(catalog.projects.values()))
+    return project
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -154,6 +195,19 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--freight", required=True, help="the Freight's partition key")
     approve.add_argument("--actor", help="who approves (default: $USER)")
     approve.set_defaults(handler=_approve)
+
+    verify = commands.add_parser(
+        "verify", help="run a Stage's health and verified checks again for its Freight"
+    )
+    verify.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    verify.add_argument(
+        "--definitions", default="definitions.py", help="the code location file (its `defs`)"
+    )
+    verify.add_argument("--project", help="the Project (optional when there is one)")
+    verify.add_argument("--stage", required=True)
+    verify.add_argument("--freight", help="the Freight's partition key (default: the current one)")
+    verify.add_argument("--actor", help="who asks (default: $USER)")
+    verify.set_defaults(handler=_verify)
 
     demo = commands.add_parser("demo", help="run the Dagster webserver and daemon on the example")
     demo.add_argument("--workspace", default="workspace.yaml")

@@ -1,11 +1,17 @@
 """The ``health`` check: Kargo's Argo CD health of the Applications a promotion synced."""
 
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
 import dagster as dg
 
 from kargo_dagster import load_definitions, record_freight
+from kargo_dagster.cli import main
 from kargo_dagster.defs.resources import ArgoCDKubernetes, ArgoCDSettings, KargoResource
 from kargo_dagster.testing.argocd_sim import ArgoCDSimulator, application
-from kargo_dagster.testing.git_remote import GitHTTPServer
+from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from tests.defs.promotions import promote
 from tests.defs.test_kargo_advanced_promote import TOOLS, guestbook, local_copy, repository
@@ -13,8 +19,21 @@ from tests.defs.test_kargo_advanced_promote import TOOLS, guestbook, local_copy,
 DEV = dg.AssetKey(["kargo-advanced", "stage", "dev"])
 
 
-def promote_with_argo_cd(tmp_path, instance, *, health: str, message: str = ""):
-    """Promote kargo-advanced into dev with guestbook-dev reaching ``health`` after its sync."""
+@dataclass
+class Pipeline:
+    """A kargo-advanced code location whose Argo CD is simulated."""
+
+    defs: dg.Definitions
+    definitions_file: str
+    manifests: Path
+    key: str
+    argocd: ArgoCDSimulator
+    remote: GitRemote
+
+
+@contextlib.contextmanager
+def argo_cd_pipeline(tmp_path, instance, *, health: str, message: str = "") -> Iterator[Pipeline]:
+    """kargo-advanced with guestbook-dev in a simulated Argo CD reaching ``health`` after syncs."""
     remotes, remote, source_commit = repository(tmp_path)
     with GitHTTPServer(remotes) as git_server, FakeKubeAPI() as kube:
         repo_url = git_server.url_for(remote)
@@ -38,13 +57,27 @@ def promote_with_argo_cd(tmp_path, instance, *, health: str, message: str = ""):
         kargo = KargoResource(
             work_dir=str(tmp_path / "work"), kubectl=str(TOOLS / "kubectl"), argocd=settings
         )
-        defs = load_definitions(local_copy(tmp_path, repo_url), resources={"kargo": kargo})
+        manifests = local_copy(tmp_path, repo_url)
+        defs = load_definitions(manifests, resources={"kargo": kargo})
+        # The same code location as a file, as the command line loads one.
+        definitions_file = tmp_path / "definitions.py"
+        definitions_file.write_text(
+            "from kargo_dagster import load_definitions\n"
+            "from kargo_dagster.defs.resources import *\n"
+            f"defs = load_definitions({str(manifests)!r}, resources={{'kargo': {kargo!r}}})\n"
+        )
         key = record_freight(
             instance, "kargo-advanced", guestbook(repo_url, source_commit, "v0.0.2")
         )
         with argocd.running():
-            result = promote(defs, instance, DEV, key)
-    return result, remote.rev("env/dev")
+            yield Pipeline(defs, str(definitions_file), manifests, key, argocd, remote)
+
+
+def promote_with_argo_cd(tmp_path, instance, *, health: str, message: str = ""):
+    """Promote kargo-advanced into dev with guestbook-dev reaching ``health`` after its sync."""
+    with argo_cd_pipeline(tmp_path, instance, health=health, message=message) as pipeline:
+        result = promote(pipeline.defs, instance, DEV, pipeline.key)
+        return result, pipeline.remote.rev("env/dev")
 
 
 def health_evaluation(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
@@ -86,3 +119,26 @@ def test_a_degraded_application_fails_the_gate(tmp_path, instance):
     assert not result.success
     verified = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert verified == {"health": False, "verified": False}
+
+
+def test_verify_runs_the_checks_again_and_a_degraded_app_fails_them(
+    tmp_path, instance, monkeypatch, capsys
+):
+    with argo_cd_pipeline(tmp_path, instance, health="Healthy") as pipeline:
+        assert promote(pipeline.defs, instance, DEV, pipeline.key).success
+        monkeypatch.setenv("DAGSTER_HOME", str(instance.root_directory))
+        arguments = [
+            "verify", "--path", str(pipeline.manifests), "--definitions", pipeline.definitions_file,
+            "--stage", "dev", "--actor", "alice",
+        ]  # fmt: skip
+        assert main(arguments) == 0
+        assert f"Freight {pipeline.key} in Stage dev: verified" in capsys.readouterr().out
+        # The app degrades after the promotion: verifying again fails both checks.
+        pipeline.argocd.set_health("guestbook-dev", status="Degraded")
+        assert main(arguments) == 1
+    out = capsys.readouterr().out
+    assert "health failed: Unhealthy: " in out
+    assert f"Freight {pipeline.key} in Stage dev: not verified" in out
+    runs = instance.get_runs(dg.RunsFilter(tags={"kargo/action": "verify"}))
+    assert len(runs) == 2
+    assert {run.tags["kargo/actor"] for run in runs} == {"alice"}
