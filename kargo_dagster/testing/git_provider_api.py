@@ -22,8 +22,7 @@ This module is the one import path for the fake: :class:`FakePullRequest` is re-
 """
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +30,7 @@ import httpx
 
 from kargo_dagster.testing.github_api import github_reply
 from kargo_dagster.testing.gitlab_api import gitlab_reply
+from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 from kargo_dagster.testing.provider_state import FakePullRequest, ProviderState, Reply
 
 __all__ = ["FakePullRequest", "GitProviderAPI"]
@@ -50,27 +50,19 @@ class GitProviderAPI(ProviderState):
     ) -> None:
         super().__init__(token=token, auto_merge=auto_merge)
         self.git_backend = git_backend
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
         self._git_client: httpx.Client | None = None
 
     def __enter__(self) -> "GitProviderAPI":
         # One client for every proxied git request: a client per request would set up TLS
         # and connection pools each time.
         self._git_client = httpx.Client(timeout=60.0)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_handler_for(self))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        assert self._server is not None
+        self._server.close()
         self._server = None
         if self._git_client is not None:
             self._git_client.close()
@@ -80,8 +72,7 @@ class GitProviderAPI(ProviderState):
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``."""
         assert self._server is not None, "the server is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def repo_url(self, repository: str) -> str:
         """The repository's URL on this server (``<base_url>/<repository>.git``)."""
@@ -113,10 +104,7 @@ def _authorized(api: GitProviderAPI, headers: Any, gitlab: bool) -> bool:
 
 
 def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            """Keep test output quiet."""
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             self._serve()
 

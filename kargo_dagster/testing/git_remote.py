@@ -22,9 +22,11 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["AUTHOR", "COMMITTER", "GitHTTPServer", "GitIdentity", "GitRemote", "git_environment"]
 
@@ -330,15 +332,13 @@ class GitHTTPServer:
             self._expected = f"Basic {token}"
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``."""
         assert self._server is not None, "the server is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def url_for(self, remote: GitRemote) -> str:
         """The HTTP URL of ``remote``, which must live under the server's root."""
@@ -346,19 +346,12 @@ class GitHTTPServer:
         return f"{self.base_url}/{relative.as_posix()}"
 
     def __enter__(self) -> "GitHTTPServer":
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_handler_for(self), port=self.port)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        assert self._server is not None
+        self._server.close()
         self._server = None
 
     def check_authorization(self, header: str | None) -> bool:
@@ -369,10 +362,7 @@ class GitHTTPServer:
 
 
 def _handler_for(server: GitHTTPServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            """Keep test output quiet."""
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             self._serve()
 

@@ -21,11 +21,13 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 
 from ruamel.yaml import YAML
+
+from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 
 _CREATED = "2024-01-01T00:00:00Z"
 
@@ -99,8 +101,7 @@ class HelmRepoServer:
         self._state = _State()
         self._failures: list[_Failure] = []
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
         self.requests: list[RecordedRequest] = []
         self.delay = 0.0
         self.port = 0
@@ -121,28 +122,18 @@ class HelmRepoServer:
     def start(self) -> "HelmRepoServer":
         """Start serving (``with`` does this)."""
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self.port = server.server_address[1]
+        self._server = LoopbackServer(_handler_for(self), name="helm-repo", poll_interval=0.02)
+        # The index lists chart URLs on this server, so it is built once the port is known.
+        self.port = self._server.port
         self.set_charts(self._initial)
-        # A short poll interval makes stop() quick: shutdown() waits for the next poll.
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="helm-repo", daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
         self._stopping.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
     def __enter__(self) -> "HelmRepoServer":
         return self.start()
@@ -303,7 +294,7 @@ def _now() -> float:
 
 
 def _handler_for(repo: HelmRepoServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -326,8 +317,5 @@ def _handler_for(repo: HelmRepoServer) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(answer.body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test); nothing to tell it
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # tests read repo.requests instead
 
     return Handler

@@ -53,7 +53,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -69,6 +69,7 @@ from kargo_dagster.testing.kube_store import (
     not_found,
     status_body,
 )
+from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 
 __all__ = [
     "APPLICATIONS",
@@ -205,8 +206,7 @@ class FakeKubeAPI:
         self._faults: list[_Fault] = []
         self._pod_logs: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # Lifecycle -----------------------------------------------------------------------------
 
@@ -214,8 +214,7 @@ class FakeKubeAPI:
     def url(self) -> str:
         """The server's base URL."""
         assert self._server is not None, "the server is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def api_client(self) -> kubernetes.client.ApiClient:
         """A real ``kubernetes`` client configured for this server."""
@@ -224,24 +223,12 @@ class FakeKubeAPI:
         return kubernetes.client.ApiClient(configuration)
 
     def __enter__(self) -> "FakeKubeAPI":
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self._server.daemon_threads = True
-        # A short poll interval makes shutdown() quick; the default is half a second.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-kube-api",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server = LoopbackServer(self._handler(), port=self.port, name="fake-kube-api")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.close()
 
     # Test set-up ---------------------------------------------------------------------------
 
@@ -625,7 +612,7 @@ class FakeKubeAPI:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _serve(self, method: str) -> None:
                 url = urlsplit(self.path)
                 content_type = self.headers.get("Content-Type", "") or ""
@@ -676,9 +663,5 @@ class FakeKubeAPI:
 
             def do_DELETE(self) -> None:
                 self._serve("DELETE")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                # Test output stays readable; requests are recorded in api.requests.
-                pass
 
         return Handler

@@ -13,10 +13,12 @@ Examples:
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from kargo_dagster.testing.loopback import KeepAliveHandler, LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,7 @@ class ScriptedRegistry:
         self.requests: list[tuple[str, str]] = []
         self.host = ""
         self.url = ""
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def repo_url(self, repository: str) -> str:
         """The image reference of ``repository`` on this server."""
@@ -99,13 +100,7 @@ class ScriptedRegistry:
         """Start serving on a free port."""
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in separate writes
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # keep test output clean
-
+        class Handler(KeepAliveHandler):
             def do_GET(self) -> None:
                 owner._serve(self, "GET")
 
@@ -113,14 +108,9 @@ class ScriptedRegistry:
                 owner._serve(self, "HEAD")
 
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
+        self.host = self._server.host
+        self.url = self._server.url
         return self
 
     def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
@@ -150,12 +140,8 @@ class ScriptedRegistry:
         """Stop serving (slow answers in flight are abandoned)."""
         self._stopping.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> "ScriptedRegistry":
         return self.start()

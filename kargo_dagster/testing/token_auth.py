@@ -14,13 +14,14 @@ import secrets
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from kargo_dagster.testing.loopback import KeepAliveHandler, LoopbackServer
 from kargo_dagster.testing.registry import LocalRegistry
 
 _PASSED_HEADERS = ("content-type", "docker-content-digest", "link", "location", "content-length")
@@ -64,8 +65,7 @@ class TokenAuthRegistry:
         self.url = ""
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (scope, expiry)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
         self._upstream_client: httpx.Client | None = None
 
     def repo_url(self, repository: str) -> str:
@@ -109,13 +109,7 @@ class TokenAuthRegistry:
         """Start serving on a free port."""
         front = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in separate writes
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # keep test output clean
-
+        class Handler(KeepAliveHandler):
             def do_GET(self) -> None:
                 front._handle(self, "GET")
 
@@ -123,26 +117,16 @@ class TokenAuthRegistry:
                 front._handle(self, "HEAD")
 
         self._upstream_client = httpx.Client(base_url=self.upstream.url, timeout=30.0)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        port = self._server.server_address[1]
-        self.host = f"127.0.0.1:{port}"
-        self.url = f"http://{self.host}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
+        self.host = self._server.host
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
         """Stop serving."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         if self._upstream_client is not None:
             self._upstream_client.close()
             self._upstream_client = None
