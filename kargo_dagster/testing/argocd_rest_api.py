@@ -20,14 +20,14 @@ Examples:
 """
 
 import json
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.kube_store import KubeAPIError
+from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["ArgoCDRestAPI"]
 
@@ -53,31 +53,21 @@ class ArgoCDRestAPI:
         self.token = token
         self.username = username
         self.requests: list[tuple[str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     @property
     def url(self) -> str:
         """The API's base URL."""
         assert self._server is not None, "the server is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def __enter__(self) -> "ArgoCDRestAPI":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_handler_for(self), name="argocd-rest-api")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.close()
 
     # Requests ------------------------------------------------------------------------------
 
@@ -160,10 +150,7 @@ def _error(status: int, message: str) -> tuple[int, Any]:
 
 
 def _handler_for(api: ArgoCDRestAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # keep test output clean
-
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
