@@ -20,7 +20,9 @@ is written with two-space indentation and list items at their key's indentation.
 
 Comments of the first file stay where they are; a replaced value carries the end-of-line
 comment of the file it came from. Anchors and aliases are kept in a single file; in a merge,
-each alias becomes a copy of the value it refers to (kyaml would drop the aliased key).
+each alias becomes a copy of the value it refers to (kyaml would drop the aliased key). In
+the rare layouts where the writer would misplace a comment so that the text no longer reads
+back as the merged values, the result is written without comments.
 """
 
 import io

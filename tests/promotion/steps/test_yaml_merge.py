@@ -154,6 +154,13 @@ def test_replaced_values_keep_their_quoting_and_yaml_1_1_words_are_quoted(tmp_pa
     assert text == ('tag: "2.0"\nname: \'api\'\nplain: "1.5"\nflag: "on"\nother: x\nnew: "yes"\n')
 
 
+def test_comments_give_way_where_they_would_garble_the_values(tmp_path):
+    # Written with its comments, this layout loses the line break before "value: c".
+    base = "tolerations:  # who may run where\n- {}\n- key: b\n  value: c  # why\nother: 1\n"
+    text, _ = merge(tmp_path, {"base.yaml": base, "overlay.yaml": "other: 2\n"})
+    assert text == "tolerations:\n- {}\n- key: b\n  value: c\nother: 2\n"
+
+
 def test_flow_and_block_layout_follow_the_earlier_file(tmp_path):
     base = "flow: [a, b]\nblock:\n- a\nempty: {}\n"
     overlay = "flow:\n- c\nblock: [d]\nempty:\n  k: v\n"
