@@ -11,6 +11,7 @@ The tree::
     │   └── RepositoryError      the repository answered badly or not at all; may be retried
     │       └── GitProviderError a pull-request API refused or failed (clients.pull_requests)
     ├── ExpressionError          a ${{ }} expression that does not parse or evaluate
+    ├── VerificationError        a Stage's verification cannot become an AnalysisRun
     ├── ArgoCDError              Argo CD, or the API in front of it, refused or failed
     │                            (clients.argocd_applications; 409 and missing apps below it)
     └── StepError                a promotion step failed; the engine sees only these two:
@@ -152,3 +153,15 @@ class StepPendingError(RetryableStepError):
     """The step is waiting for something outside (Kargo's Running): ask again after
     ``retry_after``. Waiting does not count towards the step's error threshold, only towards
     its timeout."""
+
+
+class VerificationError(KargoDagsterError):
+    """A Stage's verification cannot be turned into an AnalysisRun.
+
+    The message names the Project, the Stage and what is wrong (a missing template, a metric
+    defined twice, an argument nobody sets). Argument values are never quoted, since a
+    Stage arg may come from a Secret.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
