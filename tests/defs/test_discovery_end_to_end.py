@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+from alembic.util.exc import CommandError
 
 from kargo_dagster.testing.oci_push import push_image
 from kargo_dagster.testing.registry import LocalRegistry, free_port
@@ -65,8 +66,13 @@ load_from:
 def partitions(home: Path) -> list[str]:
     if not (home / "dagster.yaml").exists():
         return []
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        return list(instance.get_dynamic_partitions("e2e/app"))
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            return list(instance.get_dynamic_partitions("e2e/app"))
+    except CommandError:
+        # The webserver and the daemon create the SQLite storages side by side at start-up;
+        # reading one mid-migration finds two alembic heads. The wait loop asks again.
+        return []
 
 
 def answers(url: str) -> bool:
