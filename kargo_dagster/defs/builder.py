@@ -89,7 +89,11 @@ def build_project_definitions(
                 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec")
                 checks.extend(
                     build_stage_checks(
-                        stage=stage, asset_key=asset.key, partitions_def=partitions_def
+                        catalog=catalog,
+                        project=project,
+                        stage=stage,
+                        asset_key=asset.key,
+                        partitions_def=partitions_def,
                     )
                 )
     return dg.Definitions(assets=assets, asset_checks=checks, sensors=sensors)

@@ -31,6 +31,8 @@ from kargo_dagster.discovery.subscribers import default_work_dir
 from kargo_dagster.promotion.step import ToolPaths
 
 if TYPE_CHECKING:
+    import kubernetes
+
     from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
 
 
@@ -134,6 +136,25 @@ class ArgoCDSettings(dg.Config):
     )
 
 
+class RolloutsSettings(dg.Config):
+    """Where Stage verification runs its AnalysisRuns: a cluster with Argo Rollouts.
+
+    The runs are created in the Project's namespace, as Kargo creates them; the Kubernetes
+    connection is found as for Argo CD (``host``, a kubeconfig, in-cluster).
+    """
+
+    kubernetes: ArgoCDKubernetes | None = Field(
+        default=None, description="The Kubernetes connection; default: kubeconfig or in-cluster"
+    )
+    timeout_seconds: float = Field(
+        default=600.0, ge=0, description="How long verified waits for an AnalysisRun to finish"
+    )
+    poll_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often verified looks at the AnalysisRun again"
+    )
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class KargoResource(dg.ConfigurableResource):
     """Settings shared by every Warehouse sensor and Stage of a code location.
 
@@ -172,6 +193,10 @@ class KargoResource(dg.ConfigurableResource):
     helm: str = Field(default="", description="helm binary (helm-template); default PATH")
     argocd: ArgoCDSettings | None = Field(
         default=None, description="Argo CD, for argocd-update and argocd-wait; default: none"
+    )
+    rollouts: RolloutsSettings | None = Field(
+        default=None,
+        description="Argo Rollouts, for Stage verification through AnalysisTemplates",
     )
 
     def resolved_work_dir(self) -> Path:
@@ -259,6 +284,19 @@ class KargoResource(dg.ConfigurableResource):
             poll_interval=settings.poll_interval_seconds,
             request_timeout=settings.request_timeout_seconds,
         )
+
+
+def rollouts_api_client(settings: RolloutsSettings) -> "kubernetes.client.ApiClient":
+    """The Kubernetes client for the Argo Rollouts cluster ``settings`` name.
+
+    Raises:
+        ArgoCDError: The connection settings cannot be used (no kubeconfig, bad file).
+    """
+    # Imported here: the Kubernetes client is slow to import and often unused.
+    from kargo_dagster.defs.kube_connections import argocd_api_client
+
+    connection = settings.kubernetes or ArgoCDKubernetes()
+    return argocd_api_client(connection, _resolved(connection.token or ""))
 
 
 def _resolved(value: str) -> str:

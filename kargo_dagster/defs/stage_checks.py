@@ -10,11 +10,17 @@ import dagster as dg
 from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.stage_health import registered_health_checks, stage_health_result
-from kargo_dagster.spec import Stage
+from kargo_dagster.defs.stage_verification import analysis_verification
+from kargo_dagster.spec import Catalog, ProjectManifests, Stage
 
 
 def build_stage_checks(
-    *, stage: Stage, asset_key: dg.AssetKey, partitions_def: dg.DynamicPartitionsDefinition
+    *,
+    catalog: Catalog,
+    project: ProjectManifests,
+    stage: Stage,
+    asset_key: dg.AssetKey,
+    partitions_def: dg.DynamicPartitionsDefinition,
 ) -> list[dg.AssetChecksDefinition]:
     """The ``health`` and ``verified`` checks of one Stage asset."""
 
@@ -69,14 +75,13 @@ def build_stage_checks(
                 metadata={"phase": "Successful"},
                 description="The Stage has no verification: Freight is verified once healthy.",
             )
-        templates = ", ".join(t.name for t in verification.analysis_templates)
-        return dg.AssetCheckResult(
-            passed=False,
-            metadata={"phase": "Error", "analysisTemplates": templates},
-            description=(
-                f"Verification through AnalysisTemplates ({templates}) cannot run in this "
-                "version of kargo-dagster; approve the Freight downstream to bypass it."
-            ),
+        return analysis_verification(
+            context.instance,
+            kargo,
+            catalog=catalog,
+            project=project,
+            stage=stage,
+            partition_key=context.partition_key,
         )
 
     return [health, verified]

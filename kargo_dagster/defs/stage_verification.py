@@ -1,0 +1,134 @@
+"""The ``verified`` check's analysis: one AnalysisRun, as Kargo runs a Stage's verification.
+
+Once the Stage is healthy, the Stage's ``verification`` becomes one AnalysisRun built from
+its AnalysisTemplates and evaluated args (see :mod:`kargo_dagster.verification.analysis_run`)
+for the Freight the Stage holds, created in the Project's namespace of the Argo Rollouts
+cluster (``KargoResource.rollouts``), and followed until it ends or ``timeout_seconds``
+pass. Its phase decides the check (see :mod:`kargo_dagster.verification.analysis_result`);
+the metrics and latest measurements are the check's metadata. Each run of the check creates
+a new AnalysisRun, as each Kargo verification (and re-verification) does.
+"""
+
+import time
+from typing import Any, cast
+
+import dagster as dg
+
+from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.defs.instance_queries import recorded_freight
+from kargo_dagster.defs.metadata_store import DagsterMetadataStore
+from kargo_dagster.defs.names import warehouse_key
+from kargo_dagster.defs.promotion_runner import freight_collection
+from kargo_dagster.defs.resources import KargoResource, RolloutsSettings, rollouts_api_client
+from kargo_dagster.errors import ExpressionError, VerificationError
+from kargo_dagster.redaction import redact_text
+from kargo_dagster.spec import Catalog, ProjectManifests, Stage
+from kargo_dagster.verification.analysis_result import VerificationResult, verification_result
+from kargo_dagster.verification.analysis_run import CatalogTemplates, build_analysis_run
+
+__all__ = ["analysis_verification"]
+
+_GROUP, _VERSION, _PLURAL = "argoproj.io", "v1alpha1", "analysisruns"
+
+
+def analysis_verification(
+    instance: dg.DagsterInstance,
+    kargo: KargoResource,
+    *,
+    catalog: Catalog,
+    project: ProjectManifests,
+    stage: Stage,
+    partition_key: str,
+) -> dg.AssetCheckResult:
+    """Run the Stage's AnalysisRun for the Freight in ``partition_key`` and judge it."""
+    settings = kargo.rollouts
+    if settings is None:
+        return _failed(
+            "Error",
+            "verification through AnalysisTemplates needs an Argo Rollouts cluster: give "
+            "KargoResource `rollouts=RolloutsSettings(...)` (or approve the Freight "
+            "downstream to bypass verification)",
+        )
+    origin = stage.spec.requested_freight[0].origin.name
+    freight = recorded_freight(instance, warehouse_key(project.name, origin), partition_key)
+    if freight is None:
+        return _failed("Error", f"Freight {partition_key} is not recorded for {origin}")
+    collection = freight_collection(instance, project, stage, freight)
+    try:
+        run = build_analysis_run(
+            stage,
+            collection,
+            CatalogTemplates(catalog),
+            project=project.name,
+            metadata=DagsterMetadataStore(instance, project),
+        )
+    except (VerificationError, ExpressionError) as error:
+        return _failed("Error", str(error))
+    try:
+        result, name = _run_to_the_end(run, settings, project.name)
+    except _RolloutsError as error:
+        return _failed("Error", str(error))
+    metadata: dict[str, Any] = {
+        "phase": dg.MetadataValue.text(result.phase.value),
+        "analysisRun": dg.MetadataValue.text(f"{project.name}/{name}"),
+        "verification": dg.MetadataValue.json(result.to_json()),
+    }
+    return dg.AssetCheckResult(
+        passed=result.passed, metadata=metadata, description=result.description
+    )
+
+
+class _RolloutsError(Exception):
+    """The Argo Rollouts cluster could not be used; the message says why, secrets masked."""
+
+
+def _run_to_the_end(
+    run: dict[str, Any], settings: RolloutsSettings, namespace: str
+) -> tuple[VerificationResult, str]:
+    # Imported here: the Kubernetes client is slow to import and often unused.
+    import kubernetes
+
+    try:
+        api_client = rollouts_api_client(settings)
+    except ArgoCDError as error:
+        raise _RolloutsError(f"cannot connect to the Argo Rollouts cluster: {error}") from None
+    timeout = settings.request_timeout_seconds
+    with api_client:
+        api = kubernetes.client.CustomObjectsApi(api_client)
+        try:
+            created = cast(
+                "dict[str, Any]",
+                api.create_namespaced_custom_object(
+                    _GROUP, _VERSION, namespace, _PLURAL, run, _request_timeout=timeout
+                ),
+            )
+            name = created["metadata"]["name"]
+            deadline = time.monotonic() + settings.timeout_seconds
+            while True:
+                result = verification_result(created)
+                if result.terminal or time.monotonic() >= deadline:
+                    return result, name
+                time.sleep(settings.poll_interval_seconds)
+                created = cast(
+                    "dict[str, Any]",
+                    api.get_namespaced_custom_object(
+                        _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=timeout
+                    ),
+                )
+        except kubernetes.client.ApiException as error:
+            reason = redact_text(str(error.reason or error.status))
+            raise _RolloutsError(
+                f"the Argo Rollouts cluster refused the AnalysisRun ({error.status}): {reason}"
+            ) from None
+        except Exception as error:  # noqa: BLE001 - network failures end the check
+            raise _RolloutsError(
+                f"cannot reach the Argo Rollouts cluster: {redact_text(str(error))}"
+            ) from None
+
+
+def _failed(phase: str, description: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False,
+        metadata={"phase": phase},
+        description=redact_text(description),
+    )
