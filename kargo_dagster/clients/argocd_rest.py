@@ -209,7 +209,7 @@ class RestArgoCDApplications:
             body = response.json()
         except ValueError:
             body = {}
-        text = body.get("message") or body.get("error") if isinstance(body, dict) else ""
+        text = (body.get("message") or body.get("error")) if isinstance(body, dict) else ""
         return self._scrub(str(text or response.reason_phrase or "no message"))
 
     def _scrub(self, text: str) -> str:

@@ -60,16 +60,25 @@ def is_approved(instance: dg.DagsterInstance, stage: dg.AssetKey, partition_key:
     return False
 
 
+def latest_materialization(
+    instance: dg.DagsterInstance, asset: dg.AssetKey, partition_key: str
+) -> dg.AssetMaterialization | None:
+    """The newest materialization of one partition (a Stage's latest promotion of a Freight,
+    a Warehouse's record of it), or None."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition_key]), limit=1
+    ).records
+    return records[0].asset_materialization if records else None
+
+
 def recorded_freight(
     instance: dg.DagsterInstance, warehouse: dg.AssetKey, partition_key: str
 ) -> Freight | None:
     """The Freight a Warehouse recorded under ``partition_key``, or None if it recorded none."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=warehouse, asset_partitions=[partition_key]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
+    materialization = latest_materialization(instance, warehouse, partition_key)
+    if materialization is None:
         return None
-    value = records[0].asset_materialization.metadata.get(META_FREIGHT_JSON)
+    value = materialization.metadata.get(META_FREIGHT_JSON)
     if value is None:
         return None
     raw = value.value

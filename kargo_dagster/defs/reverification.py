@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK, stage_asset_key
-from kargo_dagster.defs.instance_queries import current_freight
+from kargo_dagster.defs.instance_queries import current_freight, latest_materialization
 from kargo_dagster.defs.names import TAG_ACTION, TAG_ACTOR, TAG_FREIGHT, TAG_PROJECT, TAG_STAGE
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import ProjectManifests
@@ -65,10 +65,7 @@ def reverify(
         if held is None:
             raise PromotionRefusedError(f"Stage {stage} holds no Freight to verify")
         partition_key = held.partition_key
-    promoted = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition_key]), limit=1
-    ).records
-    if not promoted:
+    if latest_materialization(instance, key, partition_key) is None:
         raise PromotionRefusedError(
             f"Freight {partition_key} was never promoted into Stage {stage}: nothing to verify"
         )

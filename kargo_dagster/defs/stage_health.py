@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.defs.instance_queries import latest_materialization
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.redaction import redact_text
 from kargo_dagster.verification.argocd_health import (
@@ -32,12 +33,10 @@ def registered_health_checks(
     instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_key: str
 ) -> list[Any]:
     """The health criteria the partition's latest promotion registered (none: empty)."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
+    promotion = latest_materialization(instance, asset_key, partition_key)
+    if promotion is None:
         return []
-    entry = records[0].asset_materialization.metadata.get(HEALTH_CHECKS_METADATA)
+    entry = promotion.metadata.get(HEALTH_CHECKS_METADATA)
     value = entry.value if entry is not None else None
     return list(value) if isinstance(value, list) else []
 
