@@ -9,6 +9,7 @@ the metrics and latest measurements are the check's metadata. Each run of the ch
 a new AnalysisRun, as each Kargo verification (and re-verification) does.
 """
 
+import dataclasses
 import time
 from typing import Any, cast
 
@@ -23,7 +24,12 @@ from kargo_dagster.defs.resources import KargoResource, RolloutsSettings, rollou
 from kargo_dagster.errors import ExpressionError, VerificationError
 from kargo_dagster.redaction import redact_text
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
-from kargo_dagster.verification.analysis_result import VerificationResult, verification_result
+from kargo_dagster.verification.analysis_result import (
+    VerificationPhase,
+    VerificationResult,
+    terminate_patch,
+    verification_result,
+)
 from kargo_dagster.verification.analysis_run import CatalogTemplates, build_analysis_run
 
 __all__ = ["analysis_verification"]
@@ -104,17 +110,28 @@ def _run_to_the_end(
             )
             name = created["metadata"]["name"]
             deadline = time.monotonic() + settings.timeout_seconds
-            while True:
-                result = verification_result(created)
-                if result.terminal or time.monotonic() >= deadline:
-                    return result, name
-                time.sleep(settings.poll_interval_seconds)
-                created = cast(
-                    "dict[str, Any]",
-                    api.get_namespaced_custom_object(
-                        _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=timeout
-                    ),
-                )
+            try:
+                while True:
+                    result = verification_result(created)
+                    if result.terminal:
+                        return result, name
+                    if time.monotonic() >= deadline:
+                        # Nobody waits for the run any more, so it should not go on measuring.
+                        _terminate(api, namespace, name, timeout)
+                        return _timed_out(result, settings.timeout_seconds), name
+                    time.sleep(settings.poll_interval_seconds)
+                    created = cast(
+                        "dict[str, Any]",
+                        api.get_namespaced_custom_object(
+                            _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=timeout
+                        ),
+                    )
+            except BaseException:
+                # Terminating the Dagster run aborts the verification, as aborting it in Kargo
+                # does: the AnalysisRun is told to stop rather than left measuring. Dagster
+                # interrupts with an exception that is not an Exception, hence BaseException.
+                _terminate(api, namespace, name, timeout)
+                raise
         except kubernetes.client.ApiException as error:
             reason = redact_text(str(error.reason or error.status))
             raise _RolloutsError(
@@ -124,6 +141,26 @@ def _run_to_the_end(
             raise _RolloutsError(
                 f"cannot reach the Argo Rollouts cluster: {redact_text(str(error))}"
             ) from None
+
+
+def _timed_out(result: VerificationResult, timeout: float) -> VerificationResult:
+    return dataclasses.replace(
+        result,
+        phase=VerificationPhase.ERROR,
+        message=(
+            f"the AnalysisRun was still {result.analysis_phase or 'Pending'} after {timeout:g}s "
+            "(RolloutsSettings.timeout_seconds), so it was terminated"
+        ),
+    )
+
+
+def _terminate(api: Any, namespace: str, name: str, timeout: float) -> None:
+    try:
+        api.patch_namespaced_custom_object(
+            _GROUP, _VERSION, namespace, _PLURAL, name, terminate_patch(), _request_timeout=timeout
+        )
+    except Exception:  # noqa: BLE001 - the interruption being handled matters more
+        pass
 
 
 def _failed(phase: str, description: str) -> dg.AssetCheckResult:

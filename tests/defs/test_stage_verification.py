@@ -1,6 +1,11 @@
 """The ``verified`` check runs the Stage's AnalysisTemplates as one AnalysisRun, as Kargo does,
 in a fake Kubernetes API where the AnalysisRun simulator plays Argo Rollouts."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -68,6 +73,12 @@ spec:
       value: ${{ imageFrom("registry.example.com/shop/app").Tag }}
 """
 DEV = dg.AssetKey(["shop", "stage", "dev"])
+FREIGHT = Freight(
+    origin=FreightOrigin(name="app"),
+    images=(
+        Image(repo_url="registry.example.com/shop/app", tag="v1.2.3", digest="sha256:" + "1" * 64),
+    ),
+)
 
 
 def verify_dev(tmp_path: Path, instance, *, outcome: str, rollouts: bool = True):
@@ -81,17 +92,7 @@ def verify_dev(tmp_path: Path, instance, *, outcome: str, rollouts: bool = True)
             work_dir=str(tmp_path / "work"), rollouts=settings if rollouts else None
         )
         defs = load_definitions(manifests, resources={"kargo": kargo})
-        freight = Freight(
-            origin=FreightOrigin(name="app"),
-            images=(
-                Image(
-                    repo_url="registry.example.com/shop/app",
-                    tag="v1.2.3",
-                    digest="sha256:" + "1" * 64,
-                ),
-            ),
-        )
-        key = record_freight(instance, "shop", freight)
+        key = record_freight(instance, "shop", FREIGHT)
         with AnalysisRunSimulator(kube, outcome=outcome).running():
             result = promote(defs, instance, DEV, key)
         runs = kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")
@@ -125,3 +126,94 @@ def test_without_a_rollouts_cluster_the_check_says_how_to_configure_one(tmp_path
     assert not verified.passed
     assert "give KargoResource `rollouts=RolloutsSettings(...)`" in (verified.description or "")
     assert runs == []
+
+
+def _endless(manifests: str) -> str:
+    # A metric with an interval and no count measures until the run is terminated.
+    return manifests.replace(
+        "  - name: up\n    provider:", "  - name: up\n    interval: 1s\n    provider:"
+    )
+
+
+def test_a_run_that_outlasts_the_timeout_is_terminated(tmp_path, instance):
+    manifests = tmp_path / "stages.yaml"
+    manifests.write_text(_endless(MANIFESTS))
+    with FakeKubeAPI() as kube:
+        settings = RolloutsSettings(
+            kubernetes=ArgoCDKubernetes(host=kube.url),
+            poll_interval_seconds=0.05,
+            timeout_seconds=0.5,
+        )
+        kargo = KargoResource(work_dir=str(tmp_path / "work"), rollouts=settings)
+        defs = load_definitions(manifests, resources={"kargo": kargo})
+        key = record_freight(instance, "shop", FREIGHT)
+        with AnalysisRunSimulator(kube).running():
+            result = promote(defs, instance, DEV, key)
+        [run] = kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")
+    verified = {e.check_name: e for e in result.get_asset_check_evaluations()}["verified"]
+    assert not verified.passed
+    assert verified.metadata["phase"].value == "Error"
+    assert "after 0.5s (RolloutsSettings.timeout_seconds), so it was terminated" in (
+        verified.description or ""
+    )
+    assert run["spec"]["terminate"] is True
+
+
+def test_interrupting_a_verification_terminates_its_analysis_run(tmp_path, instance):
+    manifests = tmp_path / "stages.yaml"
+    manifests.write_text(_endless(MANIFESTS))
+    with FakeKubeAPI() as kube:
+        settings = RolloutsSettings(
+            kubernetes=ArgoCDKubernetes(host=kube.url),
+            poll_interval_seconds=0.05,
+            timeout_seconds=0.2,
+        )
+        kargo = KargoResource(work_dir=str(tmp_path / "work"), rollouts=settings)
+        defs = load_definitions(manifests, resources={"kargo": kargo})
+        key = record_freight(instance, "shop", FREIGHT)
+        with AnalysisRunSimulator(kube).running():
+            assert promote(defs, instance, DEV, key).success is False
+            # `kargo-dagster verify` waits on a new AnalysisRun until it is interrupted.
+            definitions = tmp_path / "definitions.py"
+            definitions.write_text(
+                "from kargo_dagster import load_definitions\n"
+                "from kargo_dagster.defs.resources import *\n"
+                f"connection = ArgoCDKubernetes(host={kube.url!r})\n"
+                "settings = RolloutsSettings(kubernetes=connection, poll_interval_seconds=0.05)\n"
+                f"kargo = KargoResource(work_dir={str(tmp_path / 'work')!r}, rollouts=settings)\n"
+                f"defs = load_definitions({str(manifests)!r}, resources={{'kargo': kargo}})\n"
+            )
+            verify = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "kargo-dagster"),
+                    "verify",
+                    "--path",
+                    str(manifests),
+                    "--definitions",
+                    str(definitions),
+                    "--stage",
+                    "dev",
+                ],
+                env={**os.environ, "DAGSTER_HOME": str(instance.root_directory)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while len(kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")) < 2:
+                    assert verify.poll() is None, verify.communicate()[0]
+                    assert time.monotonic() < deadline, "verify created no AnalysisRun"
+                    time.sleep(0.1)
+                time.sleep(0.5)
+                verify.send_signal(signal.SIGINT)
+                output, _ = verify.communicate(timeout=60)
+            finally:
+                if verify.poll() is None:
+                    verify.kill()
+            runs = kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")
+    assert verify.returncode != 0, output
+    newest = max(
+        runs, key=lambda run: run["metadata"]["creationTimestamp"] + run["metadata"]["name"]
+    )
+    assert newest["spec"].get("terminate") is True, output
