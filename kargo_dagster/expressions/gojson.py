@@ -71,7 +71,9 @@ def format_float(value: float, *, json_style: bool) -> str:
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         width = 1 if json_style else 2
         return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):0{width}d}"
-    return sign + format(Decimal(repr(abs(value))), "f").rstrip("0").rstrip(".")
+    text = format(Decimal(repr(abs(value))), "f")
+    # Only a fraction loses its trailing zeros: 1.5e17 is 150000000000000000, not 15.
+    return sign + (text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 def rfc3339_nano(moment: datetime) -> str:
