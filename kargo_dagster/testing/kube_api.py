@@ -8,7 +8,7 @@ bodies, resourceVersions, conflicts and schema validation (see
 
 Served kinds:
 
-* core ``v1``: Secrets, ConfigMaps, Events, Pods (with ``/status`` and ``/log``);
+* core ``v1``: Secrets, ConfigMaps, Events, Pods (with ``/status`` and ``/log``, see below);
 * ``batch/v1`` Jobs (with ``/status``);
 * ``argoproj.io/v1alpha1`` Applications (Argo CD v3.5.1 CRD), AnalysisRuns,
   AnalysisTemplates and ClusterAnalysisTemplates (cluster-scoped), validated against their
@@ -26,7 +26,19 @@ namespaces as objects (any namespace name works), RBAC and admission webhooks.
 
 Test code seeds objects with :meth:`FakeKubeAPI.add`, reads them back with
 :meth:`FakeKubeAPI.get`, and injects failures with :meth:`FakeKubeAPI.fail_next`. Every
-request is recorded in :attr:`FakeKubeAPI.requests`.
+request is recorded in :attr:`FakeKubeAPI.requests`. Clients that read a kubeconfig file
+(``kubernetes.config.load_kube_config``, dagster-k8s's ``PipesK8sClient``) get one from
+:meth:`FakeKubeAPI.write_kubeconfig`.
+
+Pod logs come from one of two places. A test may fix a pod's whole log with
+:meth:`FakeKubeAPI.set_pod_log`. A pod simulator (:mod:`kargo_dagster.testing.pod_sim`)
+instead opens the log when the pod's containers start (:meth:`FakeKubeAPI.open_pod_log`) and
+appends lines as the process prints them (:meth:`FakeKubeAPI.append_pod_log`), each stamped
+with an RFC 3339 time to the nanosecond; those lines take precedence. The ``/log`` endpoint
+honours ``timestamps=true`` (each line prefixed with its time and a space), ``tailLines``,
+``container`` (simulated lines belong to the first container) and ``follow=true``, which
+streams simulated lines with chunked transfer encoding as they are appended and ends when
+every container of the pod has terminated, the pod is deleted, or the server stops.
 
 How to use::
 
@@ -49,15 +61,19 @@ The Argo CD and AnalysisRun simulators (:mod:`kargo_dagster.testing.argocd_sim`,
 
 import base64
 import json
+import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import kubernetes
+import yaml
 
 from kargo_dagster.testing.crd_schemas import CustomResourceType
 from kargo_dagster.testing.kube_store import (
@@ -168,6 +184,48 @@ class _Fault:
     times: int
 
 
+@dataclass
+class _PodLog:
+    """The lines a simulated pod printed: (RFC 3339 nanosecond time, text), oldest first."""
+
+    lines: list[tuple[str, str]]
+    last_ns: int = 0
+
+
+@dataclass(frozen=True)
+class _LogFollow:
+    """A ``follow=true`` log request to stream once the response headers are out."""
+
+    namespace: str
+    name: str
+    uid: str
+    first_container: bool
+    timestamps: bool
+    start: int
+
+
+# How often a log follower re-reads the pod's status while no line arrives: it learns of
+# termination and deletion from the store, which does not share the log's condition.
+_FOLLOW_POLL = 0.05
+
+
+def _nano_timestamp(ns: int) -> str:
+    """``ns`` nanoseconds since the epoch as a Kubernetes log time (9 fractional digits)."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    whole = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{fraction:09d}Z"
+
+
+def _log_line(line: tuple[str, str], timestamps: bool) -> str:
+    stamp, text = line
+    return f"{stamp} {text}\n" if timestamps else f"{text}\n"
+
+
+def _all_terminated(pod: Mapping[str, Any]) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return bool(statuses) and all((s.get("state") or {}).get("terminated") for s in statuses)
+
+
 @dataclass(frozen=True)
 class _Route:
     rtype: ResourceType
@@ -205,7 +263,11 @@ class FakeKubeAPI:
         self.requests: list[KubeRequest] = []
         self._faults: list[_Fault] = []
         self._pod_logs: dict[tuple[str, str], str] = {}
+        self._pod_lines: dict[tuple[str, str], _PodLog] = {}
         self._lock = threading.Lock()
+        # Log followers wait on this for appended lines and for the server to stop.
+        self._log_changed = threading.Condition(self._lock)
+        self._stopped = False
         self._server: LoopbackServer | None = None
 
     # Lifecycle -----------------------------------------------------------------------------
@@ -222,11 +284,46 @@ class FakeKubeAPI:
         configuration.host = self.url
         return kubernetes.client.ApiClient(configuration)
 
+    def write_kubeconfig(self, path: str | Path, namespace: str = "default") -> Path:
+        """Write a kubeconfig whose current context reaches this server, without credentials.
+
+        Args:
+            path: The file to write (its directory must exist).
+            namespace: The context's default namespace.
+
+        Returns:
+            The path written.
+
+        Examples:
+            >>> kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")  # doctest: +SKIP
+            >>> kubernetes.config.load_kube_config(config_file=str(kubeconfig))  # doctest: +SKIP
+        """
+        name = "fake-kube-api"
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": self.url}}],
+            "users": [{"name": name, "user": {}}],
+            "contexts": [
+                {"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}
+            ],
+            "current-context": name,
+            "preferences": {},
+        }
+        target = Path(path)
+        target.write_text(yaml.safe_dump(config, sort_keys=False))
+        return target
+
     def __enter__(self) -> "FakeKubeAPI":
+        with self._lock:
+            self._stopped = False
         self._server = LoopbackServer(self._handler(), port=self.port, name="fake-kube-api")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        with self._log_changed:
+            self._stopped = True
+            self._log_changed.notify_all()
         if self._server is not None:
             self._server.close()
 
@@ -300,9 +397,40 @@ class FakeKubeAPI:
         )
 
     def set_pod_log(self, namespace: str, name: str, text: str) -> None:
-        """What ``GET .../pods/{name}/log`` answers for that pod."""
+        """What ``GET .../pods/{name}/log`` answers for that pod (unless it has a simulated log)."""
         with self._lock:
             self._pod_logs[(namespace, name)] = text
+
+    def open_pod_log(self, namespace: str, name: str) -> None:
+        """Start an empty simulated log for the pod, replacing any earlier one.
+
+        Call it before the pod's containers are reported running, so that a client following
+        the log from then on gets the simulated lines rather than the :meth:`set_pod_log` text.
+        """
+        with self._log_changed:
+            self._pod_lines[(namespace, name)] = _PodLog([])
+            self._log_changed.notify_all()
+
+    def append_pod_log(self, namespace: str, name: str, line: str) -> str:
+        """Add one line (without its newline) to the pod's simulated log; its timestamp.
+
+        The timestamp is the current time to the nanosecond, made later than the pod's
+        previous line when the clock has not moved: dagster-k8s joins lines that share a
+        timestamp into one message.
+        """
+        with self._log_changed:
+            log = self._pod_lines.setdefault((namespace, name), _PodLog([]))
+            log.last_ns = max(time.time_ns(), log.last_ns + 1)
+            stamp = _nano_timestamp(log.last_ns)
+            log.lines.append((stamp, line))
+            self._log_changed.notify_all()
+            return stamp
+
+    def pod_log_lines(self, namespace: str, name: str) -> list[str]:
+        """The pod's simulated log lines so far, without timestamps."""
+        with self._lock:
+            log = self._pod_lines.get((namespace, name))
+            return [text for _, text in log.lines] if log else []
 
     def fail_next(
         self,
@@ -517,8 +645,7 @@ class FakeKubeAPI:
         if verb == "get":
             obj = self.store.get(rtype, namespace, name)
             if sub == "log":
-                with self._lock:
-                    return 200, self._pod_logs.get((namespace or "", name), ""), []
+                return 200, self._pod_log(obj, query), []
             return 200, obj, []
         if verb == "update":
             replaced = self.store.replace(
@@ -571,6 +698,66 @@ class FakeKubeAPI:
             ),
             [],
         )
+
+    def _pod_log(self, pod: Mapping[str, Any], query: Mapping[str, list[str]]) -> str | _LogFollow:
+        """The answer to ``GET .../log``: the text, or a stream to follow.
+
+        Raises:
+            KubeAPIError: 400 for a container the pod does not have or a bad ``tailLines``.
+        """
+        meta = pod["metadata"]
+        namespace, name = meta.get("namespace") or "", meta["name"]
+        names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = query.get("container", [""])[0]
+        if container and container not in names:
+            raise bad_request(f"container {container} is not valid for pod {name}")
+        flag = {"true", "1", "t"}
+        timestamps = query.get("timestamps", ["false"])[0].lower() in flag
+        tail = query.get("tailLines", [""])[0]
+        if tail and not tail.isdigit():
+            raise bad_request(f"tailLines must be a non-negative integer, not {tail!r}")
+        first = not container or container == names[0]
+        with self._lock:
+            log = self._pod_lines.get((namespace, name))
+            if log is None:
+                text = self._pod_logs.get((namespace, name), "")
+                if not tail:
+                    return text
+                kept = text.splitlines(keepends=True)
+                return "".join(kept[max(len(kept) - int(tail), 0) :])
+            lines = log.lines if first else []
+            start = max(len(lines) - int(tail), 0) if tail else 0
+            if query.get("follow", ["false"])[0].lower() in flag:
+                uid = str(meta.get("uid") or "")
+                return _LogFollow(namespace, name, uid, first, timestamps, start)
+            return "".join(_log_line(line, timestamps) for line in lines[start:])
+
+    def _follow(self, follow: _LogFollow, write: Callable[[bytes], None]) -> None:
+        """Write the pod's lines as they are appended until it terminates or is deleted."""
+        pods = self.resource("v1", "Pod")
+        sent = follow.start
+        while True:
+            # Read the pod before the lines: once it is seen terminated, every line its
+            # process printed was already appended.
+            pod = self.store.find(pods, follow.namespace, follow.name)
+            gone = pod is None or str(pod["metadata"].get("uid") or "") != follow.uid
+            finished = gone or _all_terminated(pod or {})
+            with self._log_changed:
+                log = self._pod_lines.get((follow.namespace, follow.name))
+                lines = log.lines[sent:] if log and follow.first_container else []
+                stopped = self._stopped
+            for line in lines:
+                write(_log_line(line, follow.timestamps).encode())
+            sent += len(lines)
+            if finished or stopped:
+                return
+            key = (follow.namespace, follow.name)
+            with self._log_changed:
+                log = self._pod_lines.get(key)
+                waiting = log is None or not follow.first_container or len(log.lines) <= sent
+                if waiting and not self._stopped:
+                    # Woken by an append or the server stopping; otherwise polls the status.
+                    self._log_changed.wait(timeout=_FOLLOW_POLL)
 
     def _list(
         self, rtype: ResourceType, namespace: str | None, query: Mapping[str, list[str]]
@@ -637,6 +824,9 @@ class FakeKubeAPI:
                             method, url.path, url.query, content_type if raw else "", body, code
                         )
                     )
+                if isinstance(answer, _LogFollow):
+                    self._stream(answer)
+                    return
                 if isinstance(answer, str):
                     payload, media = answer.encode(), "text/plain"
                 else:
@@ -648,6 +838,28 @@ class FakeKubeAPI:
                     self.send_header("Warning", f"299 - {json.dumps(warning)}")
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _stream(self, follow: _LogFollow) -> None:
+                # Chunked encoding needs an HTTP/1.1 status line; the connection still
+                # closes after this response, as every other one does.
+                self.protocol_version = "HTTP/1.1"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                # Each chunk is one write; without Nagle it leaves at once, so a follower
+                # sees a line as soon as the process printed it.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+                def write(data: bytes) -> None:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+                try:
+                    api._follow(follow, write)
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped following
 
             def do_GET(self) -> None:
                 self._serve("GET")
