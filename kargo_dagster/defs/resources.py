@@ -155,6 +155,45 @@ class RolloutsSettings(dg.Config):
     request_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class AnalysisPods(dg.Config):
+    """Where ``job`` metrics run their pods when kargo-dagster runs the analysis itself.
+
+    Each measurement of a ``job`` metric becomes one pod from the metric's Job template,
+    launched and followed by dagster-k8s's ``PipesK8sClient``: the pod's logs stream into the
+    check's run, and a pod that uses ``dagster-pipes`` can report metadata and its own
+    verdict. The connection is a kubeconfig (``kubeconfig`` or ``$KUBECONFIG``, ``context``)
+    or, with ``in_cluster``, the pod's service account.
+    """
+
+    kubeconfig: str | None = Field(default=None, description="Path to a kubeconfig file")
+    context: str | None = Field(default=None, description="The kubeconfig context")
+    in_cluster: bool = Field(
+        default=False, description="Use the service account of the pod Dagster runs in"
+    )
+    namespace: str | None = Field(
+        default=None, description="Where the pods run; default: the Project's namespace"
+    )
+    poll_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often the pod's state is read while it runs"
+    )
+
+
+class AnalysisSettings(dg.Config):
+    """How kargo-dagster runs a Stage's AnalysisTemplates itself, without Argo Rollouts.
+
+    Used when ``KargoResource.rollouts`` is not set. ``web`` metrics probe their URL from
+    the process running the check; ``job`` metrics need ``pods``. Other metric providers
+    (Prometheus, Datadog...) need the Argo Rollouts controller.
+    """
+
+    timeout_seconds: float = Field(
+        default=600.0, ge=0, description="How long verified lets the analysis run"
+    )
+    pods: AnalysisPods | None = Field(
+        default=None, description="The Kubernetes connection for `job` metrics; default: none"
+    )
+
+
 class KargoResource(dg.ConfigurableResource):
     """Settings shared by every Warehouse sensor and Stage of a code location.
 
@@ -196,7 +235,14 @@ class KargoResource(dg.ConfigurableResource):
     )
     rollouts: RolloutsSettings | None = Field(
         default=None,
-        description="Argo Rollouts, for Stage verification through AnalysisTemplates",
+        description=(
+            "Argo Rollouts, to run Stage verification as AnalysisRuns in its cluster; "
+            "default: kargo-dagster runs the AnalysisTemplates itself (see `analysis`)"
+        ),
+    )
+    analysis: AnalysisSettings | None = Field(
+        default=None,
+        description="How AnalysisTemplates run without Argo Rollouts; default: web metrics only",
     )
 
     def resolved_work_dir(self) -> Path:

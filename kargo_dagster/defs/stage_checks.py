@@ -75,13 +75,6 @@ def build_stage_checks(
                 metadata={"phase": "Successful"},
                 description="The Stage has no verification: Freight is verified once healthy.",
             )
-        return analysis_verification(
-            context.instance,
-            kargo,
-            catalog=catalog,
-            project=project,
-            stage=stage,
-            partition_key=context.partition_key,
-        )
+        return analysis_verification(context, kargo, catalog=catalog, project=project, stage=stage)
 
     return [health, verified]

@@ -2,11 +2,20 @@
 
 Once the Stage is healthy, the Stage's ``verification`` becomes one AnalysisRun built from
 its AnalysisTemplates and evaluated args (see :mod:`kargo_dagster.verification.analysis_run`)
-for the Freight the Stage holds, created in the Project's namespace of the Argo Rollouts
-cluster (``KargoResource.rollouts``), and followed until it ends or ``timeout_seconds``
-pass. Its phase decides the check (see :mod:`kargo_dagster.verification.analysis_result`);
-the metrics and latest measurements are the check's metadata. Each run of the check creates
-a new AnalysisRun, as each Kargo verification (and re-verification) does.
+for the Freight the Stage holds. Where it runs:
+
+* with ``KargoResource.rollouts``, it is created in the Project's namespace of that Argo
+  Rollouts cluster, as Kargo creates it, and followed until it ends or ``timeout_seconds``
+  pass (the run is then terminated, as it is when the Dagster run is interrupted);
+  templates missing from the manifests are read from the cluster;
+* without, kargo-dagster executes it in the check
+  (:mod:`kargo_dagster.verification.analysis_executor`): ``web`` metrics probe their URL
+  from here and ``job`` metrics run their pod through dagster-k8s Pipes
+  (``KargoResource.analysis``); other providers need Argo Rollouts.
+
+Its phase decides the check (see :mod:`kargo_dagster.verification.analysis_result`); the
+metrics and latest measurements are the check's metadata. Each run of the check runs a new
+analysis, as each Kargo verification (and re-verification) does.
 """
 
 import dataclasses
@@ -16,21 +25,33 @@ from typing import Any, cast
 import dagster as dg
 
 from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.clients.web_metric import WebMetricProvider
 from kargo_dagster.defs.instance_queries import recorded_freight
+from kargo_dagster.defs.job_metric import PipesJobMetrics
 from kargo_dagster.defs.metadata_store import DagsterMetadataStore
 from kargo_dagster.defs.names import warehouse_key
 from kargo_dagster.defs.promotion_runner import freight_collection
-from kargo_dagster.defs.resources import KargoResource, RolloutsSettings, rollouts_api_client
+from kargo_dagster.defs.resources import (
+    AnalysisSettings,
+    KargoResource,
+    RolloutsSettings,
+    rollouts_api_client,
+)
 from kargo_dagster.errors import ExpressionError, VerificationError
 from kargo_dagster.redaction import redact_text
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
+from kargo_dagster.verification.analysis_executor import Provider, execute_analysis
 from kargo_dagster.verification.analysis_result import (
     VerificationPhase,
     VerificationResult,
     terminate_patch,
     verification_result,
 )
-from kargo_dagster.verification.analysis_run import CatalogTemplates, build_analysis_run
+from kargo_dagster.verification.analysis_run import (
+    CatalogTemplates,
+    TemplateSource,
+    build_analysis_run,
+)
 
 __all__ = ["analysis_verification"]
 
@@ -38,50 +59,114 @@ _GROUP, _VERSION, _PLURAL = "argoproj.io", "v1alpha1", "analysisruns"
 
 
 def analysis_verification(
-    instance: dg.DagsterInstance,
+    context: dg.AssetCheckExecutionContext,
     kargo: KargoResource,
     *,
     catalog: Catalog,
     project: ProjectManifests,
     stage: Stage,
-    partition_key: str,
 ) -> dg.AssetCheckResult:
-    """Run the Stage's AnalysisRun for the Freight in ``partition_key`` and judge it."""
-    settings = kargo.rollouts
-    if settings is None:
-        return _failed(
-            "Error",
-            "verification through AnalysisTemplates needs an Argo Rollouts cluster: give "
-            "KargoResource `rollouts=RolloutsSettings(...)` (or approve the Freight "
-            "downstream to bypass verification)",
-        )
+    """Run the Stage's AnalysisRun for the Freight in the check's partition and judge it.
+
+    With ``KargoResource.rollouts`` the run is created in that cluster for Argo Rollouts to
+    execute; otherwise kargo-dagster executes it here (``KargoResource.analysis``).
+    """
+    instance, partition_key = context.instance, context.partition_key
     origin = stage.spec.requested_freight[0].origin.name
     freight = recorded_freight(instance, warehouse_key(project.name, origin), partition_key)
     if freight is None:
         return _failed("Error", f"Freight {partition_key} is not recorded for {origin}")
     collection = freight_collection(instance, project, stage, freight)
+    rollouts = kargo.rollouts
     try:
+        templates = _template_source(catalog, rollouts)
         run = build_analysis_run(
             stage,
             collection,
-            CatalogTemplates(catalog),
+            templates,
             project=project.name,
             metadata=DagsterMetadataStore(instance, project),
         )
-    except (VerificationError, ExpressionError) as error:
-        return _failed("Error", str(error))
-    try:
-        result, name = _run_to_the_end(run, settings, project.name)
-    except _RolloutsError as error:
+        if rollouts is None:
+            result, executor = _run_here(context, kargo, run, project, stage), "kargo-dagster"
+        else:
+            result, _ = _run_to_the_end(run, rollouts, project.name)
+            executor = "Argo Rollouts"
+    except (VerificationError, ExpressionError, _RolloutsError) as error:
         return _failed("Error", str(error))
     metadata: dict[str, Any] = {
         "phase": dg.MetadataValue.text(result.phase.value),
-        "analysisRun": dg.MetadataValue.text(f"{project.name}/{name}"),
+        "analysisRun": dg.MetadataValue.text(f"{project.name}/{run['metadata']['name']}"),
+        "executedBy": dg.MetadataValue.text(executor),
         "verification": dg.MetadataValue.json(result.to_json()),
     }
     return dg.AssetCheckResult(
         passed=result.passed, metadata=metadata, description=result.description
     )
+
+
+def _template_source(catalog: Catalog, rollouts: RolloutsSettings | None) -> TemplateSource:
+    manifests = CatalogTemplates(catalog)
+    if rollouts is None:
+        return manifests
+    # With a cluster, templates not among the manifests are read from it, as Kargo reads them.
+    from kargo_dagster.clients.analysis_templates import ClusterTemplates, LayeredTemplates
+
+    try:
+        api_client = rollouts_api_client(rollouts)
+    except ArgoCDError as error:
+        raise _RolloutsError(f"cannot connect to the Argo Rollouts cluster: {error}") from None
+    cluster = ClusterTemplates(api_client, request_timeout=rollouts.request_timeout_seconds)
+    return LayeredTemplates(manifests, cluster)
+
+
+def _run_here(
+    context: dg.AssetCheckExecutionContext,
+    kargo: KargoResource,
+    run: dict[str, Any],
+    project: ProjectManifests,
+    stage: Stage,
+) -> VerificationResult:
+    settings = kargo.analysis or AnalysisSettings()
+    providers: dict[str, Provider] = {"web": WebMetricProvider()}
+    if settings.pods is not None:
+        providers["job"] = PipesJobMetrics(
+            context,
+            settings.pods,
+            namespace=project.name,
+            stage=stage.metadata.name,
+            timeout_seconds=settings.timeout_seconds,
+        )
+    for metric in run["spec"]["metrics"]:
+        if "job" in (metric.get("provider") or {}) and "job" not in providers:
+            raise VerificationError(
+                f"Stage {project.name}/{stage.metadata.name}: metric {metric['name']!r} runs a "
+                "Job; give KargoResource `analysis=AnalysisSettings(pods=AnalysisPods(...))` "
+                "to run its pod through dagster-k8s, or `rollouts=RolloutsSettings(...)` to "
+                "have Argo Rollouts run it"
+            )
+    seen: dict[str, int] = {}
+
+    def progress(current: dict[str, Any]) -> None:
+        # One log line per new measurement, so the run's log shows the analysis advancing.
+        for result in (current.get("status") or {}).get("metricResults") or []:
+            taken = result.get("measurements") or []
+            count = int(result.get("count", 0)) + int(result.get("error", 0))
+            if taken and count > seen.get(result["name"], 0):
+                seen[result["name"]] = count
+                latest = taken[-1]
+                context.log.info(
+                    f"metric {result['name']!r}: {latest.get('phase')} "
+                    f"{latest.get('value') or latest.get('message') or ''}".rstrip()
+                )
+
+    finished = execute_analysis(
+        run,
+        providers,
+        deadline=time.time() + settings.timeout_seconds,
+        on_update=progress,
+    )
+    return verification_result(finished)
 
 
 class _RolloutsError(Exception):

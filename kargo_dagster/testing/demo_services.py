@@ -5,8 +5,12 @@ watches ``127.0.0.1:5123/guestbook`` in a local ``docker-registry``, its promoti
 ``http://127.0.0.1:8431/guestbook-gitops.git``, a bare repository served over git's smart
 HTTP protocol, and ask Argo CD to sync the Applications ``guestbook-<stage>``, which live in
 a fake Kubernetes API on ``127.0.0.1:8432`` where the Argo CD simulator syncs them to the
-repository's commits. The registry and the repository keep their data under the demo's home,
-so a restarted demo continues where it stopped; the Applications start afresh.
+repository's commits. The Stages' verification probes
+``http://127.0.0.1:8433/<stage>/healthz``, a stand-in for the deployed guestbook that reports
+the version Argo CD synced into the Stage
+(:class:`~kargo_dagster.testing.demo_app.GuestbookApp`); version ``v0.3.0`` ships broken.
+The registry and the repository keep their data under the demo's home, so a restarted demo
+continues where it stopped; the Applications start afresh.
 """
 
 from collections.abc import Iterator
@@ -17,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from kargo_dagster.testing.argocd_sim import ArgoCDSimulator, application
+from kargo_dagster.testing.demo_app import GuestbookApp
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitIdentity, GitRemote
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.oci_push import push_image
@@ -25,11 +30,14 @@ from kargo_dagster.testing.registry import LocalRegistry
 REGISTRY_PORT = 5123
 GIT_PORT = 8431
 KUBE_PORT = 8432
+APP_PORT = 8433
 PROJECT = "kargo-demo"
 IMAGE_REPOSITORY = "guestbook"
 GITOPS_REPOSITORY = "guestbook-gitops"
 STAGES = ("dev", "staging", "prod")
 FIRST_VERSIONS = ("v0.1.0", "v0.2.0")
+# The version whose deployments fail their smoke test, so the verified gate has work to do.
+BROKEN_VERSIONS = ("v0.3.0",)
 
 _BASE_DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -73,6 +81,8 @@ class DemoServices:
     git: GitHTTPServer
     gitops: GitRemote
     kube: FakeKubeAPI
+    argocd: ArgoCDSimulator
+    app: GuestbookApp
 
     @property
     def image(self) -> str:
@@ -130,8 +140,12 @@ def demo_services(
     registry_port: int = REGISTRY_PORT,
     git_port: int = GIT_PORT,
     kube_port: int = KUBE_PORT,
+    app_port: int = APP_PORT,
 ) -> Iterator[DemoServices]:
-    """Start the registry, the git server and the simulated Argo CD; stop them on exit."""
+    """Start the registry, the git server, the simulated Argo CD and the guestbook stand-in.
+
+    They stop on exit.
+    """
     with ExitStack() as stack:
         registry = stack.enter_context(
             LocalRegistry(port=registry_port, storage=home / "registry", temp_root=str(home))
@@ -151,8 +165,12 @@ def demo_services(
                     authorized_stage=f"{PROJECT}:{stage}",
                 )
             )
-        stack.enter_context(ArgoCDSimulator(kube).running())
-        services = DemoServices(registry=registry, git=git, gitops=gitops, kube=kube)
+        argocd = ArgoCDSimulator(kube)
+        stack.enter_context(argocd.running())
+        app = stack.enter_context(GuestbookApp(kube, gitops, broken=BROKEN_VERSIONS, port=app_port))
+        services = DemoServices(
+            registry=registry, git=git, gitops=gitops, kube=kube, argocd=argocd, app=app
+        )
         if not services.published():
             for version in FIRST_VERSIONS:
                 services.publish(version)

@@ -1,5 +1,7 @@
 """Launching promotions in tests the way Dagster launches them: one run per Stage partition."""
 
+from typing import Any, cast
+
 import dagster as dg
 
 
@@ -26,3 +28,8 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
         if event.is_step_failure and event.step_failure_data.user_failure_data is not None
     ]
     return "\n".join(messages)
+
+
+def check_json(evaluation: dg.AssetCheckEvaluation, key: str) -> Any:
+    """A check evaluation's metadata entry ``key`` as plain data (a JSON entry's value)."""
+    return cast(Any, evaluation.metadata[key]).value

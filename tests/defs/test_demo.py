@@ -15,7 +15,7 @@ import httpx
 
 from kargo_dagster import load_definitions
 from kargo_dagster.defs.resources import ArgoCDKubernetes, ArgoCDSettings, KargoResource
-from tests.defs.promotions import failure_message, promote
+from tests.defs.promotions import check_json, failure_message, promote
 
 REPO = Path(__file__).parents[2]
 
@@ -143,6 +143,10 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         assert checks["health"].passed, checks["health"].description
         [row] = checks["health"].metadata["applications"].value.records  # type: ignore[union-attr]
         assert (row.data["name"], row.data["status"]) == ("guestbook-dev", "Healthy")
+        # The smoke test asks the guestbook stand-in which version dev runs: the promoted one.
+        assert checks["verified"].passed, checks["verified"].description
+        verification = check_json(checks["verified"], "verification")
+        assert {m["phase"] for m in verification["measurements"]} == {"Successful"}
         overlay = subprocess.run(
             [
                 "git",

@@ -1,21 +1,25 @@
 """The ``verified`` check runs the Stage's AnalysisTemplates as one AnalysisRun, as Kargo does,
 in a fake Kubernetes API where the AnalysisRun simulator plays Argo Rollouts."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
+import pytest
 
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.defs.resources import ArgoCDKubernetes, KargoResource, RolloutsSettings
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.analysis_sim import AnalysisRunSimulator
 from kargo_dagster.testing.kube_api import FakeKubeAPI
-from tests.defs.promotions import promote
+from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from tests.defs.promotions import check_json, promote
 
 MANIFESTS = """\
 apiVersion: kargo.akuity.io/v1alpha1
@@ -81,16 +85,14 @@ FREIGHT = Freight(
 )
 
 
-def verify_dev(tmp_path: Path, instance, *, outcome: str, rollouts: bool = True):
+def verify_dev(tmp_path: Path, instance, *, outcome: str):
     manifests = tmp_path / "stages.yaml"
     manifests.write_text(MANIFESTS)
     with FakeKubeAPI() as kube:
         settings = RolloutsSettings(
             kubernetes=ArgoCDKubernetes(host=kube.url), poll_interval_seconds=0.05
         )
-        kargo = KargoResource(
-            work_dir=str(tmp_path / "work"), rollouts=settings if rollouts else None
-        )
+        kargo = KargoResource(work_dir=str(tmp_path / "work"), rollouts=settings)
         defs = load_definitions(manifests, resources={"kargo": kargo})
         key = record_freight(instance, "shop", FREIGHT)
         with AnalysisRunSimulator(kube, outcome=outcome).running():
@@ -121,11 +123,72 @@ def test_a_failed_analysis_fails_the_gate(tmp_path, instance):
     assert not result.success
 
 
-def test_without_a_rollouts_cluster_the_check_says_how_to_configure_one(tmp_path, instance):
-    _, verified, runs = verify_dev(tmp_path, instance, outcome="Successful", rollouts=False)
+class _Shop(QuietHandler):
+    """The shop's health endpoint: healthy for every version but v6.6.6."""
+
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).requests.append(self.path)
+        healthy = "v=v6.6.6" not in self.path
+        body = json.dumps({"status": "ok" if healthy else "down"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.parametrize("version", ["v1.2.3", "v6.6.6"])
+def test_without_argo_rollouts_the_check_runs_the_web_metric_itself(tmp_path, instance, version):
+    _Shop.requests = []
+    server = LoopbackServer(_Shop)
+    try:
+        manifests = tmp_path / "stages.yaml"
+        manifests.write_text(
+            MANIFESTS.replace("https://shop.example.com", server.url)
+            .replace("        url:", "        jsonPath: '{$.status}'\n        url:")
+            .replace(
+                "    provider:\n      web:",
+                '    successCondition: result == "ok"\n    provider:\n      web:',
+            )
+        )
+        kargo = KargoResource(work_dir=str(tmp_path / "work"))
+        defs = load_definitions(manifests, resources={"kargo": kargo})
+        image = FREIGHT.images[0].model_copy(update={"tag": version})
+        freight = FREIGHT.model_copy(update={"images": (image,)})
+        result = promote(defs, instance, DEV, record_freight(instance, "shop", freight))
+    finally:
+        server.close()
+    verified = {e.check_name: e for e in result.get_asset_check_evaluations()}["verified"]
+    assert _Shop.requests == [f"/healthz?v={version}"]
+    assert verified.metadata["executedBy"].value == "kargo-dagster"
+    [measurement] = check_json(verified, "verification")["measurements"]
+    if version == "v1.2.3":
+        assert verified.passed, verified.description
+        assert (measurement["phase"], measurement["value"]) == ("Successful", '"ok"')
+    else:
+        assert not verified.passed
+        assert verified.metadata["phase"].value == "Failed"
+        assert (measurement["phase"], measurement["value"]) == ("Failed", '"down"')
+
+
+def test_a_job_metric_without_a_pod_connection_says_how_to_configure_one(tmp_path, instance):
+    manifests = tmp_path / "stages.yaml"
+    manifests.write_text(
+        MANIFESTS.replace(
+            "      web:\n        url: https://shop.example.com/healthz?v={{args.version}}\n",
+            "      job:\n        spec:\n          template:\n            spec:\n"
+            "              containers:\n              - name: smoke\n"
+            "                image: busybox\n",
+        )
+    )
+    defs = load_definitions(manifests, resources={"kargo": KargoResource(work_dir=str(tmp_path))})
+    result = promote(defs, instance, DEV, record_freight(instance, "shop", FREIGHT))
+    verified = {e.check_name: e for e in result.get_asset_check_evaluations()}["verified"]
     assert not verified.passed
-    assert "give KargoResource `rollouts=RolloutsSettings(...)`" in (verified.description or "")
-    assert runs == []
+    assert "metric 'up' runs a Job; give KargoResource " in (verified.description or "")
+    assert "analysis=AnalysisSettings(pods=AnalysisPods(...))" in (verified.description or "")
 
 
 def _endless(manifests: str) -> str:

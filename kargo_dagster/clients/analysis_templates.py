@@ -1,0 +1,215 @@
+"""Argo Rollouts AnalysisTemplates read from a cluster, and layered template sources.
+
+A Stage's ``verification`` names AnalysisTemplates (in the Project's namespace) and
+ClusterAnalysisTemplates. Under Kargo they live in the cluster; here they may also be among
+the manifests. :class:`ClusterTemplates` reads them through the Kubernetes API
+(``CustomObjectsApi``, ``argoproj.io/v1alpha1`` ``analysistemplates`` and
+``clusteranalysistemplates``), and :class:`LayeredTemplates` asks several sources in turn,
+so that a template among the manifests wins over one of the same name in the cluster and
+the cluster is asked only for the others. Both have the shape of
+:class:`kargo_dagster.verification.analysis_run.TemplateSource`: they return a template's
+``spec`` mapping, or None when there is no such template.
+
+A missing template (404 naming it) is None; any other failure raises
+:class:`~kargo_dagster.errors.VerificationError`: a cluster that does not serve the kinds at
+all (Argo Rollouts not installed), a refusal (with its status, reason and the API's own
+``Status.message``), or an API that cannot be reached (refused, timed out: every request has
+a timeout, since the client has none by default). The client's exception text (headers, raw
+bodies) is never passed on, and the API server's address is shown with any credentials
+masked.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol, Self, cast
+
+import kubernetes
+import urllib3
+
+from kargo_dagster.errors import VerificationError
+from kargo_dagster.redaction import redact_text, redact_url
+
+__all__ = ["ClusterTemplates", "LayeredTemplates"]
+
+_GROUP, _VERSION = "argoproj.io", "v1alpha1"
+_NAMESPACED, _CLUSTER_SCOPED = "analysistemplates", "clusteranalysistemplates"
+
+
+class ClusterTemplates:
+    """AnalysisTemplates and ClusterAnalysisTemplates in a Kubernetes cluster.
+
+    Args:
+        api_client: A configured ``kubernetes`` client (kubeconfig, in-cluster or explicit
+            host and token). It is closed by :meth:`close`.
+        request_timeout: Seconds allowed for each request.
+
+    Examples:
+        >>> with ClusterTemplates(api_client, request_timeout=5) as cluster:  # doctest: +SKIP
+        ...     spec = cluster.analysis_template("kargo-demo", "smoke-test")
+    """
+
+    def __init__(
+        self, api_client: kubernetes.client.ApiClient, *, request_timeout: float = 10.0
+    ) -> None:
+        self._api_client = api_client
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._timeout = request_timeout
+        self.where = f"the Kubernetes API at {redact_url(str(api_client.configuration.host))}"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._api_client.close()
+
+    def analysis_template(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The ``spec`` of AnalysisTemplate ``namespace/name``, or None when there is none.
+
+        Raises:
+            VerificationError: The cluster refused, could not be reached, or does not serve
+                AnalysisTemplates.
+        """
+        what = f"AnalysisTemplate {name!r} in namespace {namespace!r}"
+        try:
+            found = self._custom.get_namespaced_custom_object(
+                _GROUP, _VERSION, namespace, _NAMESPACED, name, _request_timeout=self._timeout
+            )
+        except kubernetes.client.ApiException as error:
+            return self._missing_or_raise(error, name, what, "AnalysisTemplates")
+        except urllib3.exceptions.HTTPError as error:
+            raise self._unreachable(error, what) from None
+        return self._spec(found, what)
+
+    def cluster_analysis_template(self, name: str) -> Mapping[str, Any] | None:
+        """The ``spec`` of ClusterAnalysisTemplate ``name``, or None when there is none.
+
+        Raises:
+            VerificationError: The cluster refused, could not be reached, or does not serve
+                ClusterAnalysisTemplates.
+        """
+        what = f"ClusterAnalysisTemplate {name!r}"
+        try:
+            found = self._custom.get_cluster_custom_object(
+                _GROUP, _VERSION, _CLUSTER_SCOPED, name, _request_timeout=self._timeout
+            )
+        except kubernetes.client.ApiException as error:
+            return self._missing_or_raise(error, name, what, "ClusterAnalysisTemplates")
+        except urllib3.exceptions.HTTPError as error:
+            raise self._unreachable(error, what) from None
+        return self._spec(found, what)
+
+    # Answers and errors ------------------------------------------------------------------------
+
+    def _spec(self, found: object, what: str) -> Mapping[str, Any]:
+        spec = cast(dict[str, Any], found).get("spec") if isinstance(found, dict) else None
+        if not isinstance(spec, dict):
+            # A template without a spec cannot pass the CRD's schema; something else answered.
+            raise VerificationError(f"{self.where} answered for {what} without a spec object")
+        return cast(dict[str, Any], spec)
+
+    def _missing_or_raise(
+        self, error: kubernetes.client.ApiException, name: str, what: str, kinds: str
+    ) -> None:
+        status = int(error.status or 0)
+        if status == 0:
+            # The client reports TLS failures as status 0 with the cause in ``reason``.
+            raise VerificationError(
+                f"cannot reach {self.where} to get {what}: {redact_text(str(error.reason))}"
+            ) from None
+        body = _status_body(error)
+        message = redact_text(str(body.get("message") or error.reason or "")).strip()
+        if status == 404:
+            details = body.get("details")
+            named = details.get("name") if isinstance(details, dict) else None
+            if named == name:
+                return None
+            # A 404 naming no object is about the resource itself: the CRD is not installed.
+            raise VerificationError(
+                f"cannot get {what}: {self.where} does not serve {kinds} ({_GROUP}/{_VERSION}); "
+                f"is Argo Rollouts installed there? ({message or 'not found'})"
+            ) from None
+        reason = f"{status} {error.reason}".strip() if error.reason else str(status)
+        raise VerificationError(
+            f"{self.where} refused to get {what} ({reason}){': ' + message if message else ''}"
+        ) from None
+
+    def _unreachable(self, error: urllib3.exceptions.HTTPError, what: str) -> VerificationError:
+        return VerificationError(f"cannot reach {self.where} to get {what}: {_cause(error)}")
+
+
+class _TemplateSource(Protocol):
+    """The shape of :class:`kargo_dagster.verification.analysis_run.TemplateSource`.
+
+    Restated here because ``clients`` sits below ``verification`` in the import layers.
+    """
+
+    def analysis_template(self, namespace: str, name: str) -> Mapping[str, Any] | None: ...
+
+    def cluster_analysis_template(self, name: str) -> Mapping[str, Any] | None: ...
+
+
+class LayeredTemplates:
+    """Template sources asked in order: the first that has the template wins.
+
+    Pass the manifests first and the cluster after them, so that a template the manifests
+    define is used as written and the cluster is asked only for the others. A source that
+    fails (raises) stops the search rather than letting a later source answer in its place.
+
+    Args:
+        sources: The sources, most authoritative first.
+
+    Examples:
+        >>> templates = LayeredTemplates(CatalogTemplates(catalog), ClusterTemplates(client))
+        ... # doctest: +SKIP
+    """
+
+    def __init__(self, *sources: _TemplateSource) -> None:
+        self.sources = sources
+
+    def analysis_template(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The first source's ``spec`` of AnalysisTemplate ``namespace/name``, or None."""
+        for source in self.sources:
+            found = source.analysis_template(namespace, name)
+            if found is not None:
+                return found
+        return None
+
+    def cluster_analysis_template(self, name: str) -> Mapping[str, Any] | None:
+        """The first source's ``spec`` of ClusterAnalysisTemplate ``name``, or None."""
+        for source in self.sources:
+            found = source.cluster_analysis_template(name)
+            if found is not None:
+                return found
+        return None
+
+
+def _status_body(error: kubernetes.client.ApiException) -> dict[str, Any]:
+    """The ``v1/Status`` the API server sent with the error; empty when it sent none."""
+    try:
+        body = json.loads(error.body) if error.body else {}
+    except (TypeError, ValueError):
+        return {}
+    return cast(dict[str, Any], body) if isinstance(body, dict) else {}
+
+
+def _cause(error: BaseException) -> str:
+    """What went wrong underneath urllib3's wrapping, without its URLs and pool names."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        if isinstance(seen, urllib3.exceptions.MaxRetryError) and seen.reason is not None:
+            seen = seen.reason
+        else:
+            seen = seen.__cause__ or seen.__context__
+    # urllib3 files a refused connection under its timeouts; the OS error says which it was.
+    for cause in chain:
+        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError) and cause.strerror:
+            return cause.strerror
+    if any(isinstance(c, TimeoutError | urllib3.exceptions.TimeoutError) for c in chain):
+        return "the request timed out"
+    return type(chain[-1]).__name__
