@@ -19,13 +19,13 @@ bodies) is never passed on, and the API server's address is shown with any crede
 masked.
 """
 
-import json
 from collections.abc import Mapping
 from typing import Any, Protocol, Self, cast
 
 import kubernetes
 import urllib3
 
+from kargo_dagster.clients.kube_errors import connection_cause, status_body
 from kargo_dagster.errors import VerificationError
 from kargo_dagster.redaction import redact_text, redact_url
 
@@ -120,7 +120,7 @@ class ClusterTemplates:
             raise VerificationError(
                 f"cannot reach {self.where} to get {what}: {redact_text(str(error.reason))}"
             ) from None
-        body = _status_body(error)
+        body = status_body(error)
         message = redact_text(str(body.get("message") or error.reason or "")).strip()
         if status == 404:
             details = body.get("details")
@@ -138,7 +138,9 @@ class ClusterTemplates:
         ) from None
 
     def _unreachable(self, error: urllib3.exceptions.HTTPError, what: str) -> VerificationError:
-        return VerificationError(f"cannot reach {self.where} to get {what}: {_cause(error)}")
+        return VerificationError(
+            f"cannot reach {self.where} to get {what}: {connection_cause(error)}"
+        )
 
 
 class _TemplateSource(Protocol):
@@ -185,31 +187,3 @@ class LayeredTemplates:
             if found is not None:
                 return found
         return None
-
-
-def _status_body(error: kubernetes.client.ApiException) -> dict[str, Any]:
-    """The ``v1/Status`` the API server sent with the error; empty when it sent none."""
-    try:
-        body = json.loads(error.body) if error.body else {}
-    except (TypeError, ValueError):
-        return {}
-    return cast(dict[str, Any], body) if isinstance(body, dict) else {}
-
-
-def _cause(error: BaseException) -> str:
-    """What went wrong underneath urllib3's wrapping, without its URLs and pool names."""
-    chain: list[BaseException] = []
-    seen: BaseException | None = error
-    while seen is not None and seen not in chain:
-        chain.append(seen)
-        if isinstance(seen, urllib3.exceptions.MaxRetryError) and seen.reason is not None:
-            seen = seen.reason
-        else:
-            seen = seen.__cause__ or seen.__context__
-    # urllib3 files a refused connection under its timeouts; the OS error says which it was.
-    for cause in chain:
-        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError) and cause.strerror:
-            return cause.strerror
-    if any(isinstance(c, TimeoutError | urllib3.exceptions.TimeoutError) for c in chain):
-        return "the request timed out"
-    return type(chain[-1]).__name__

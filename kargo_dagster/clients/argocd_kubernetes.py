@@ -12,7 +12,6 @@ text (response headers, raw bodies) is never passed on, and the API server's add
 shown with any credentials masked.
 """
 
-import json
 from collections.abc import Mapping
 from typing import Any, Self, cast
 
@@ -25,6 +24,7 @@ from kargo_dagster.clients.argocd_applications import (
     ApplicationNotFoundError,
     ArgoCDError,
 )
+from kargo_dagster.clients.kube_errors import connection_cause, status_body
 from kargo_dagster.redaction import redact_text, redact_url
 
 __all__ = ["KubernetesArgoCDApplications"]
@@ -145,7 +145,7 @@ class KubernetesArgoCDApplications:
                 f"cannot reach {self.where} to {doing}: {redact_text(str(error.reason))}",
                 retryable=True,
             )
-        body = _status_body(error)
+        body = status_body(error)
         message = redact_text(str(body.get("message") or error.reason or "")).strip()
         if status == 404 and not _names_object(error, ""):
             return ArgoCDError(
@@ -164,21 +164,15 @@ class KubernetesArgoCDApplications:
         )
 
     def _unreachable(self, error: urllib3.exceptions.HTTPError, doing: str) -> ArgoCDError:
-        return ArgoCDError(f"cannot reach {self.where} to {doing}: {_cause(error)}", retryable=True)
-
-
-def _status_body(error: kubernetes.client.ApiException) -> dict[str, Any]:
-    try:
-        body = json.loads(error.body) if error.body else {}
-    except (TypeError, ValueError):
-        return {}
-    return body if isinstance(body, dict) else {}
+        return ArgoCDError(
+            f"cannot reach {self.where} to {doing}: {connection_cause(error)}", retryable=True
+        )
 
 
 def _names_object(error: kubernetes.client.ApiException, name: str) -> bool:
     """Whether a 404 is about a missing object (``name``; any object when empty), rather
     than a resource the API server does not serve at all."""
-    details = _status_body(error).get("details") or {}
+    details = status_body(error).get("details") or {}
     found = details.get("name") if isinstance(details, dict) else None
     return bool(found) and (not name or found == name)
 
@@ -194,22 +188,3 @@ def _retry_after(error: kubernetes.client.ApiException, body: Mapping[str, Any])
         return float(header) if header else None
     except ValueError:
         return None
-
-
-def _cause(error: BaseException) -> str:
-    """What went wrong underneath urllib3's wrapping, without its URLs and pool names."""
-    chain: list[BaseException] = []
-    seen: BaseException | None = error
-    while seen is not None and seen not in chain:
-        chain.append(seen)
-        if isinstance(seen, urllib3.exceptions.MaxRetryError) and seen.reason is not None:
-            seen = seen.reason
-        else:
-            seen = seen.__cause__ or seen.__context__
-    # urllib3 files a refused connection under its timeouts; the OS error says which it was.
-    for cause in chain:
-        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError) and cause.strerror:
-            return cause.strerror
-    if any(isinstance(c, TimeoutError | urllib3.exceptions.TimeoutError) for c in chain):
-        return "the request timed out"
-    return type(chain[-1]).__name__

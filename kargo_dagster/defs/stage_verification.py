@@ -18,8 +18,10 @@ metrics and latest measurements are the check's metadata. Each run of the check 
 analysis, as each Kargo verification (and re-verification) does.
 """
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Iterator
 from typing import Any, cast
 
 import dagster as dg
@@ -79,14 +81,14 @@ def analysis_verification(
     collection = freight_collection(instance, project, stage, freight)
     rollouts = kargo.rollouts
     try:
-        templates = _template_source(catalog, rollouts)
-        run = build_analysis_run(
-            stage,
-            collection,
-            templates,
-            project=project.name,
-            metadata=DagsterMetadataStore(instance, project),
-        )
+        with _template_source(catalog, rollouts) as templates:
+            run = build_analysis_run(
+                stage,
+                collection,
+                templates,
+                project=project.name,
+                metadata=DagsterMetadataStore(instance, project),
+            )
         if rollouts is None:
             result, executor = _run_here(context, kargo, run, project, stage), "kargo-dagster"
         else:
@@ -105,10 +107,14 @@ def analysis_verification(
     )
 
 
-def _template_source(catalog: Catalog, rollouts: RolloutsSettings | None) -> TemplateSource:
+@contextlib.contextmanager
+def _template_source(
+    catalog: Catalog, rollouts: RolloutsSettings | None
+) -> Iterator[TemplateSource]:
     manifests = CatalogTemplates(catalog)
     if rollouts is None:
-        return manifests
+        yield manifests
+        return
     # With a cluster, templates not among the manifests are read from it, as Kargo reads them.
     from kargo_dagster.clients.analysis_templates import ClusterTemplates, LayeredTemplates
 
@@ -116,8 +122,8 @@ def _template_source(catalog: Catalog, rollouts: RolloutsSettings | None) -> Tem
         api_client = rollouts_api_client(rollouts)
     except ArgoCDError as error:
         raise _RolloutsError(f"cannot connect to the Argo Rollouts cluster: {error}") from None
-    cluster = ClusterTemplates(api_client, request_timeout=rollouts.request_timeout_seconds)
-    return LayeredTemplates(manifests, cluster)
+    with ClusterTemplates(api_client, request_timeout=rollouts.request_timeout_seconds) as cluster:
+        yield LayeredTemplates(manifests, cluster)
 
 
 def _run_here(
