@@ -93,6 +93,40 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hold(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from kargo_dagster.defs.availability_facts import stage_asset_key
+    from kargo_dagster.defs.holds import current_hold, lift_hold
+
+    project = _project(load_manifests(args.path), args.project)
+    stage = project.stages.get(args.stage)
+    if stage is None:
+        raise KargoDagsterError(f"Project {project.name} has no Stage {args.stage}")
+    with _instance() as instance:
+        for request in stage.spec.requested_freight:
+            key = stage_asset_key(project, args.stage, request.origin.name)
+            if args.lift:
+                actor = args.actor or os.environ.get("USER") or "unknown"
+                hold = lift_hold(instance, key, actor=actor)
+            else:
+                hold = current_hold(instance, key)
+            if hold is None:
+                print(f"Stage {args.stage} is not on hold")
+            elif args.lift:
+                print(
+                    f"Lifted the hold on Stage {args.stage} ({hold.freight}, placed by "
+                    f"{hold.actor}); auto-promotion resumes on the next tick"
+                )
+            else:
+                since = datetime.fromtimestamp(hold.since, UTC).strftime("%Y-%m-%d %H:%M UTC")
+                print(
+                    f"Stage {args.stage} is on hold with {hold.freight} (placed by "
+                    f"{hold.actor}, {since}): {hold.reason}"
+                )
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.reverification import reverify
 
@@ -195,6 +229,16 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--freight", required=True, help="the Freight's partition key")
     approve.add_argument("--actor", help="who approves (default: $USER)")
     approve.set_defaults(handler=_approve)
+
+    hold = commands.add_parser(
+        "hold", help="show, or with --lift end, a Stage's auto-promotion hold"
+    )
+    hold.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    hold.add_argument("--project", help="the Project (optional when there is one)")
+    hold.add_argument("--stage", required=True)
+    hold.add_argument("--lift", action="store_true", help="lift the hold")
+    hold.add_argument("--actor", help="who lifts it (default: $USER)")
+    hold.set_defaults(handler=_hold)
 
     verify = commands.add_parser(
         "verify", help="run a Stage's health and verified checks again for its Freight"

@@ -15,6 +15,7 @@ import dagster as dg
 
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
+from kargo_dagster.defs.promotion_sensor import build_promotion_sensor
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.stage_assets import build_stage_asset
 from kargo_dagster.defs.stage_checks import build_stage_checks
@@ -96,6 +97,9 @@ def build_project_definitions(
                         partitions_def=partitions_def,
                     )
                 )
+    promotion_sensor = build_promotion_sensor(project)
+    if promotion_sensor is not None:
+        sensors.append(promotion_sensor)
     return dg.Definitions(assets=assets, asset_checks=checks, sensors=sensors)
 
 

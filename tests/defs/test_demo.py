@@ -13,9 +13,8 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
-from kargo_dagster import load_definitions
-from kargo_dagster.defs.resources import ArgoCDKubernetes, ArgoCDSettings, KargoResource
-from tests.defs.promotions import check_json, failure_message, promote
+from kargo_dagster.defs.dagster_internals import partition_check_states
+from kargo_dagster.defs.instance_queries import current_freight
 
 REPO = Path(__file__).parents[2]
 
@@ -105,6 +104,30 @@ def wait_for_freight(home: Path, process: subprocess.Popen, timeout: float = 90)
     raise AssertionError("the demo's Warehouse sensor recorded no Freight")
 
 
+def wait_for_promotion(
+    home: Path, process: subprocess.Popen, stage: str, timeout: float = 180
+) -> str:
+    """The Freight the daemon promoted into ``stage`` once both its checks passed."""
+    key = dg.AssetKey(["kargo-demo", "stage", stage])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the demo exited early"
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            current = current_freight(instance, key)
+            if current is not None:
+                states = {
+                    check: partition_check_states(
+                        instance, dg.AssetCheckKey(key, check), [current.partition_key]
+                    )[current.partition_key].state
+                    for check in ("health", "verified")
+                }
+                assert "failed" not in states.values(), f"{stage}: {states}"
+                if set(states.values()) == {"passed"}:
+                    return current.partition_key
+        time.sleep(1)
+    raise AssertionError(f"nothing was auto-promoted into {stage} and verified")
+
+
 def test_demo_serves_the_example_pipeline(tmp_path):
     port = free_port()
     home = tmp_path / "home"
@@ -127,26 +150,13 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process)
         # The Warehouse sensor discovers the demo registry's newest image as Freight.
         freight = wait_for_freight(home, process)
-        # Promoting it into dev pushes to the demo's GitOps repository.
-        argocd = ArgoCDSettings(
-            kubernetes=ArgoCDKubernetes(host="http://127.0.0.1:8432"), poll_interval_seconds=0.2
-        )
-        kargo = KargoResource(work_dir=str(tmp_path / "work"), argocd=argocd)
-        defs = load_definitions(REPO / "stages", resources={"kargo": kargo})
+        # The auto-promotion sensor promotes it into dev: the simulated Argo CD syncs
+        # guestbook-dev, which passes health and the smoke test, so it flows on to staging.
+        dev = wait_for_promotion(home, process, "dev")
+        staging = wait_for_promotion(home, process, "staging")
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            promoted = promote(
-                defs, instance, dg.AssetKey(["kargo-demo", "stage", "dev"]), freight[0]
-            )
-        assert promoted.success, failure_message(promoted)
-        # ...and the simulated Argo CD syncs guestbook-dev to it: the Stage is healthy.
-        checks = {e.check_name: e for e in promoted.get_asset_check_evaluations()}
-        assert checks["health"].passed, checks["health"].description
-        [row] = checks["health"].metadata["applications"].value.records  # type: ignore[union-attr]
-        assert (row.data["name"], row.data["status"]) == ("guestbook-dev", "Healthy")
-        # The smoke test asks the guestbook stand-in which version dev runs: the promoted one.
-        assert checks["verified"].passed, checks["verified"].description
-        verification = check_json(checks["verified"], "verification")
-        assert {m["phase"] for m in verification["measurements"]} == {"Successful"}
+            apps = instance.get_runs(dg.RunsFilter(tags={"kargo/project": "kargo-demo"}))
+            tags = [(r.tags.get("kargo/stage"), r.tags.get("kargo/action")) for r in apps]
         overlay = subprocess.run(
             [
                 "git",
@@ -185,4 +195,8 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         assert s.connect_ex(("127.0.0.1", port)) != 0
     assert (home / "dagster.yaml").exists()
     assert len(freight) == 1
+    assert dev == staging == freight[0]
+    assert ("dev", "auto-promote") in tags
+    assert ("staging", "auto-promote") in tags
+    assert "prod" not in {stage for stage, _ in tags}
     assert "- name: 127.0.0.1:5123/guestbook\n  newTag: v0.2.0\n" in overlay

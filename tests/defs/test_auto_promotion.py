@@ -1,0 +1,215 @@
+"""The auto-promotion sensor on a real instance: candidates, skips, holds and run requests.
+
+Each tick is evaluated as the daemon would, and the runs it requests are executed with the
+tags it gave them, so the next tick sees what the daemon's runs would have left.
+"""
+
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from kargo_dagster import load_definitions, record_freight
+from kargo_dagster.cli import main
+from kargo_dagster.defs.holds import current_hold
+from kargo_dagster.freight import Freight, FreightOrigin, Image
+from tests.defs.promotions import promote
+
+MANIFESTS = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: shop
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata:
+  name: shop
+  namespace: shop
+spec:
+  promotionPolicies:
+  - stageSelector:
+      name: dev
+    autoPromotionEnabled: true
+  - stageSelector:
+      name: glob:stag*
+    autoPromotionEnabled: true
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata:
+  name: app
+  namespace: shop
+spec:
+  subscriptions:
+  - image:
+      repoURL: registry.example.com/shop/app
+"""
+STAGE = """\
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: {name}
+  namespace: shop
+spec:
+  requestedFreight:
+  - origin:
+      kind: Warehouse
+      name: app
+    sources:
+      {sources}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: compose-output
+        config:
+          tag: ${{{{ imageFrom("registry.example.com/shop/app").Tag }}}}
+"""
+SENSOR = "shop__auto_promotion"
+DEV = dg.AssetKey(["shop", "stage", "dev"])
+STAGING = dg.AssetKey(["shop", "stage", "staging"])
+
+
+@pytest.fixture
+def manifests(tmp_path) -> Path:
+    path = tmp_path / "stages.yaml"
+    path.write_text(
+        MANIFESTS
+        + STAGE.format(name="dev", sources="direct: true")
+        + STAGE.format(name="staging", sources="stages: [dev]")
+        + STAGE.format(name="prod", sources="stages: [staging]")
+    )
+    return path
+
+
+@pytest.fixture
+def defs(manifests) -> dg.Definitions:
+    return load_definitions(manifests)
+
+
+def freight(instance: dg.DagsterInstance, tag: str) -> str:
+    image = Image(
+        repo_url="registry.example.com/shop/app",
+        tag=tag,
+        digest="sha256:" + tag.encode().hex().ljust(64, "0"),
+    )
+    return record_freight(
+        instance, "shop", Freight(origin=FreightOrigin(name="app"), images=(image,))
+    )
+
+
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.SensorResult:
+    sensor = defs.resolve_sensor_def(SENSOR)
+    result = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def skipped(result: dg.SensorResult) -> str:
+    return result.skip_reason.skip_message or "" if result.skip_reason else ""
+
+
+def targets(result: dg.SensorResult) -> list[tuple[dg.AssetKey, str | None]]:
+    """The Stage and Freight of each promotion a tick requests."""
+    return [
+        (r.asset_selection[0], r.partition_key)
+        for r in result.run_requests or []
+        if r.asset_selection
+    ]
+
+
+def run_requested(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest):
+    """Execute a requested run as the daemon would: its Stage partition, checks and tags."""
+    [key] = request.asset_selection or []
+    assert request.partition_key is not None
+    return promote(defs, instance, key, request.partition_key, tags=dict(request.tags))
+
+
+def started_run(instance: dg.DagsterInstance, stage: str, key: str) -> dg.DagsterRun:
+    """A promotion run into ``stage`` that the daemon has started and not finished."""
+    run = dg.DagsterRun(
+        job_name="__ASSET_JOB",
+        run_id=str(uuid.uuid4()),
+        status=dg.DagsterRunStatus.STARTED,
+        tags={"kargo/project": "shop", "kargo/stage": stage, "kargo/freight": key},
+    )
+    return instance.add_run(run)
+
+
+def test_only_policy_enabled_stages_are_watched(defs):
+    sensor = defs.resolve_sensor_def(SENSOR)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert "dev, staging" in (sensor.description or "")
+    assert "prod" not in (sensor.description or "")
+
+
+def test_new_freight_flows_from_dev_to_staging_by_itself(defs, instance):
+    assert "no Freight is available to Stage dev" in skipped(tick(defs, instance))
+    # Two Freight arrive between ticks: only the newest is promoted.
+    freight(instance, "v1.0.0")
+    newest = freight(instance, "v1.1.0")
+    first = tick(defs, instance)
+    [request] = first.run_requests or []
+    assert (request.asset_selection, request.partition_key) == ([DEV], newest)
+    assert request.tags["kargo/action"] == "auto-promote"
+    assert request.tags["kargo/actor"] == "kargo-dagster auto-promotion"
+    assert set(request.asset_check_keys or []) == {
+        dg.AssetCheckKey(DEV, "health"),
+        dg.AssetCheckKey(DEV, "verified"),
+    }
+    # A tick repeated before the run starts asks for the same run (the daemon dedupes it).
+    [again] = tick(defs, instance).run_requests or []
+    assert again.run_key == request.run_key
+    assert run_requested(defs, instance, request).success
+
+    # Verified in dev, the Freight is staging's candidate; dev already has it.
+    [to_staging] = tick(defs, instance).run_requests or []
+    assert (to_staging.asset_selection, to_staging.partition_key) == ([STAGING], newest)
+    run = run_requested(defs, instance, to_staging)
+    assert run.success
+    tags = instance.get_run_by_id(run.run_id).tags  # type: ignore[union-attr]
+    assert (tags["kargo/action"], tags["kargo/actor"]) == (
+        "auto-promote",
+        "kargo-dagster auto-promotion",
+    )
+    quiet = tick(defs, instance)
+    assert not quiet.run_requests
+    assert f"Stage dev already has {newest}" in skipped(quiet)
+    assert f"Stage staging already has {newest}" in skipped(quiet)
+
+
+def test_a_promotion_under_way_or_a_failed_one_is_not_repeated(defs, instance):
+    key = freight(instance, "v1.0.0")
+    run = started_run(instance, "dev", key)
+    assert f"a promotion into Stage dev ({key}) is under way" in skipped(tick(defs, instance))
+    instance.report_run_failed(run)
+    reason = skipped(tick(defs, instance))
+    assert f"the last promotion of {key} into Stage dev failed" in reason
+
+
+def test_a_manual_promotion_of_other_freight_holds_the_stage_until_lifted(
+    manifests, defs, instance, capsys, monkeypatch
+):
+    old = freight(instance, "v1.0.0")
+    new = freight(instance, "v2.0.0")
+    # Someone promotes the older Freight by hand: auto-promotion must not undo it.
+    assert promote(defs, instance, DEV, old, tags={"kargo/actor": "alice"}).success
+    # (Verified in dev, the older Freight is staging's candidate now.)
+    assert targets(tick(defs, instance)) == [(STAGING, old)]
+    hold = current_hold(instance, DEV)
+    assert hold is not None
+    assert (hold.freight, hold.actor) == (old, "alice")
+    assert hold.reason == f"{old} was promoted by alice while {new} was the candidate"
+    assert targets(tick(defs, instance)) == [(STAGING, old)]
+    # Lifting the hold lets the next tick promote the candidate.
+    monkeypatch.setenv("DAGSTER_HOME", str(instance.root_directory))
+    arguments = ["hold", "--path", str(manifests), "--stage", "dev"]
+    assert main(arguments) == 0
+    assert f"Stage dev is on hold with {old} (placed by alice" in capsys.readouterr().out
+    assert main([*arguments, "--lift", "--actor", "bob"]) == 0
+    assert f"Lifted the hold on Stage dev ({old}, placed by alice)" in capsys.readouterr().out
+    assert main(arguments) == 0
+    assert "Stage dev is not on hold" in capsys.readouterr().out
+    assert (DEV, new) in targets(tick(defs, instance))
