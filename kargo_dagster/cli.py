@@ -15,6 +15,7 @@ from kargo_dagster.errors import KargoDagsterError, ManifestError
 from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
 
 DEFAULT_PATH = "stages"
+DEFAULT_WEBSERVER = "http://127.0.0.1:3000"
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -90,6 +91,42 @@ def _approve(args: argparse.Namespace) -> int:
             instance, project, stage=args.stage, partition_key=args.freight, actor=actor
         )
     print(f"Freight {args.freight} approved for Stage {args.stage} by {actor}")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    return _launch(args, action="promote", freight=args.freight)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    return _launch(args, action="rollback", freight=args.to)
+
+
+def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> int:
+    from kargo_dagster.clients.dagster_webserver import DagsterWebserver
+    from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
+    from kargo_dagster.defs.promotion_targets import promotion_target
+
+    project = _project(load_manifests(args.path), args.project)
+    actor = args.actor or os.environ.get("USER") or "unknown"
+    with _instance() as instance:
+        key, freight = promotion_target(
+            instance, project, stage=args.stage, freight=freight, rollback=action == "rollback"
+        )
+    tags = {
+        "kargo/project": project.name,
+        "kargo/stage": args.stage,
+        "kargo/freight": freight,
+        "kargo/action": action,
+        "kargo/actor": actor,
+    }
+    with DagsterWebserver(args.url) as webserver:
+        run = webserver.launch_partition(
+            key.path, freight, checks=(HEALTH_CHECK, VERIFIED_CHECK), tags=tags
+        )
+    verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
+    what = f"{args.stage} to {freight}" if action == "rollback" else f"{freight} into {args.stage}"
+    print(f"Launched run {run.run_id} {verb} {what}: {run.url}")
     return 0
 
 
@@ -229,6 +266,24 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--freight", required=True, help="the Freight's partition key")
     approve.add_argument("--actor", help="who approves (default: $USER)")
     approve.set_defaults(handler=_approve)
+
+    promote = commands.add_parser(
+        "promote", help="promote Freight into a Stage through the running Dagster webserver"
+    )
+    rollback = commands.add_parser(
+        "rollback", help="promote a Stage's previous Freight (or --to) again, as a rollback"
+    )
+    for command, handler in ((promote, _promote), (rollback, _rollback)):
+        command.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+        command.add_argument("--project", help="the Project (optional when there is one)")
+        command.add_argument("--stage", required=True)
+        command.add_argument(
+            "--url", default=DEFAULT_WEBSERVER, help=f"the webserver (default {DEFAULT_WEBSERVER})"
+        )
+        command.add_argument("--actor", help="who asks (default: $USER)")
+        command.set_defaults(handler=handler)
+    promote.add_argument("--freight", required=True, help="the Freight's partition key")
+    rollback.add_argument("--to", help="the Freight to go back to (default: the previous one)")
 
     hold = commands.add_parser(
         "hold", help="show, or with --lift end, a Stage's auto-promotion hold"

@@ -83,3 +83,40 @@ def recorded_freight(
         return None
     raw = value.value
     return Freight.from_json(raw if isinstance(raw, dict) else json.loads(str(raw)))
+
+
+# Runs that may still promote: waiting in the queue, starting, or running (a run whose step
+# waits for the Stage's pool slot is already started).
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def newer_promotion(
+    instance: dg.DagsterInstance, run_id: str, stage: dg.AssetKey
+) -> dg.DagsterRun | None:
+    """A run asked for after ``run_id`` that promotes into ``stage`` too, if any: one still
+    queued or running, or one that succeeded."""
+    mine = instance.get_run_record_by_id(run_id)
+    if mine is None:
+        return None
+    # A newer request that already promoted counts too: going back to this older Freight
+    # after it would undo what was asked for last. One that failed or was canceled does not.
+    records = instance.get_run_records(
+        dg.RunsFilter(
+            statuses=[*UNFINISHED, dg.DagsterRunStatus.SUCCESS],
+            created_after=mine.create_timestamp,
+        )
+    )
+    newer = [
+        record.dagster_run
+        for record in records
+        if record.dagster_run.run_id != run_id
+        and record.create_timestamp > mine.create_timestamp
+        and stage in (record.dagster_run.asset_selection or ())
+    ]
+    # The newest request is the one that will promote; report it.
+    return newer[0] if newer else None

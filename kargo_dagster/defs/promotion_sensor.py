@@ -26,7 +26,7 @@ from kargo_dagster.defs.availability_facts import (
     stage_asset_key,
 )
 from kargo_dagster.defs.holds import META_HOLD, current_hold, place_hold
-from kargo_dagster.defs.instance_queries import current_freight
+from kargo_dagster.defs.instance_queries import UNFINISHED, current_freight
 from kargo_dagster.defs.names import (
     TAG_ACTION,
     TAG_ACTOR,
@@ -52,12 +52,6 @@ ACTOR = "kargo-dagster auto-promotion"
 # Stage rarely refuses this many in a row.
 CANDIDATE_LOOKBACK = 20
 MANUAL_ACTIONS = ("promote", "rollback")
-_IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def auto_promoted_stages(project: ProjectManifests) -> list[Stage]:
@@ -129,7 +123,7 @@ def _evaluate(
         _hold_after_manual_promotion(instance, key, current.run_id, current_key, candidate)
     hold = current_hold(instance, key)
     runs = instance.get_runs(
-        dg.RunsFilter(tags={TAG_PROJECT: project.name, TAG_STAGE: name}, statuses=_IN_FLIGHT)
+        dg.RunsFilter(tags={TAG_PROJECT: project.name, TAG_STAGE: name}, statuses=UNFINISHED)
     )
     candidate_failed = False
     if candidate is not None:

@@ -11,11 +11,12 @@ from kargo_dagster.defs.availability_facts import evaluate_availability, stage_a
 from kargo_dagster.defs.dagster_internals import add_run_tags
 from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
 from kargo_dagster.defs.freight_store import freight_metadata
-from kargo_dagster.defs.instance_queries import recorded_freight
+from kargo_dagster.defs.instance_queries import newer_promotion, recorded_freight
 from kargo_dagster.defs.names import (
     META_ACTOR,
     TAG_ACTION,
     TAG_ACTOR,
+    TAG_FREIGHT,
     dagster_identifier,
     pool_name,
     warehouse_key,
@@ -77,6 +78,20 @@ def build_stage_asset(
             freight=partition_key,
         )
         add_run_tags(instance, context.run.run_id, tags)
+        # One promotion per Stage runs at a time; a request that waited its turn while a newer
+        # one for the same Stage was made gives way to it, so the Stage goes straight to what
+        # was asked for last instead of passing through every request in between.
+        newer = newer_promotion(instance, context.run.run_id, context.asset_key)
+        if newer is not None:
+            wanted = newer.tags.get(TAG_FREIGHT) or newer.tags.get("dagster/partition", "?")
+            raise dg.Failure(
+                description=(
+                    f"Superseded: a newer promotion into Stage {name} (run {newer.run_id}, "
+                    f"Freight {wanted}) was requested while this one waited; this run changed "
+                    "nothing"
+                ),
+                allow_retries=False,
+            )
         freight = recorded_freight(instance, warehouse_key(project.name, origin), partition_key)
         if freight is None:
             raise dg.Failure(

@@ -1,0 +1,66 @@
+"""What a promotion or rollback asked for by name targets: the Stage asset and the Freight.
+
+Shared by the command line, which launches the run through the webserver, so that a mistake
+(an unknown Stage, Freight the Warehouse never recorded, nothing to roll back to) is reported
+before any run is queued.
+"""
+
+import dagster as dg
+
+from kargo_dagster.defs.availability_facts import stage_asset_key
+from kargo_dagster.defs.instance_queries import stage_history
+from kargo_dagster.defs.names import freight_partitions_name
+from kargo_dagster.errors import PromotionRefusedError
+from kargo_dagster.spec import ProjectManifests
+
+__all__ = ["promotion_target"]
+
+
+def promotion_target(
+    instance: dg.DagsterInstance,
+    project: ProjectManifests,
+    *,
+    stage: str,
+    freight: str | None,
+    rollback: bool = False,
+) -> tuple[dg.AssetKey, str]:
+    """The Stage asset to materialize and the Freight partition.
+
+    Args:
+        instance: The Dagster instance holding the Freight and the Stage's history.
+        project: The Stage's Project.
+        stage: The Stage.
+        freight: The Freight's partition key; for a rollback, None means the Freight the
+            Stage held before its current one.
+        rollback: Whether this is a rollback (then ``freight`` may be None).
+
+    Raises:
+        PromotionRefusedError: No such Stage, Freight unknown to the Stage's Warehouses, or
+            nothing earlier to roll back to.
+    """
+    spec = project.stages.get(stage)
+    if spec is None:
+        names = ", ".join(sorted(project.stages)) or "none"
+        raise PromotionRefusedError(f"Project {project.name} has no Stage {stage} ({names})")
+    origins = [request.origin.name for request in spec.spec.requested_freight]
+    if freight is None:
+        if not rollback:
+            raise PromotionRefusedError("name the Freight to promote")
+        for origin in origins:
+            key = stage_asset_key(project, stage, origin)
+            history = [o.partition_key for o in stage_history(instance, key)]
+            earlier = [p for p in history[1:] if p != history[0]]
+            if earlier:
+                return key, earlier[0]
+        raise PromotionRefusedError(
+            f"Stage {stage} has held no other Freight before its current one: nothing to roll "
+            "back to (give --to)"
+        )
+    for origin in origins:
+        name = freight_partitions_name(project.name, origin)
+        if instance.has_dynamic_partition(name, freight):
+            return stage_asset_key(project, stage, origin), freight
+    raise PromotionRefusedError(
+        f"Freight {freight} is not recorded by the Warehouse(s) Stage {stage} requests "
+        f"({', '.join(origins)}); see `kargo-dagster status`"
+    )
