@@ -214,7 +214,12 @@ def _project(catalog: Catalog, name: str | None) -> ProjectManifests:
 def _demo(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.demo import run_demo
 
-    return run_demo(workspace=Path(args.workspace), home=Path(args.home), port=args.port)
+    return run_demo(
+        workspace=Path(args.workspace),
+        home=Path(args.home),
+        port=args.port,
+        publish_every=args.publish_every,
+    )
 
 
 def _instance():  # -> contextmanager of a DagsterInstance
@@ -312,6 +317,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workspace", default="workspace.yaml")
     demo.add_argument("--home", default=".dagster-demo", help="the demo's DAGSTER_HOME")
     demo.add_argument("--port", type=int, default=3000)
+    demo.add_argument(
+        "--publish-every",
+        type=float,
+        default=60,
+        metavar="SECONDS",
+        help="publish a new guestbook version this often (0: never; v0.3.0 ships broken)",
+    )
     demo.set_defaults(handler=_demo)
     return parser
 

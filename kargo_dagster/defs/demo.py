@@ -40,18 +40,23 @@ def prepare_home(home: Path) -> Path:
     return home
 
 
-def run_demo(*, workspace: Path, home: Path, port: int) -> int:
+def run_demo(*, workspace: Path, home: Path, port: int, publish_every: float = 60) -> int:
     """Run the demo services, the webserver and the daemon until interrupted.
 
     Returns:
         The exit status: 0 when stopped by a signal or when both processes ended cleanly.
     """
     home = prepare_home(home)
-    with demo_services(home) as services:
-        return _run_dagster(workspace=workspace, home=home, port=port, services=services)
+    with demo_services(home, publish_every=publish_every) as services:
+        publishing = f", a new version every {publish_every:g}s" if publish_every > 0 else ""
+        return _run_dagster(
+            workspace=workspace, home=home, port=port, services=services, publishing=publishing
+        )
 
 
-def _run_dagster(*, workspace: Path, home: Path, port: int, services: DemoServices) -> int:
+def _run_dagster(
+    *, workspace: Path, home: Path, port: int, services: DemoServices, publishing: str
+) -> int:
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     bin_dir = Path(sys.executable).parent
     webserver = str(bin_dir / "dagster-webserver")
@@ -72,7 +77,7 @@ def _run_dagster(*, workspace: Path, home: Path, port: int, services: DemoServic
     processes = [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
     sys.stdout.write(
         f"kargo-dagster demo: http://127.0.0.1:{port}/asset-groups (DAGSTER_HOME={home})\n"
-        f"  registry {services.image} (tags: {', '.join(services.published())})\n"
+        f"  registry {services.image} (tags: {', '.join(services.published())}){publishing}\n"
         f"  GitOps repository {services.gitops_url}\n"
         f"  Argo CD (simulated) Applications guestbook-<stage> at {services.kube_url}\n"
         "  Ctrl-C stops it.\n"

@@ -13,7 +13,9 @@ The registry and the repository keep their data under the demo's home, so a rest
 continues where it stopped; the Applications start afresh.
 """
 
-from collections.abc import Iterator
+import re
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,7 @@ STAGES = ("dev", "staging", "prod")
 FIRST_VERSIONS = ("v0.1.0", "v0.2.0")
 # The version whose deployments fail their smoke test, so the verified gate has work to do.
 BROKEN_VERSIONS = ("v0.3.0",)
+_SEMVER = re.compile(r"^v\d+\.\d+\.\d+$")
 
 _BASE_DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -141,10 +144,12 @@ def demo_services(
     git_port: int = GIT_PORT,
     kube_port: int = KUBE_PORT,
     app_port: int = APP_PORT,
+    publish_every: float = 0,
 ) -> Iterator[DemoServices]:
     """Start the registry, the git server, the simulated Argo CD and the guestbook stand-in.
 
-    They stop on exit.
+    With ``publish_every`` (seconds), a new guestbook version is published that often, so
+    new Freight keeps arriving. They all stop on exit.
     """
     with ExitStack() as stack:
         registry = stack.enter_context(
@@ -174,4 +179,45 @@ def demo_services(
         if not services.published():
             for version in FIRST_VERSIONS:
                 services.publish(version)
+        if publish_every > 0:
+            stack.enter_context(_Publisher(services, publish_every))
         yield services
+
+
+def next_version(published: Iterable[str]) -> str:
+    """The version after the newest of ``published``: its minor release, ``vX.(Y+1).0``."""
+    newest = max(
+        (
+            tuple(int(part) for part in tag[1:].split("."))
+            for tag in published
+            if _SEMVER.match(tag)
+        ),
+        default=(0, 0, 0),
+    )
+    return f"v{newest[0]}.{newest[1] + 1}.0"
+
+
+class _Publisher:
+    """Publishes the next guestbook version every ``interval`` seconds, on a daemon thread."""
+
+    def __init__(self, services: DemoServices, interval: float) -> None:
+        self._services = services
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-publisher", daemon=True)
+
+    def __enter__(self) -> "_Publisher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._services.publish(next_version(self._services.published()))
+            except httpx.HTTPError:
+                # The registry is going away with the demo; the next round tries again.
+                continue

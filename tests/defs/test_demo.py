@@ -15,6 +15,7 @@ import httpx
 
 from kargo_dagster.defs.dagster_internals import partition_check_states
 from kargo_dagster.defs.instance_queries import current_freight
+from kargo_dagster.testing.oci_push import push_image
 
 REPO = Path(__file__).parents[2]
 
@@ -105,25 +106,34 @@ def wait_for_freight(home: Path, process: subprocess.Popen, timeout: float = 90)
 
 
 def wait_for_promotion(
-    home: Path, process: subprocess.Popen, stage: str, timeout: float = 180
+    home: Path,
+    process: subprocess.Popen,
+    stage: str,
+    *,
+    verified: str = "passed",
+    besides: str | None = None,
+    timeout: float = 180,
 ) -> str:
-    """The Freight the daemon promoted into ``stage`` once both its checks passed."""
+    """The Freight (other than ``besides``) the daemon promoted into ``stage``, once its
+    health check passed and its verified check ended ``verified``."""
     key = dg.AssetKey(["kargo-demo", "stage", stage])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, "the demo exited early"
         with dg.DagsterInstance.from_config(str(home)) as instance:
             current = current_freight(instance, key)
-            if current is not None:
+            if current is not None and current.partition_key != besides:
                 states = {
                     check: partition_check_states(
                         instance, dg.AssetCheckKey(key, check), [current.partition_key]
                     )[current.partition_key].state
                     for check in ("health", "verified")
                 }
-                assert "failed" not in states.values(), f"{stage}: {states}"
-                if set(states.values()) == {"passed"}:
+                assert states["health"] != "failed", f"{stage}: {states}"
+                if states == {"health": "passed", "verified": verified}:
                     return current.partition_key
+                if verified == "passed":
+                    assert states["verified"] != "failed", f"{stage}: {states}"
         time.sleep(1)
     raise AssertionError(f"nothing was auto-promoted into {stage} and verified")
 
@@ -139,6 +149,9 @@ def test_demo_serves_the_example_pipeline(tmp_path):
             str(port),
             "--home",
             str(home),
+            # The test publishes the next version itself, when it wants it.
+            "--publish-every",
+            "0",
         ],
         cwd=REPO,
         env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
@@ -154,7 +167,12 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         # guestbook-dev, which passes health and the smoke test, so it flows on to staging.
         dev = wait_for_promotion(home, process, "dev")
         staging = wait_for_promotion(home, process, "staging")
+        # v0.3.0 ships broken: auto-promoted into dev, it fails the smoke test there, so
+        # staging keeps v0.2.0.
+        push_image("http://127.0.0.1:5123", "guestbook", "v0.3.0")
+        broken = wait_for_promotion(home, process, "dev", verified="failed", besides=dev)
         with dg.DagsterInstance.from_config(str(home)) as instance:
+            held = current_freight(instance, dg.AssetKey(["kargo-demo", "stage", "staging"]))
             apps = instance.get_runs(dg.RunsFilter(tags={"kargo/project": "kargo-demo"}))
             tags = [(r.tags.get("kargo/stage"), r.tags.get("kargo/action")) for r in apps]
         overlay = subprocess.run(
@@ -196,7 +214,10 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert (home / "dagster.yaml").exists()
     assert len(freight) == 1
     assert dev == staging == freight[0]
+    assert broken != dev
+    assert held is not None and held.partition_key == staging
     assert ("dev", "auto-promote") in tags
     assert ("staging", "auto-promote") in tags
     assert "prod" not in {stage for stage, _ in tags}
-    assert "- name: 127.0.0.1:5123/guestbook\n  newTag: v0.2.0\n" in overlay
+    # dev runs the broken version (the gate stops it from going further, not from deploying).
+    assert "- name: 127.0.0.1:5123/guestbook\n  newTag: v0.3.0\n" in overlay
