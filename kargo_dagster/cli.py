@@ -81,6 +81,18 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(args: argparse.Namespace) -> int:
+    from kargo_dagster.defs.history import collect_history, render_history
+
+    project = _project(load_manifests(args.path), args.project)
+    if args.stage not in project.stages:
+        raise KargoDagsterError(f"Project {project.name} has no Stage {args.stage}")
+    with _instance() as instance:
+        rows = collect_history(instance, project.name, args.stage, limit=args.limit)
+    print(json.dumps(rows, indent=2) if args.json else render_history(args.stage, rows))
+    return 0
+
+
 def _approve(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.approvals import approve_freight
 
@@ -263,6 +275,14 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=_status)
+
+    history = commands.add_parser("history", help="a Stage's promotions, newest first")
+    history.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    history.add_argument("--project", help="the Project (optional when there is one)")
+    history.add_argument("--stage", required=True)
+    history.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(handler=_history)
 
     approve = commands.add_parser("approve", help="make Freight available to a Stage")
     approve.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")

@@ -19,6 +19,7 @@ import pytest
 
 from kargo_dagster import record_freight
 from kargo_dagster.cli import main
+from kargo_dagster.defs.history import collect_history
 from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
@@ -167,10 +168,10 @@ def test_racing_promotions_leave_the_newest_and_a_linear_history(
             assert len(launched) == 3
             with dg.DagsterInstance.get() as instance:
                 runs = wait_until_finished(instance, launched)
-                outcome = {
-                    run_id: (runs[run_id].status, step_failure(instance, run_id))
-                    for run_id in launched
+                reasons = {
+                    r["runID"]: r["reason"] for r in collect_history(instance, "race", "dev")
                 }
+                outcome = {run_id: (runs[run_id].status, reasons[run_id]) for run_id in launched}
                 now = current_freight(instance, dg.AssetKey(["race", "stage", "dev"]))
         finally:
             for process in processes:
@@ -209,14 +210,3 @@ def wait_until_finished(
         time.sleep(1)
     states = {r.run_id: r.status for r in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
     raise AssertionError(f"the promotions did not finish: {states}")
-
-
-def step_failure(instance: dg.DagsterInstance, run_id: str) -> str:
-    for record in instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.STEP_FAILURE
-    ).records:
-        event = record.event_log_entry.dagster_event
-        data = event.step_failure_data if event is not None else None
-        if data is not None and data.user_failure_data is not None:
-            return data.user_failure_data.description or ""
-    return ""
