@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from kargo_dagster.defs.approvals import build_approval_job
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
 from kargo_dagster.defs.promotion_sensor import build_promotion_sensor
@@ -100,7 +101,9 @@ def build_project_definitions(
     promotion_sensor = build_promotion_sensor(project)
     if promotion_sensor is not None:
         sensors.append(promotion_sensor)
-    return dg.Definitions(assets=assets, asset_checks=checks, sensors=sensors)
+    return dg.Definitions(
+        assets=assets, asset_checks=checks, sensors=sensors, jobs=[build_approval_job(project)]
+    )
 
 
 def build_definitions(
