@@ -117,29 +117,53 @@ def _rollback(args: argparse.Namespace) -> int:
 def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> int:
     from kargo_dagster.clients.dagster_webserver import DagsterWebserver
     from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
-    from kargo_dagster.defs.promotion_targets import promotion_target
+    from kargo_dagster.defs.promotion_targets import promote_here, promotion_target
 
     project = _project(load_manifests(args.path), args.project)
     actor = args.actor or os.environ.get("USER") or "unknown"
+    verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
     with _instance() as instance:
         key, freight = promotion_target(
             instance, project, stage=args.stage, freight=freight, rollback=action == "rollback"
         )
-    tags = {
-        "kargo/project": project.name,
-        "kargo/stage": args.stage,
-        "kargo/freight": freight,
-        "kargo/action": action,
-        "kargo/actor": actor,
-    }
+        what = (
+            f"{args.stage} to {freight}" if action == "rollback" else f"{freight} into {args.stage}"
+        )
+        tags = {
+            "kargo/project": project.name,
+            "kargo/stage": args.stage,
+            "kargo/freight": freight,
+            "kargo/action": action,
+            "kargo/actor": actor,
+        }
+        if args.local:
+            result = promote_here(_load_defs(args.definitions), instance, key, freight, tags)
+            outcome = "succeeded" if result.success else "failed"
+            print(f"Run {result.run_id} {verb} {what} {outcome}")
+            for failure in _failures(result):
+                print(f"  {failure}")
+            return 0 if result.success else 1
     with DagsterWebserver(args.url) as webserver:
         run = webserver.launch_partition(
             key.path, freight, checks=(HEALTH_CHECK, VERIFIED_CHECK), tags=tags
         )
-    verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
-    what = f"{args.stage} to {freight}" if action == "rollback" else f"{freight} into {args.stage}"
     print(f"Launched run {run.run_id} {verb} {what}: {run.url}")
     return 0
+
+
+def _failures(result) -> list[str]:  # result: dg.ExecuteInProcessResult
+    """Why the steps of an in-process run failed, and the checks that did not pass."""
+    reasons = [
+        event.step_failure_data.user_failure_data.description or ""
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data.user_failure_data is not None
+    ]
+    reasons += [
+        f"{e.check_name} failed: {e.description or ''}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    return reasons
 
 
 def _hold(args: argparse.Namespace) -> int:
@@ -306,6 +330,16 @@ def _parser() -> argparse.ArgumentParser:
             "--url", default=DEFAULT_WEBSERVER, help=f"the webserver (default {DEFAULT_WEBSERVER})"
         )
         command.add_argument("--actor", help="who asks (default: $USER)")
+        command.add_argument(
+            "--local",
+            action="store_true",
+            help="run the promotion in this process instead of through the webserver",
+        )
+        command.add_argument(
+            "--definitions",
+            default="definitions.py",
+            help="the code location file, for --local (default definitions.py)",
+        )
         command.set_defaults(handler=handler)
     promote.add_argument("--freight", required=True, help="the Freight's partition key")
     rollback.add_argument("--to", help="the Freight to go back to (default: the previous one)")

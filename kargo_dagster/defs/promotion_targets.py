@@ -7,13 +7,13 @@ before any run is queued.
 
 import dagster as dg
 
-from kargo_dagster.defs.availability_facts import stage_asset_key
+from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK, stage_asset_key
 from kargo_dagster.defs.instance_queries import stage_history
 from kargo_dagster.defs.names import freight_partitions_name
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import ProjectManifests
 
-__all__ = ["promotion_target"]
+__all__ = ["promote_here", "promotion_target"]
 
 
 def promotion_target(
@@ -63,4 +63,25 @@ def promotion_target(
     raise PromotionRefusedError(
         f"Freight {freight} is not recorded by the Warehouse(s) Stage {stage} requests "
         f"({', '.join(origins)}); see `kargo-dagster status`"
+    )
+
+
+def promote_here(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    key: dg.AssetKey,
+    partition_key: str,
+    tags: dict[str, str],
+) -> dg.ExecuteInProcessResult:
+    """Promote in this process: the Stage partition and its checks, as one run.
+
+    For ``--local``: no webserver or daemon needed; the run still goes into the instance with
+    its tags, so the UI, ``status`` and ``history`` show it like any other.
+    """
+    checks = {dg.AssetCheckKey(key, HEALTH_CHECK), dg.AssetCheckKey(key, VERIFIED_CHECK)}
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={key}, asset_check_selection=checks
+    )
+    return job.execute_in_process(
+        partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags
     )

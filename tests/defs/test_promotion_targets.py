@@ -1,5 +1,6 @@
 """`kargo-dagster promote` and `rollback`: what they target, and their mistakes, before any run."""
 
+import dagster as dg
 import pytest
 
 from kargo_dagster import load_definitions, record_freight
@@ -47,3 +48,30 @@ def test_promote_says_when_the_webserver_is_not_running(instance, monkeypatch, c
     assert f"cannot reach the Dagster webserver at {url}" in error
     assert "start it (dagster dev, or kargo-dagster demo) or give --url" in error
     assert instance.get_runs() == []
+
+
+def test_local_promotion_and_rollback_run_in_process(tmp_path, instance, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(instance.root_directory))
+    definitions = tmp_path / "definitions.py"
+    definitions.write_text(
+        f"from kargo_dagster import load_definitions\ndefs = load_definitions({str(SHOP)!r})\n"
+    )
+    v1 = record_freight(instance, "shop", app_freight("v1.0.0"))
+    v2 = record_freight(instance, "shop", app_freight("v2.0.0"))
+    local = ["--path", str(SHOP), "--stage", "dev", "--local", "--definitions", str(definitions)]
+    for key in (v1, v2):
+        assert main(["promote", *local, "--freight", key, "--actor", "alice"]) == 0
+    assert main(["rollback", *local, "--actor", "bob"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].endswith(f"rolling back Stage dev to {v1} succeeded")
+    runs = instance.get_runs(dg.RunsFilter(tags={"kargo/stage": "dev"}))
+    assert [(r.tags["kargo/action"], r.tags["kargo/actor"]) for r in runs] == [
+        ("rollback", "bob"),
+        ("promote", "alice"),
+        ("promote", "alice"),
+    ]
+    # Refused promotions say why and exit 1.
+    v3 = record_freight(instance, "shop", app_freight("v3.0.0"))
+    staging = [*local[:3], "staging", *local[4:]]
+    assert main(["promote", *staging, "--freight", v3]) == 1
+    assert f"Freight {v3} is not available to Stage staging" in capsys.readouterr().out
