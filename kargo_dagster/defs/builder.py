@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from kargo_dagster.defs.approvals import build_approval_job
+from kargo_dagster.defs.delivery_metrics_asset import build_delivery_metrics_asset
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
 from kargo_dagster.defs.promotion_sensor import build_promotion_sensor
@@ -101,6 +102,7 @@ def build_project_definitions(
     promotion_sensor = build_promotion_sensor(project)
     if promotion_sensor is not None:
         sensors.append(promotion_sensor)
+    assets.append(build_delivery_metrics_asset(project))
     return dg.Definitions(
         assets=assets, asset_checks=checks, sensors=sensors, jobs=[build_approval_job(project)]
     )

@@ -3,6 +3,8 @@
 - Per-Freight check state: Dagster 1.13 records which partition each check evaluation belongs
   to, but offers no public call that answers "did the ``verified`` check pass for this
   partition, against its latest materialization?". The event log storage answers it.
+- A check's history of evaluations (for the delivery metrics): the public event-record
+  query for it is deprecated, and the storage keeps the answer per check.
 - Run tags added by a running promotion: a promotion launched from the UI or a backfill
   carries no Kargo tags, so the Stage asset adds them itself, and the Runs page can be
   filtered by Stage and Freight whoever launched the run.
@@ -21,6 +23,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 PRIVATE_SYMBOLS = (
     "dagster._core.storage.asset_check_execution_record.AssetCheckExecutionRecordStatus",
     "dagster._core.storage.event_log.base.EventLogStorage.get_asset_check_partition_info",
+    "dagster._core.storage.event_log.base.EventLogStorage.get_asset_check_execution_history",
     "dagster.DagsterInstance.add_run_tags",
 )
 
@@ -82,3 +85,35 @@ def partition_check_states(
 def add_run_tags(instance: dg.DagsterInstance, run_id: str, tags: Mapping[str, str]) -> None:
     """Add ``tags`` to a run that is already going, keeping the tags it was launched with."""
     instance.add_run_tags(run_id, dict(tags))
+
+
+@dataclass(frozen=True)
+class CheckEvaluation:
+    """One finished evaluation of a check: the partition, when (epoch seconds), the verdict."""
+
+    partition_key: str | None
+    timestamp: float
+    passed: bool
+
+
+def check_evaluations(
+    instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, limit: int = 1000
+) -> list[CheckEvaluation]:
+    """The check's latest ``limit`` finished evaluations, newest first."""
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        check_key,
+        limit=limit,
+        status={
+            AssetCheckExecutionRecordStatus.SUCCEEDED,
+            AssetCheckExecutionRecordStatus.FAILED,
+        },
+    )
+    return [
+        CheckEvaluation(
+            record.partition,
+            # When the verdict was given; the record's own timestamp is when it was planned.
+            record.event.timestamp if record.event is not None else record.create_timestamp,
+            record.status == AssetCheckExecutionRecordStatus.SUCCEEDED,
+        )
+        for record in records
+    ]

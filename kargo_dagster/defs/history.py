@@ -49,6 +49,7 @@ def collect_history(
                 if run.status == dg.DagsterRunStatus.FAILURE
                 else "",
                 "runID": run.run_id,
+                "finishedAt": record.end_time or record.update_timestamp.timestamp(),
             }
         )
     return rows

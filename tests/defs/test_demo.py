@@ -195,7 +195,12 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert lineage == ["guestbook", "dev", "staging", "prod"]
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
+    nodes = {
+        "/".join(n["assetKey"]["path"]): n
+        for n in data["assetNodes"]
+        if n["groupName"] == "kargo_demo"
+    }
+    assert {n["groupName"] for n in data["assetNodes"]} == {"kargo_demo", "kargo_demo__metrics"}
     deps = {key: ["/".join(d["path"]) for d in n["dependencyKeys"]] for key, n in nodes.items()}
     assert deps == {
         "kargo-demo/warehouse/guestbook": [],

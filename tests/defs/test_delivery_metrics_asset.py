@@ -1,0 +1,33 @@
+"""The delivery-metrics asset reads the Project's history from the instance."""
+
+import dagster as dg
+
+from kargo_dagster import load_definitions, record_freight
+from tests.defs.promotions import promote
+from tests.defs.test_pipeline import DEV, SHOP, STAGING, app_freight
+
+
+def test_the_metrics_asset_counts_promotions_and_failures(instance):
+    defs = load_definitions(SHOP)
+    v1 = record_freight(instance, "shop", app_freight("v1.0.0"))
+    v2 = record_freight(instance, "shop", app_freight("v2.0.0"))
+    assert promote(defs, instance, DEV, v1).success
+    assert promote(defs, instance, STAGING, v1).success
+    assert not promote(defs, instance, STAGING, v2).success  # not verified in dev
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey(["shop", "delivery-metrics"])}
+    )
+    result = job.execute_in_process(instance=instance)
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    rows = {r.data["stage"]: r.data for r in metadata["metrics"].value.records}  # type: ignore[union-attr]
+    assert rows["dev"]["deployments"] == 1
+    assert rows["dev"]["change_failure_rate"] == 0.0
+    assert rows["staging"]["deployments"] == 1
+    assert rows["staging"]["change_failure_rate"] == 0.5
+    assert rows["prod"]["deployments"] == 0
+    assert rows["dev"]["lead_time_h"] is not None
+    summary = metadata["summary"].value
+    assert "| staging | 1 | 0.03 |" in str(summary)
+    assert "| 50% |" in str(summary)
