@@ -23,6 +23,7 @@ from kargo_dagster.defs.names import (
 )
 from kargo_dagster.defs.promotion_runner import promote as run_stage_promotion
 from kargo_dagster.defs.promotion_runner import result_metadata
+from kargo_dagster.defs.promotion_summary import promotion_summary
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.run_tags import promotion_tags
 from kargo_dagster.spec import Catalog, FreightRequest, ProjectManifests, Stage
@@ -110,6 +111,8 @@ def build_stage_asset(
             )
         context.log.info(availability.reason)
         promotion_metadata: dict[str, dg.MetadataValue] = {"steps": dg.MetadataValue.int(0)}
+        steps: list[dict[str, str]] = []
+        commits: dict[str, str] = {}
         if not stage.is_control_flow:
             result = run_stage_promotion(
                 context,
@@ -122,6 +125,15 @@ def build_stage_asset(
                 rollback=tags[TAG_ACTION] == "rollback",
             )
             promotion_metadata = result_metadata(result)
+            steps = [
+                {"alias": x.alias, "uses": x.uses, "status": x.status, "message": x.message or ""}
+                for x in result.steps
+            ]
+            commits = {
+                key.removeprefix("commit/"): str(value.value)
+                for key, value in promotion_metadata.items()
+                if key.startswith("commit/")
+            }
             for step in result.steps:
                 context.log.info(
                     f"step {step.alias} ({step.uses}): {step.status}"
@@ -141,6 +153,17 @@ def build_stage_asset(
                 "action": dg.MetadataValue.text(tags[TAG_ACTION]),
                 META_ACTOR: dg.MetadataValue.text(tags[TAG_ACTOR]),
                 **promotion_metadata,
+                "summary": dg.MetadataValue.md(
+                    promotion_summary(
+                        stage=name,
+                        freight=freight,
+                        action=tags[TAG_ACTION],
+                        actor=tags[TAG_ACTOR],
+                        availability=availability.reason,
+                        steps=steps,
+                        commits=commits,
+                    )
+                ),
             }
         )
 

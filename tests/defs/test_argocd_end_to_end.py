@@ -118,6 +118,11 @@ def test_freight_goes_through_argo_cd_and_its_gates_from_dev_to_staging(tmp_path
         )
         assert app["status"]["sync"]["revision"] == head
         assert app["status"]["operationState"]["phase"] == "Succeeded"
+        [event] = promoted.get_asset_materialization_events()
+        summary = str(event.materialization.metadata["summary"].value)
+        assert f"### Auto-promoted {good} into dev" not in summary
+        assert f"### Promoted {good} into dev" in summary
+        assert "| task-1::push | git-push | Succeeded |" in summary
         gates = checks(promoted)
         assert gates["health"].passed, gates["health"].description
         assert gates["verified"].passed, gates["verified"].description
