@@ -14,6 +14,7 @@ import dagster as dg
 from kargo_dagster.defs.availability_facts import VERIFIED_CHECK, stage_asset_key
 from kargo_dagster.defs.dagster_internals import check_evaluations
 from kargo_dagster.defs.history import collect_history
+from kargo_dagster.defs.metrics_chart import chart_markdown, metrics_png
 from kargo_dagster.defs.names import dagster_identifier, warehouse_key
 from kargo_dagster.delivery_metrics import (
     PromotionRecord,
@@ -35,8 +36,7 @@ def build_delivery_metrics_asset(project: ProjectManifests) -> dg.AssetsDefiniti
 
     @dg.asset(
         key=[project.name, "delivery-metrics"],
-        # Beside the pipeline's group, so the pipeline's lineage view shows only the pipeline.
-        group_name=f"{dagster_identifier(project.name)}__metrics",
+        group_name=dagster_identifier(project.name),
         kinds={"kargo"},
         description=(
             f"Delivery metrics of Project {project.name} over the last {WINDOW_DAYS:g} days, per "
@@ -61,6 +61,7 @@ def build_delivery_metrics_asset(project: ProjectManifests) -> dg.AssetsDefiniti
                     ),
                 ),
                 "summary": dg.MetadataValue.md(_markdown(rows)),
+                "chart": dg.MetadataValue.md(chart_markdown(metrics_png(rows))),
             }
         )
 

@@ -1,5 +1,7 @@
 """The delivery-metrics asset reads the Project's history from the instance."""
 
+import base64
+
 import dagster as dg
 
 from kargo_dagster import load_definitions, record_freight
@@ -31,3 +33,15 @@ def test_the_metrics_asset_counts_promotions_and_failures(instance):
     summary = metadata["summary"].value
     assert "| staging | 1 | 0.03 |" in str(summary)
     assert "| 50% |" in str(summary)
+
+
+def test_the_metrics_asset_draws_a_chart(instance):
+    defs = load_definitions(SHOP)
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey(["shop", "delivery-metrics"])}
+    )
+    [event] = job.execute_in_process(instance=instance).get_asset_materialization_events()
+    chart = str(event.materialization.metadata["chart"].value)
+    prefix = "![Delivery metrics per Stage](data:image/png;base64,"
+    assert chart.startswith(prefix)
+    assert base64.b64decode(chart[len(prefix) : -1]).startswith(b"\x89PNG\r\n\x1a\n")

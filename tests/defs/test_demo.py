@@ -56,11 +56,11 @@ def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 120) 
     raise AssertionError(f"the demo did not come up: {last_error}")
 
 
-def lineage_in_browser(url: str, profile: Path) -> list[str]:
-    """The asset names of the lineage graph as headless Chromium lays them out, left to right."""
+def rendered_dom(url: str, profile: Path) -> str:
+    """The page's DOM once headless Chromium has run its scripts for a while."""
     chromium = shutil.which("chromium")
     assert chromium, "the UI test needs Debian's chromium (installed by .ci/run)"
-    dom = subprocess.run(
+    return subprocess.run(
         [
             chromium,
             "--headless",
@@ -82,6 +82,16 @@ def lineage_in_browser(url: str, profile: Path) -> list[str]:
         timeout=120,
         check=True,
     ).stdout
+
+
+def visible_text(dom: str) -> str:
+    """The page's words, tags stripped, as a person would read them."""
+    return " ".join(re.sub(r"<[^>]+>", " ", dom).split())
+
+
+def lineage_in_browser(url: str, profile: Path) -> list[str]:
+    """The asset names of the lineage graph as headless Chromium lays them out, left to right."""
+    dom = rendered_dom(url, profile)
     # Each asset node is a foreignObject at its place in the graph; its first text is the name.
     nodes = []
     for match in re.finditer(
@@ -190,17 +200,30 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         lineage = lineage_in_browser(
             f"http://127.0.0.1:{port}/asset-groups/kargo_demo", tmp_path / "chromium"
         )
+        # The dev Stage's partitions: one per Freight, the good one and the broken one.
+        partitions = visible_text(
+            rendered_dom(
+                f"http://127.0.0.1:{port}/assets/kargo-demo/stage/dev?view=partitions",
+                tmp_path / "chromium",
+            )
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert lineage == ["guestbook", "dev", "staging", "prod"]
+    # The pipeline left to right; the Project's delivery metrics stand apart.
+    assert [name for name in lineage if name != "delivery-metrics"] == [
+        "guestbook",
+        "dev",
+        "staging",
+        "prod",
+    ]
+    assert "delivery-metrics" in lineage
     nodes = {
         "/".join(n["assetKey"]["path"]): n
         for n in data["assetNodes"]
-        if n["groupName"] == "kargo_demo"
+        if n["assetKey"]["path"][1] != "delivery-metrics"
     }
-    assert {n["groupName"] for n in data["assetNodes"]} == {"kargo_demo", "kargo_demo__metrics"}
     deps = {key: ["/".join(d["path"]) for d in n["dependencyKeys"]] for key, n in nodes.items()}
     assert deps == {
         "kargo-demo/warehouse/guestbook": [],
@@ -220,6 +243,8 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert len(freight) == 1
     assert dev == staging == freight[0]
     assert broken != dev
+    assert dev in partitions
+    assert broken in partitions
     assert held is not None and held.partition_key == staging
     assert ("dev", "auto-promote") in tags
     assert ("staging", "auto-promote") in tags
