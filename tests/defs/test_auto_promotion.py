@@ -213,3 +213,22 @@ def test_a_manual_promotion_of_other_freight_holds_the_stage_until_lifted(
     assert main(arguments) == 0
     assert "Stage dev is not on hold" in capsys.readouterr().out
     assert (DEV, new) in targets(tick(defs, instance))
+
+
+def test_a_rollback_does_not_cascade_downstream(defs, instance):
+    v1 = freight(instance, "v1.0.0")
+    for _ in range(2):  # v1 into dev, then into staging
+        for request in tick(defs, instance).run_requests or []:
+            assert run_requested(defs, instance, request).success
+    v2 = freight(instance, "v2.0.0")
+    for _ in range(2):
+        for request in tick(defs, instance).run_requests or []:
+            assert run_requested(defs, instance, request).success
+    assert targets(tick(defs, instance)) == []
+    # Rolling dev back to v1 leaves staging on v2, and auto-promotion does not undo it.
+    rollback = {"kargo/action": "rollback", "kargo/actor": "alice"}
+    assert promote(defs, instance, DEV, v1, tags=rollback).success
+    assert targets(tick(defs, instance)) == []
+    assert current_hold(instance, DEV) is not None
+    staging = instance.fetch_materializations(STAGING, limit=1).records[0]
+    assert staging.partition_key == v2
