@@ -7,6 +7,7 @@ import dagster as dg
 
 from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK, stage_asset_key
 from kargo_dagster.defs.dagster_internals import partition_check_states
+from kargo_dagster.defs.freight_matrix import freight_matrix, render_matrix
 from kargo_dagster.defs.instance_queries import current_freight, recorded_freight
 from kargo_dagster.defs.names import warehouse_key
 from kargo_dagster.spec import Catalog
@@ -51,7 +52,13 @@ def collect_status(instance: dg.DagsterInstance, catalog: Catalog) -> dict[str, 
                         runID=current.run_id,
                     )
                 stages.append(entry)
-        projects.append({"project": project.name, "stages": stages})
+        projects.append(
+            {
+                "project": project.name,
+                "stages": stages,
+                "freight": freight_matrix(instance, project),
+            }
+        )
     return {"projects": projects}
 
 
@@ -79,5 +86,9 @@ def render_status_table(report: dict[str, Any]) -> str:
             "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
+        stages = list(dict.fromkeys(s["stage"] for s in project["stages"]))
+        matrix = render_matrix(stages, project.get("freight") or [])
+        if matrix:
+            lines += ["", "  Freight by Stage (newest first):", *matrix]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n" if lines else "No Projects found.\n"
