@@ -26,11 +26,9 @@ JSONPath: the subset Argo Rollouts users write, in Kubernetes' ``{...}`` form: `
 """
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,9 +40,6 @@ __all__ = ["DEFAULT_TIMEOUT_SECONDS", "WebMeasurement", "WebMetricProvider", "se
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 _USER_AGENT = "kargo-dagster"
-_HTML_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-)
 _NAME = re.compile(r"[A-Za-z0-9_\-$@]+")
 _INDEX = re.compile(r"-?[0-9]+")
 # Secrets shorter than this are not masked inside messages: masking "a" would garble them.
@@ -58,7 +53,8 @@ class WebMeasurement:
     Attributes:
         phase: ``""`` when the request answered (the executor judges ``result``), or
             ``Error``.
-        value: The selected value as JSON, or the answer's text when it is not JSON.
+        value: The answer's text when it is not JSON; empty for a selected JSON value,
+            which the executor writes as JSON.
         message: What went wrong, for an ``Error``.
         metadata: Always empty; kept for the executor's interface.
         result: The selected value, for the metric's conditions.
@@ -164,7 +160,8 @@ def _judge(response: httpx.Response, json_path: Any) -> WebMeasurement:
         raise _Refused(f"could not find JSONPath {json_path} in body: {error}") from None
     if not found:
         raise _Refused("result of web metric produced no value")
-    return WebMeasurement(phase="", value=_go_json(found[0]), result=found[0])
+    # The executor writes the value as Go's JSON, as Argo Rollouts records it.
+    return WebMeasurement(phase="", result=found[0])
 
 
 def _reject_constant(name: str) -> Any:
@@ -306,39 +303,3 @@ def select_json_path(document: Any, path: str) -> list[Any]:
     for kind, argument in _steps(path):
         found = [child for value in found for child in _step(value, kind, argument)]
     return found
-
-
-# --- Go's JSON ---------------------------------------------------------------------------
-
-
-def _go_float(value: float) -> str:
-    # Go's encoding/json: the shortest digits that round-trip, positional between 1e-6 and
-    # 1e21, otherwise an exponent without leading zeros (1e-7, 1e+21).
-    if not math.isfinite(value):
-        return json.dumps(str(value))
-    shortest = repr(value)
-    if value != 0 and not 1e-6 <= abs(value) < 1e21:
-        return re.sub(r"e([+-])0*(\d)", r"e\1\2", shortest)
-    if value.is_integer():
-        return str(int(value))
-    return format(Decimal(shortest), "f")
-
-
-def _go_json(value: Any) -> str:
-    """``value`` as Go's ``json.Marshal`` writes it: sorted keys, HTML characters escaped."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_float(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).translate(_HTML_ESCAPES)
-    if isinstance(value, Mapping):
-        items = (f"{_go_json(str(k))}:{_go_json(value[k])}" for k in sorted(value))
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_go_json(item) for item in value) + "]"
-    return _go_json(str(value))

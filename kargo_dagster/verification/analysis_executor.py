@@ -58,6 +58,7 @@ from kargo_dagster.verification.analysis_measurement import (
     Measurement,
     Provider,
     ProviderMeasurement,
+    json_text,
     value_text,
 )
 from kargo_dagster.verification.analysis_metrics import (
@@ -219,7 +220,8 @@ def _take(metric: MetricState, provider: Provider, clock: Callable[[], float]) -
     phase, message, value = outcome.phase, outcome.message, outcome.value
     if phase == "":
         if not value:
-            value = value_text(outcome.result)
+            # A provider that leaves the text to us found a JSON value: show it as JSON.
+            value = json_text(outcome.result)
         try:
             phase = evaluate_conditions(outcome.result, metric.spec)
         except ExpressionError as error:

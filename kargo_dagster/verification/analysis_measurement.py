@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from kargo_dagster.errors import ExpressionError
 from kargo_dagster.expressions.gojson import marshal_json
 
-__all__ = ["PHASES", "Measurement", "Provider", "ProviderMeasurement", "value_text"]
+__all__ = ["PHASES", "Measurement", "Provider", "ProviderMeasurement", "json_text", "value_text"]
 
 PHASES = ("Successful", "Failed", "Inconclusive", "Error")
 
@@ -112,8 +112,11 @@ class Provider(Protocol):
 
 def value_text(value: Any) -> str:
     """A measured value as text: text stays text, anything else is Go's JSON."""
-    if isinstance(value, str):
-        return value
+    return value if isinstance(value, str) else json_text(value)
+
+
+def json_text(value: Any) -> str:
+    """``value`` as Go's ``json.Marshal`` writes it (a string quoted), else as ``str``."""
     try:
         return marshal_json(value)
     except ExpressionError:
