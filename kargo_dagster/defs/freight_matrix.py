@@ -18,10 +18,9 @@ from kargo_dagster.defs.availability_facts import (
     stage_asset_key,
 )
 from kargo_dagster.defs.dagster_internals import partition_check_states
-from kargo_dagster.defs.instance_queries import current_freight
+from kargo_dagster.defs.instance_queries import approval, current_freight
 from kargo_dagster.defs.names import (
     META_ACTOR,
-    META_APPROVED,
     TAG_FREIGHT,
     TAG_PROJECT,
     TAG_STAGE,
@@ -87,10 +86,10 @@ def _cell(
             META_ACTOR
         )
         cell["promotedBy"] = str(getattr(actor, "value", "") or "")
-    approval = _approval(instance, asset, key)
-    if approval is not None:
+    approved = approval(instance, asset, key)
+    if approved is not None:
         states.append("approved")
-        cell["approvedBy"], cell["approvedAt"] = approval
+        cell["approvedBy"], cell["approvedAt"] = approved[0], _iso(approved[1])
     runs = instance.get_runs(
         dg.RunsFilter(tags={TAG_PROJECT: project.name, TAG_STAGE: stage, TAG_FREIGHT: key}),
         limit=1,
@@ -102,21 +101,6 @@ def _cell(
         if not availability.available and "short of the required" in availability.reason:
             states.append("soaking")
     return cell
-
-
-def _approval(instance: dg.DagsterInstance, asset: dg.AssetKey, key: str) -> tuple[str, str] | None:
-    records = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=100
-    ).records
-    for record in records:
-        observation = record.asset_observation
-        if observation is None:
-            continue
-        approved = observation.metadata.get(META_APPROVED)
-        if approved is not None and getattr(approved, "value", None) is True:
-            actor = observation.metadata.get(META_ACTOR)
-            return str(getattr(actor, "value", "") or ""), _iso(record.timestamp)
-    return None
 
 
 def _iso(timestamp: float) -> str:

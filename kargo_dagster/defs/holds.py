@@ -16,7 +16,7 @@ import dagster as dg
 from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.names import META_ACTOR
 
-__all__ = ["META_HOLD", "Hold", "current_hold", "lift_hold", "place_hold"]
+__all__ = ["META_HOLD", "Hold", "current_hold", "decided_since", "lift_hold", "place_hold"]
 
 META_HOLD = "kargo/hold"
 _META_REASON = "kargo/hold-reason"
@@ -51,22 +51,35 @@ def lift_hold(instance: dg.DagsterInstance, stage: dg.AssetKey, *, actor: str) -
 
 def current_hold(instance: dg.DagsterInstance, stage: dg.AssetKey) -> Hold | None:
     """The hold on ``stage``, if its latest hold decision placed one after the last promotion."""
-    records = instance.fetch_observations(stage, limit=_LOOKBACK).records
-    for record in records:
+    record = _latest_decision(instance, stage)
+    if record is None or record.asset_observation is None:
+        return None
+    metadata = record.asset_observation.metadata
+    if getattr(metadata[META_HOLD], "value", None) is not True:
+        return None
+    current = current_freight(instance, stage)
+    if current is not None and current.since > record.timestamp:
+        return None
+    return Hold(
+        freight=str(record.partition_key),
+        reason=_text(metadata.get(_META_REASON)),
+        actor=_text(metadata.get(META_ACTOR)),
+        since=record.timestamp,
+    )
+
+
+def decided_since(instance: dg.DagsterInstance, stage: dg.AssetKey, since: float) -> bool:
+    """Whether a hold was placed or lifted on ``stage`` after ``since`` (epoch seconds)."""
+    record = _latest_decision(instance, stage)
+    return record is not None and record.timestamp > since
+
+
+def _latest_decision(instance: dg.DagsterInstance, stage: dg.AssetKey) -> dg.EventLogRecord | None:
+    # The newest observation carrying a hold decision (approvals share the Stage's history).
+    for record in instance.fetch_observations(stage, limit=_LOOKBACK).records:
         observation = record.asset_observation
-        if observation is None or META_HOLD not in observation.metadata:
-            continue
-        if getattr(observation.metadata[META_HOLD], "value", None) is not True:
-            return None
-        current = current_freight(instance, stage)
-        if current is not None and current.since > record.timestamp:
-            return None
-        return Hold(
-            freight=str(record.partition_key),
-            reason=_text(observation.metadata.get(_META_REASON)),
-            actor=_text(observation.metadata.get(META_ACTOR)),
-            since=record.timestamp,
-        )
+        if observation is not None and META_HOLD in observation.metadata:
+            return record
     return None
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from kargo_dagster.availability import Occupancy
-from kargo_dagster.defs.names import META_APPROVED, META_FREIGHT_JSON
+from kargo_dagster.defs.names import META_ACTOR, META_APPROVED, META_FREIGHT_JSON
 from kargo_dagster.freight import Freight
 
 # Soak time needs the Stage's promotion history back to the Freight's first stay; this many
@@ -47,6 +47,13 @@ def stage_history(instance: dg.DagsterInstance, stage: dg.AssetKey) -> list[Occu
 
 def is_approved(instance: dg.DagsterInstance, stage: dg.AssetKey, partition_key: str) -> bool:
     """Whether an approval was recorded for this Freight in this Stage."""
+    return approval(instance, stage, partition_key) is not None
+
+
+def approval(
+    instance: dg.DagsterInstance, stage: dg.AssetKey, partition_key: str
+) -> tuple[str, float] | None:
+    """Who approved this Freight for this Stage and when (epoch seconds), or None."""
     records = instance.fetch_observations(
         dg.AssetRecordsFilter(asset_key=stage, asset_partitions=[partition_key]), limit=100
     ).records
@@ -56,8 +63,9 @@ def is_approved(instance: dg.DagsterInstance, stage: dg.AssetKey, partition_key:
             continue
         value = observation.metadata.get(META_APPROVED)
         if value is not None and getattr(value, "value", None) is True:
-            return True
-    return False
+            actor = observation.metadata.get(META_ACTOR)
+            return str(getattr(actor, "value", "") or ""), record.timestamp
+    return None
 
 
 def latest_materialization(

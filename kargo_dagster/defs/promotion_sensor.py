@@ -25,8 +25,8 @@ from kargo_dagster.defs.availability_facts import (
     evaluate_availability,
     stage_asset_key,
 )
-from kargo_dagster.defs.holds import META_HOLD, current_hold, place_hold
-from kargo_dagster.defs.instance_queries import UNFINISHED, current_freight
+from kargo_dagster.defs.holds import current_hold, decided_since, place_hold
+from kargo_dagster.defs.instance_queries import UNFINISHED, CurrentFreight, current_freight
 from kargo_dagster.defs.names import (
     TAG_ACTION,
     TAG_ACTOR,
@@ -120,7 +120,7 @@ def _evaluate(
     current = current_freight(instance, key)
     current_key = current.partition_key if current is not None else None
     if candidate is not None and current is not None and current_key != candidate:
-        _hold_after_manual_promotion(instance, key, current.run_id, current_key, candidate)
+        _hold_after_manual_promotion(instance, key, current, candidate)
     hold = current_hold(instance, key)
     runs = instance.get_runs(
         dg.RunsFilter(tags={TAG_PROJECT: project.name, TAG_STAGE: name}, statuses=UNFINISHED)
@@ -191,29 +191,18 @@ def _newest_first(instance: dg.DagsterInstance, project: str, origin: str) -> It
 
 
 def _hold_after_manual_promotion(
-    instance: dg.DagsterInstance,
-    key: dg.AssetKey,
-    run_id: str,
-    freight: str | None,
-    candidate: str,
+    instance: dg.DagsterInstance, key: dg.AssetKey, current: CurrentFreight, candidate: str
 ) -> None:
     # A person chose this Freight over the candidate: keep their choice until the candidate is
     # promoted again or they lift the hold. Placed once per promotion: a hold, or a lift,
     # recorded after the promotion already answers for it.
-    run = instance.get_run_by_id(run_id)
-    if freight is None or run is None or run.tags.get(TAG_ACTION) not in MANUAL_ACTIONS:
+    run = instance.get_run_by_id(current.run_id)
+    if run is None or run.tags.get(TAG_ACTION) not in MANUAL_ACTIONS:
         return
-    current = current_freight(instance, key)
-    records = instance.fetch_observations(key, limit=50).records
-    decided = any(
-        META_HOLD in (r.asset_observation.metadata if r.asset_observation else {})
-        and current is not None
-        and r.timestamp > current.since
-        for r in records
-    )
-    if decided:
+    if decided_since(instance, key, current.since):
         return
     actor = run.tags.get(TAG_ACTOR, "unknown")
+    freight = current.partition_key
     place_hold(
         instance,
         key,
