@@ -63,6 +63,23 @@ def stored_bytes(instance: dg.DagsterInstance) -> bytes:
     return b"\n".join(chunks)
 
 
+def postgres_storage(database: str) -> dict:
+    """The ``dagster.yaml`` storage section for one of the test server's databases."""
+    return {
+        "storage": {
+            "postgres": {
+                "postgres_db": {
+                    "hostname": PG_HOST,
+                    "port": PG_PORT,
+                    "username": PG_USER,
+                    "password": "",
+                    "db_name": database,
+                }
+            }
+        }
+    }
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     """A real, persistent Dagster instance on each storage backend we support.
@@ -71,27 +88,16 @@ def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dg.Dags
     instance from ``DAGSTER_HOME``, sees the same storage.
     """
     overrides: dict = {}
+    database = ""
     if request.param == "postgres":
         database = request.getfixturevalue("postgres_database")
-        overrides = {
-            "storage": {
-                "postgres": {
-                    "postgres_db": {
-                        "hostname": PG_HOST,
-                        "port": PG_PORT,
-                        "username": PG_USER,
-                        "password": "",
-                        "db_name": database,
-                    }
-                }
-            }
-        }
+        overrides = postgres_storage(database)
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(json.dumps(overrides))
     with dg.instance_for_test(overrides=overrides, temp_dir=str(home)) as instance:
-        if request.param == "postgres":
-            _DATABASES[id(instance)] = overrides["storage"]["postgres"]["postgres_db"]["db_name"]
+        if database:
+            _DATABASES[id(instance)] = database
         try:
             yield instance
         finally:

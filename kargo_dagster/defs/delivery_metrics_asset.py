@@ -15,7 +15,7 @@ from kargo_dagster.defs.availability_facts import VERIFIED_CHECK, stage_asset_ke
 from kargo_dagster.defs.dagster_internals import check_evaluations
 from kargo_dagster.defs.history import collect_history
 from kargo_dagster.defs.metrics_chart import chart_markdown, metrics_png
-from kargo_dagster.defs.names import dagster_identifier, warehouse_key
+from kargo_dagster.defs.names import OUTCOME_SUPERSEDED, dagster_identifier, warehouse_key
 from kargo_dagster.delivery_metrics import (
     PromotionRecord,
     StageMetrics,
@@ -96,7 +96,7 @@ def _metrics(instance: dg.DagsterInstance, project: ProjectManifests) -> list[St
                 if e.partition_key is not None
             )
         for row in collect_history(instance, project.name, stage, limit=_LIMIT):
-            if row["result"] != "failed" or row["runID"] in promoted_runs:
+            if row["result"] not in ("failed", OUTCOME_SUPERSEDED) or row["runID"] in promoted_runs:
                 continue
             if row["action"] not in ("promote", "auto-promote", "rollback"):
                 continue
@@ -106,7 +106,7 @@ def _metrics(instance: dg.DagsterInstance, project: ProjectManifests) -> list[St
                     row["freight"],
                     row["finishedAt"],
                     succeeded=False,
-                    superseded=row["reason"].startswith("Superseded:"),
+                    superseded=row["result"] == OUTCOME_SUPERSEDED,
                 )
             )
     return stage_metrics(

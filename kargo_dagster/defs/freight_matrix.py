@@ -18,14 +18,8 @@ from kargo_dagster.defs.availability_facts import (
     stage_asset_key,
 )
 from kargo_dagster.defs.dagster_internals import partition_check_states
-from kargo_dagster.defs.instance_queries import approval, current_freight
-from kargo_dagster.defs.names import (
-    META_ACTOR,
-    TAG_FREIGHT,
-    TAG_PROJECT,
-    TAG_STAGE,
-    freight_partitions_name,
-)
+from kargo_dagster.defs.instance_queries import approval, current_freight, last_promotion_failed
+from kargo_dagster.defs.names import META_ACTOR, freight_partitions_name
 from kargo_dagster.spec import ProjectManifests
 
 __all__ = ["FREIGHT_LIMIT", "freight_matrix", "render_matrix"]
@@ -90,11 +84,7 @@ def _cell(
     if approved is not None:
         states.append("approved")
         cell["approvedBy"], cell["approvedAt"] = approved[0], _iso(approved[1])
-    runs = instance.get_runs(
-        dg.RunsFilter(tags={TAG_PROJECT: project.name, TAG_STAGE: stage, TAG_FREIGHT: key}),
-        limit=1,
-    )
-    if runs and runs[0].status == dg.DagsterRunStatus.FAILURE:
+    if last_promotion_failed(instance, project.name, stage, key):
         states.append("promotion failed")
     if not promoted and request.sources.required_soak_time:
         availability = evaluate_availability(instance, project, stage, request, key)

@@ -1,8 +1,9 @@
 """A Stage's promotion history: every run that promoted, rolled back or re-verified it.
 
 Read from the runs' Kargo tags (``kargo/project``, ``kargo/stage``, ``kargo/freight``,
-``kargo/action``, ``kargo/actor``), newest first, with each run's outcome and, for a run that
-failed, the reason its step gave (a refused promotion, a failed step, a superseded request).
+``kargo/action``, ``kargo/actor``), newest first, with each run's outcome (``superseded`` for
+a request that gave way to a newer one) and, for a run that failed or was superseded, the
+reason its step gave (a refused promotion, a failed step, the newer request).
 """
 
 from datetime import UTC, datetime
@@ -10,7 +11,15 @@ from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.defs.names import TAG_ACTION, TAG_ACTOR, TAG_FREIGHT, TAG_PROJECT, TAG_STAGE
+from kargo_dagster.defs.names import (
+    OUTCOME_SUPERSEDED,
+    TAG_ACTION,
+    TAG_ACTOR,
+    TAG_FREIGHT,
+    TAG_OUTCOME,
+    TAG_PROJECT,
+    TAG_STAGE,
+)
 
 __all__ = ["collect_history", "render_history"]
 
@@ -44,7 +53,7 @@ def collect_history(
                 "freight": run.tags.get(TAG_FREIGHT, ""),
                 "action": run.tags.get(TAG_ACTION, ""),
                 "actor": run.tags.get(TAG_ACTOR, ""),
-                "result": _OUTCOMES.get(run.status, run.status.value.lower()),
+                "result": _result(run),
                 "reason": _failure(instance, run.run_id)
                 if run.status == dg.DagsterRunStatus.FAILURE
                 else "",
@@ -53,6 +62,12 @@ def collect_history(
             }
         )
     return rows
+
+
+def _result(run: dg.DagsterRun) -> str:
+    if run.tags.get(TAG_OUTCOME) == OUTCOME_SUPERSEDED and run.is_finished:
+        return OUTCOME_SUPERSEDED
+    return _OUTCOMES.get(run.status, run.status.value.lower())
 
 
 def render_history(stage: str, rows: list[dict[str, Any]]) -> str:

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 import dagster as dg
 
 from kargo_dagster.availability import Occupancy
-from kargo_dagster.defs.names import META_ACTOR, META_APPROVED, META_FREIGHT_JSON
+from kargo_dagster.defs.names import (
+    META_ACTOR,
+    META_APPROVED,
+    META_FREIGHT_JSON,
+    OUTCOME_SUPERSEDED,
+    TAG_FREIGHT,
+    TAG_OUTCOME,
+    TAG_PROJECT,
+    TAG_STAGE,
+)
 from kargo_dagster.freight import Freight
 
 # Soak time needs the Stage's promotion history back to the Freight's first stay; this many
@@ -128,3 +137,26 @@ def newer_promotion(
     ]
     # The newest request is the one that will promote; report it.
     return newer[0] if newer else None
+
+
+def last_promotion_failed(
+    instance: dg.DagsterInstance, project: str, stage: str, freight: str
+) -> bool:
+    """Whether the latest attempt to promote ``freight`` into ``stage`` failed.
+
+    A request that gave way to a newer one (``kargo/outcome=superseded``) was no attempt; the
+    one before it answers.
+    """
+    runs = instance.get_runs(
+        dg.RunsFilter(tags={TAG_PROJECT: project, TAG_STAGE: stage, TAG_FREIGHT: freight}),
+        limit=SUPERSEDED_LOOKBACK,
+    )
+    for run in runs:
+        if run.tags.get(TAG_OUTCOME) != OUTCOME_SUPERSEDED:
+            return run.status == dg.DagsterRunStatus.FAILURE
+    return False
+
+
+# Requests for one Freight superseded in a row; beyond this many the Freight counts as never
+# attempted, which at worst lets auto-promotion try it once more.
+SUPERSEDED_LOOKBACK = 20

@@ -14,6 +14,11 @@ TAG_STAGE = "kargo/stage"
 TAG_FREIGHT = "kargo/freight"
 TAG_ACTION = "kargo/action"
 TAG_ACTOR = "kargo/actor"
+# Set by a promotion that gave way to a newer request for its Stage. Its run still ends as a
+# failure (it promoted nothing), but it is no failed attempt: auto-promotion may pick its
+# Freight again, and history and the delivery metrics report it as superseded.
+TAG_OUTCOME = "kargo/outcome"
+OUTCOME_SUPERSEDED = "superseded"
 
 # Metadata keys written on Warehouse and Stage partitions and read back by the instance queries.
 META_FREIGHT_ID = "kargo/freight_id"

@@ -26,7 +26,12 @@ from kargo_dagster.defs.availability_facts import (
     stage_asset_key,
 )
 from kargo_dagster.defs.holds import current_hold, decided_since, place_hold
-from kargo_dagster.defs.instance_queries import UNFINISHED, CurrentFreight, current_freight
+from kargo_dagster.defs.instance_queries import (
+    UNFINISHED,
+    CurrentFreight,
+    current_freight,
+    last_promotion_failed,
+)
 from kargo_dagster.defs.names import (
     TAG_ACTION,
     TAG_ACTOR,
@@ -125,15 +130,9 @@ def _evaluate(
     runs = instance.get_runs(
         dg.RunsFilter(tags={TAG_PROJECT: project.name, TAG_STAGE: name}, statuses=UNFINISHED)
     )
-    candidate_failed = False
-    if candidate is not None:
-        last = instance.get_runs(
-            dg.RunsFilter(
-                tags={TAG_PROJECT: project.name, TAG_STAGE: name, TAG_FREIGHT: candidate}
-            ),
-            limit=1,
-        )
-        candidate_failed = bool(last) and last[0].status == dg.DagsterRunStatus.FAILURE
+    candidate_failed = candidate is not None and last_promotion_failed(
+        instance, project.name, name, candidate
+    )
     decision = decide(
         stage=name,
         candidate=candidate,

@@ -14,9 +14,11 @@ from kargo_dagster.defs.freight_store import freight_metadata
 from kargo_dagster.defs.instance_queries import newer_promotion, recorded_freight
 from kargo_dagster.defs.names import (
     META_ACTOR,
+    OUTCOME_SUPERSEDED,
     TAG_ACTION,
     TAG_ACTOR,
     TAG_FREIGHT,
+    TAG_OUTCOME,
     dagster_identifier,
     pool_name,
     warehouse_key,
@@ -85,6 +87,7 @@ def build_stage_asset(
         newer = newer_promotion(instance, context.run.run_id, context.asset_key)
         if newer is not None:
             wanted = newer.tags.get(TAG_FREIGHT) or newer.tags.get("dagster/partition", "?")
+            add_run_tags(instance, context.run.run_id, {TAG_OUTCOME: OUTCOME_SUPERSEDED})
             raise dg.Failure(
                 description=(
                     f"Superseded: a newer promotion into Stage {name} (run {newer.run_id}, "

@@ -189,6 +189,17 @@ def test_a_promotion_under_way_or_a_failed_one_is_not_repeated(defs, instance):
     assert f"the last promotion of {key} into Stage dev failed" in reason
 
 
+def test_a_request_that_gave_way_to_a_newer_one_is_no_failed_attempt(defs, instance):
+    # A promotion superseded in the queue (tests/defs/test_promotion_queue.py) ends as a failed
+    # run tagged kargo/outcome=superseded; its Freight is still auto-promotion's to try.
+    key = freight(instance, "v1.0.0")
+    run = started_run(instance, "dev", key)
+    instance.add_run_tags(run.run_id, {"kargo/outcome": "superseded"})
+    instance.report_run_failed(run)
+    [request] = tick(defs, instance).run_requests or []
+    assert (request.asset_selection, request.partition_key) == ([DEV], key)
+
+
 def test_a_manual_promotion_of_other_freight_holds_the_stage_until_lifted(
     manifests, defs, instance, capsys, monkeypatch
 ):

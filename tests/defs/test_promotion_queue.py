@@ -3,7 +3,9 @@
 Three promotions into one Stage are asked for in quick succession with
 ``kargo-dagster promote``. The Stage's pool lets one promote at a time, and a request that
 waited while a newer one was made gives way to it: the Stage ends with the Freight asked for
-last, every run ends in a clear state, and the GitOps history stays linear.
+last, every run ends in a clear state, and the GitOps history stays linear. A backfill of
+the Stage's partitions, launched as the UI launches it, goes through the same gate, pool and
+superseding, and a backfill of one older partition rolls the Stage back.
 """
 
 import json
@@ -12,18 +14,22 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pytest
 
 from kargo_dagster import record_freight
 from kargo_dagster.cli import main
 from kargo_dagster.defs.history import collect_history
 from kargo_dagster.defs.instance_queries import current_freight
+from kargo_dagster.defs.names import TAG_FREIGHT
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
-from tests.conftest import PG_HOST, PG_PORT, PG_USER
+from tests.conftest import postgres_storage
 from tests.defs.test_demo import free_port, wait_for_graphql
 
 MANIFESTS = """\
@@ -103,31 +109,52 @@ def freight(tag: str) -> Freight:
     return Freight(origin=FreightOrigin(name="app"), images=(image,))
 
 
-def instance_config(database: str) -> dict:
-    return {
-        "telemetry": {"enabled": False},
-        "storage": {
-            "postgres": {
-                "postgres_db": {
-                    "hostname": PG_HOST,
-                    "port": PG_PORT,
-                    "username": PG_USER,
-                    "password": "",
-                    "db_name": database,
-                }
-            }
-        },
-        "concurrency": {"pools": {"default_limit": 1}},
-    }
+@dataclass(frozen=True)
+class Services:
+    """A Dagster webserver and daemon on PostgreSQL serving the ``race`` Project."""
+
+    url: str
+    stages: Path
+    remote: GitRemote
+
+    def launch_backfill(self, stage: dg.AssetKey, partitions: list[str]) -> str:
+        """Launch a backfill of ``stage``'s partitions as the UI's Backfill dialog does."""
+        params = {
+            "partitionNames": partitions,
+            "assetSelection": [{"path": list(stage.path)}],
+            "fromFailure": False,
+            "tags": [],
+        }
+        response = httpx.post(
+            f"{self.url}/graphql", json={"query": LAUNCH_BACKFILL, "variables": {"params": params}}
+        )
+        result = response.json()["data"]["launchPartitionBackfill"]
+        assert result["__typename"] == "LaunchBackfillSuccess", result
+        return result["backfillId"]
 
 
-@pytest.mark.postgres
-def test_racing_promotions_leave_the_newest_and_a_linear_history(
-    tmp_path, postgres_database, monkeypatch, capsys
-):
+LAUNCH_BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+DEV = dg.AssetKey(["race", "stage", "dev"])
+
+
+@pytest.fixture
+def services(tmp_path: Path, postgres_database: str, monkeypatch) -> Iterator[Services]:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(json.dumps(instance_config(postgres_database)))
+    config = {
+        "telemetry": {"enabled": False},
+        **postgres_storage(postgres_database),
+        "concurrency": {"pools": {"default_limit": 1}},
+    }
+    (home / "dagster.yaml").write_text(json.dumps(config))
     remotes = tmp_path / "remotes"
     remote = GitRemote.create(remotes, "gitops")
     remote.commit("values", {"values.yaml": "image:\n  tag: v0\n"})
@@ -156,47 +183,66 @@ def test_racing_promotions_leave_the_newest_and_a_linear_history(
         try:
             wait_for_graphql(f"http://127.0.0.1:{port}/graphql", processes[0])
             monkeypatch.setenv("DAGSTER_HOME", str(home))
-            with dg.DagsterInstance.get() as instance:
-                keys = [record_freight(instance, "race", freight(v)) for v in VERSIONS]
-            for key in keys:
-                arguments = [
-                    "promote", "--path", str(tmp_path / "stages"), "--stage", "dev",
-                    "--freight", key, "--url", f"http://127.0.0.1:{port}", "--actor", "ci",
-                ]  # fmt: skip
-                assert main(arguments) == 0
-            launched = [line.split()[2] for line in capsys.readouterr().out.splitlines()]
-            assert len(launched) == 3
-            with dg.DagsterInstance.get() as instance:
-                runs = wait_until_finished(instance, launched)
-                reasons = {
-                    r["runID"]: r["reason"] for r in collect_history(instance, "race", "dev")
-                }
-                outcome = {run_id: (runs[run_id].status, reasons[run_id]) for run_id in launched}
-                now = current_freight(instance, dg.AssetKey(["race", "stage", "dev"]))
+            yield Services(f"http://127.0.0.1:{port}", tmp_path / "stages", remote)
         finally:
             for process in processes:
                 os.killpg(process.pid, signal.SIGTERM)
             for process in processes:
                 process.wait(timeout=60)
+
+
+@pytest.mark.postgres
+def test_racing_promotions_leave_the_newest_and_a_linear_history(services: Services, capsys):
+    with dg.DagsterInstance.get() as instance:
+        keys = [record_freight(instance, "race", freight(v)) for v in VERSIONS]
+    for key in keys:
+        arguments = [
+            "promote", "--path", str(services.stages), "--stage", "dev",
+            "--freight", key, "--url", services.url, "--actor", "ci",
+        ]  # fmt: skip
+        assert main(arguments) == 0
+    launched = [line.split()[2] for line in capsys.readouterr().out.splitlines()]
+    assert len(launched) == 3
+    with dg.DagsterInstance.get() as instance:
+        runs = wait_until_finished(instance, launched)
+        rows = {r["runID"]: r for r in collect_history(instance, "race", "dev")}
+        now = current_freight(instance, DEV)
     # What was asked for last is what the Stage holds.
-    assert outcome[launched[-1]] == (dg.DagsterRunStatus.SUCCESS, "")
+    assert runs[launched[-1]].status == dg.DagsterRunStatus.SUCCESS
+    assert rows[launched[-1]]["result"] == "succeeded"
     assert now is not None and now.partition_key == keys[-1]
-    # Every other run promoted (before the newer request was made) or gave way, saying so.
-    promoted = 0
-    for run_id in launched[:-1]:
-        status, failure = outcome[run_id]
-        if status == dg.DagsterRunStatus.SUCCESS:
-            promoted += 1
-        else:
-            assert status == dg.DagsterRunStatus.FAILURE
-            assert failure.startswith("Superseded: a newer promotion into Stage dev (run "), failure
-            assert failure.endswith("was requested while this one waited; this run changed nothing")
-    # One commit per promotion, one after another: no merges, the last one on top.
-    history = remote.git("log", "--format=%P %s", "main").splitlines()
-    assert all(len(line.split(" dev runs")[0].split()) <= 1 for line in history)
-    assert len(history) == 1 + promoted + 1
-    assert history[0].endswith("dev runs v3")
-    assert "tag: v3" in remote.git("show", "main:values.yaml")
+    promoted = assert_promoted_or_superseded(launched[:-1], runs, rows)
+    assert_linear_history(services.remote, promoted + 1, "v3")
+
+
+@pytest.mark.postgres
+def test_backfills_of_stage_partitions_promote_and_roll_back(services: Services):
+    """The UI's backfill of a Stage's partitions goes through the same gate, pool and tags."""
+    with dg.DagsterInstance.get() as instance:
+        keys = [record_freight(instance, "race", freight(v)) for v in VERSIONS]
+    first = services.launch_backfill(DEV, keys)
+    with dg.DagsterInstance.get() as instance:
+        runs = wait_for_backfill(instance, first, len(keys))
+        records = instance.get_run_records(dg.RunsFilter(run_ids=list(runs)))
+        rows = {r["runID"]: r for r in collect_history(instance, "race", "dev")}
+        now = current_freight(instance, DEV)
+    # The backfill asked for every partition at once: the run created last decides.
+    last = max(records, key=lambda record: record.create_timestamp).dagster_run.run_id
+    assert now is not None and now.partition_key == runs[last].tags[TAG_FREIGHT]
+    assert rows[last]["result"] == "succeeded"
+    promoted = 1 + assert_promoted_or_superseded([r for r in runs if r != last], runs, rows)
+    for run_id in runs:
+        assert (rows[run_id]["action"], rows[run_id]["actor"]) == ("promote", f"backfill:{first}")
+
+    # Backfilling another partition alone rolls the Stage back to it.
+    back = next(i for i, key in enumerate(keys) if key != now.partition_key)
+    second = services.launch_backfill(DEV, [keys[back]])
+    with dg.DagsterInstance.get() as instance:
+        (run,) = wait_for_backfill(instance, second, 1).values()
+        now = current_freight(instance, DEV)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert now is not None and now.partition_key == keys[back]
+    assert_linear_history(services.remote, promoted + 1, VERSIONS[back])
 
 
 def wait_until_finished(
@@ -210,3 +256,44 @@ def wait_until_finished(
         time.sleep(1)
     states = {r.run_id: r.status for r in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
     raise AssertionError(f"the promotions did not finish: {states}")
+
+
+def wait_for_backfill(
+    instance: dg.DagsterInstance, backfill_id: str, count: int, timeout: float = 240
+) -> dict[str, dg.DagsterRun]:
+    """The backfill's ``count`` runs, once they have all finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        if len(runs) == count:
+            return wait_until_finished(instance, [run.run_id for run in runs], timeout)
+        time.sleep(1)
+    raise AssertionError(f"backfill {backfill_id} did not launch {count} runs")
+
+
+def assert_promoted_or_superseded(
+    run_ids: list[str], runs: dict[str, dg.DagsterRun], rows: dict[str, dict]
+) -> int:
+    """Each run promoted (before a newer request was made) or gave way, saying so; returns
+    how many promoted."""
+    promoted = 0
+    for run_id in run_ids:
+        row = rows[run_id]
+        if runs[run_id].status == dg.DagsterRunStatus.SUCCESS:
+            promoted += 1
+            continue
+        assert runs[run_id].status == dg.DagsterRunStatus.FAILURE
+        assert runs[run_id].tags["kargo/outcome"] == "superseded"
+        assert row["result"] == "superseded"
+        assert row["reason"].startswith("Superseded: a newer promotion into Stage dev (run ")
+        assert row["reason"].endswith("while this one waited; this run changed nothing")
+    return promoted
+
+
+def assert_linear_history(remote: GitRemote, promotions: int, newest: str) -> None:
+    """One commit per promotion, one after another: no merges, ``newest`` on top."""
+    history = remote.git("log", "--format=%P %s", "main").splitlines()
+    assert all(len(line.split(" dev runs")[0].split()) <= 1 for line in history)
+    assert len(history) == 1 + promotions
+    assert history[0].endswith(f"dev runs {newest}")
+    assert f"tag: {newest}" in remote.git("show", "main:values.yaml")
