@@ -16,6 +16,7 @@ import dagster as dg
 from kargo_dagster.defs.approvals import build_approval_job
 from kargo_dagster.defs.delivery_metrics_asset import build_delivery_metrics_asset
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
+from kargo_dagster.defs.freight_status import build_freight_status_sensor
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
 from kargo_dagster.defs.promotion_sensor import build_promotion_sensor
 from kargo_dagster.defs.resources import KargoResource
@@ -99,6 +100,7 @@ def build_project_definitions(
                         partitions_def=partitions_def,
                     )
                 )
+    sensors.append(build_freight_status_sensor(project))
     promotion_sensor = build_promotion_sensor(project)
     if promotion_sensor is not None:
         sensors.append(promotion_sensor)

@@ -22,7 +22,7 @@ from kargo_dagster.defs.instance_queries import approval, current_freight, last_
 from kargo_dagster.defs.names import META_ACTOR, freight_partitions_name
 from kargo_dagster.spec import ProjectManifests
 
-__all__ = ["FREIGHT_LIMIT", "freight_matrix", "render_matrix"]
+__all__ = ["FREIGHT_LIMIT", "freight_cells", "freight_matrix", "render_matrix"]
 
 FREIGHT_LIMIT = 10
 
@@ -33,25 +33,32 @@ def freight_matrix(instance: dg.DagsterInstance, project: ProjectManifests) -> l
     for origin in project.warehouses:
         keys = instance.get_dynamic_partitions(freight_partitions_name(project.name, origin))
         newest = list(reversed(keys))[:FREIGHT_LIMIT]
-        stages = [
-            (name, request)
-            for name in project.stage_order()
-            for request in project.stages[name].spec.requested_freight
-            if request.origin.name == origin
-        ]
-        cells: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in newest}
-        for name, request in stages:
-            asset = stage_asset_key(project, name, origin)
-            current = current_freight(instance, asset)
-            verified = partition_check_states(
-                instance, dg.AssetCheckKey(asset, VERIFIED_CHECK), newest
-            )
-            for key in newest:
-                cells[key][name] = _cell(
-                    instance, project, name, request, asset, key, current, verified[key].state
-                )
+        cells = freight_cells(instance, project, origin, newest)
         rows.extend({"warehouse": origin, "freight": key, "stages": cells[key]} for key in newest)
     return rows
+
+
+def freight_cells(
+    instance: dg.DagsterInstance, project: ProjectManifests, origin: str, keys: list[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Where each of ``keys`` (Freight of Warehouse ``origin``) stands in each Stage that
+    requests it: ``{freight: {stage: cell}}``."""
+    stages = [
+        (name, request)
+        for name in project.stage_order()
+        for request in project.stages[name].spec.requested_freight
+        if request.origin.name == origin
+    ]
+    cells: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in keys}
+    for name, request in stages:
+        asset = stage_asset_key(project, name, origin)
+        current = current_freight(instance, asset)
+        verified = partition_check_states(instance, dg.AssetCheckKey(asset, VERIFIED_CHECK), keys)
+        for key in keys:
+            cells[key][name] = _cell(
+                instance, project, name, request, asset, key, current, verified[key].state
+            )
+    return cells
 
 
 def _cell(
