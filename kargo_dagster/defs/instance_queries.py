@@ -142,7 +142,7 @@ def newer_promotion(
 def last_promotion_failed(
     instance: dg.DagsterInstance, project: str, stage: str, freight: str
 ) -> bool:
-    """Whether the latest attempt to promote ``freight`` into ``stage`` failed.
+    """Whether the latest attempt to promote ``freight`` into ``stage`` failed to promote it.
 
     A request that gave way to a newer one (``kargo/outcome=superseded``) was no attempt; the
     one before it answers.
@@ -152,8 +152,16 @@ def last_promotion_failed(
         limit=SUPERSEDED_LOOKBACK,
     )
     for run in runs:
-        if run.tags.get(TAG_OUTCOME) != OUTCOME_SUPERSEDED:
-            return run.status == dg.DagsterRunStatus.FAILURE
+        if run.tags.get(TAG_OUTCOME) == OUTCOME_SUPERSEDED:
+            continue
+        if run.status != dg.DagsterRunStatus.FAILURE:
+            return False
+        # A run whose promotion succeeded fails too when a blocking check (health, verified)
+        # fails after it; that is a failed verification, not a failed promotion.
+        promoted = instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1
+        ).records
+        return not promoted
     return False
 
 

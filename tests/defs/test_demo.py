@@ -148,6 +148,28 @@ def wait_for_promotion(
     raise AssertionError(f"nothing was auto-promoted into {stage} and verified")
 
 
+def wait_for_status(
+    home: Path, process: subprocess.Popen, freight: str, wanted: str, timeout: float = 90
+) -> str:
+    """The description of the Freight status on ``freight``'s Warehouse partition, once it
+    says ``wanted``."""
+    key = dg.AssetKey(["kargo-demo", "warehouse", "guestbook"])
+    deadline = time.monotonic() + timeout
+    description = ""
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the demo exited early"
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            records = instance.fetch_observations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[freight]), limit=1
+            ).records
+        observation = records[0].asset_observation if records else None
+        description = (observation.description if observation else None) or ""
+        if wanted in description:
+            return description
+        time.sleep(2)
+    raise AssertionError(f"the status of {freight} did not come to say {wanted!r}: {description}")
+
+
 def test_demo_serves_the_example_pipeline(tmp_path):
     port = free_port()
     home = tmp_path / "home"
@@ -181,6 +203,8 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         # staging keeps v0.2.0.
         push_image("http://127.0.0.1:5123", "guestbook", "v0.3.0")
         broken = wait_for_promotion(home, process, "dev", verified="failed", besides=dev)
+        # The Freight status sensor writes where each Freight stands on its Warehouse partition.
+        story = wait_for_status(home, process, broken, "dev: current, failed")
         with dg.DagsterInstance.from_config(str(home)) as instance:
             held = current_freight(instance, dg.AssetKey(["kargo-demo", "stage", "staging"]))
             apps = instance.get_runs(dg.RunsFilter(tags={"kargo/project": "kargo-demo"}))
@@ -245,6 +269,7 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert broken != dev
     assert dev in partitions
     assert broken in partitions
+    assert story == f"Freight {broken} (dev: current, failed)"
     assert held is not None and held.partition_key == staging
     assert ("dev", "auto-promote") in tags
     assert ("staging", "auto-promote") in tags
