@@ -1,5 +1,6 @@
 """`kargo-dagster demo`: the README's first command serves the example pipeline."""
 
+import json
 import os
 import re
 import shutil
@@ -170,6 +171,97 @@ def wait_for_status(
     raise AssertionError(f"the status of {freight} did not come to say {wanted!r}: {description}")
 
 
+class CommandLine:
+    """``kargo-dagster`` run as a person runs it beside the demo, in the repository."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.env = {**os.environ, "DAGSTER_HOME": str(home), "USER": "ada"}
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __call__(self, command: str, *arguments: str) -> str:
+        extra = ["--url", self.url] if command in ("promote", "rollback") else []
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "kargo-dagster"), command, *arguments, *extra],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+
+def launch_job(url: str, job: str, run_config: dict) -> str:
+    """Launch ``job`` with ``run_config`` as the UI's launchpad does; the run's ID."""
+    located = httpx.post(
+        f"{url}/graphql",
+        json={"query": REPOSITORY_QUERY, "variables": {"job": job}},
+        timeout=30,
+    ).json()["data"]["repositoriesOrError"]["nodes"]
+    [repository] = [r for r in located if any(j["name"] == job for j in r["jobs"])]
+    params = {
+        "selector": {
+            "repositoryLocationName": repository["location"]["name"],
+            "repositoryName": repository["name"],
+            "jobName": job,
+        },
+        "runConfigData": run_config,
+    }
+    launched = httpx.post(
+        f"{url}/graphql",
+        json={"query": LAUNCH_RUN, "variables": {"params": params}},
+        timeout=30,
+    ).json()["data"]["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+REPOSITORY_QUERY = """
+query Repositories {
+  repositoriesOrError {
+    ... on RepositoryConnection { nodes { name location { name } jobs { name } } }
+  }
+}
+"""
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def wait_for_run(home: Path, process: subprocess.Popen, run_id: str, timeout: float = 90) -> None:
+    """Wait for the daemon to run ``run_id`` to success."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the demo exited early"
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            run = instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
+            return
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+def wait_for_hold(cli: CommandLine, stage: str, timeout: float = 90) -> str:
+    """What ``kargo-dagster hold --stage`` says once the auto-promotion sensor placed one."""
+    deadline = time.monotonic() + timeout
+    said = ""
+    while time.monotonic() < deadline:
+        said = cli("hold", "--stage", stage)
+        if "is on hold" in said:
+            return said
+        time.sleep(2)
+    raise AssertionError(f"Stage {stage} was not put on hold: {said}")
+
+
 def test_demo_serves_the_example_pipeline(tmp_path):
     port = free_port()
     home = tmp_path / "home"
@@ -205,10 +297,6 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         broken = wait_for_promotion(home, process, "dev", verified="failed", besides=dev)
         # The Freight status sensor writes where each Freight stands on its Warehouse partition.
         story = wait_for_status(home, process, broken, "dev: current, failed")
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            held = current_freight(instance, dg.AssetKey(["kargo-demo", "stage", "staging"]))
-            apps = instance.get_runs(dg.RunsFilter(tags={"kargo/project": "kargo-demo"}))
-            tags = [(r.tags.get("kargo/stage"), r.tags.get("kargo/action")) for r in apps]
         overlay = subprocess.run(
             [
                 "git",
@@ -221,6 +309,30 @@ def test_demo_serves_the_example_pipeline(tmp_path):
             text=True,
             check=True,
         ).stdout
+        # Prod waits for a person: approved from the UI's launchpad (prod would otherwise
+        # want an hour of soak in staging), then promoted from the command line.
+        approval = launch_job(
+            f"http://127.0.0.1:{port}",
+            "kargo_demo__approve",
+            {
+                "ops": {
+                    "kargo_demo__approve_freight": {"config": {"stage": "prod", "freight": staging}}
+                }
+            },
+        )
+        wait_for_run(home, process, approval)
+        cli = CommandLine(home, port)
+        cli("promote", "--stage", "prod", "--freight", staging)
+        prod = wait_for_promotion(home, process, "prod")
+        # Dev rolls back from the broken version; auto-promotion holds off from then on.
+        cli("rollback", "--stage", "dev")
+        rolled_back = wait_for_promotion(home, process, "dev", besides=broken)
+        hold = wait_for_hold(cli, "dev")
+        history = cli("history", "--stage", "dev", "--json")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            held = current_freight(instance, dg.AssetKey(["kargo-demo", "stage", "staging"]))
+            apps = instance.get_runs(dg.RunsFilter(tags={"kargo/project": "kargo-demo"}))
+            tags = [(r.tags.get("kargo/stage"), r.tags.get("kargo/action")) for r in apps]
         lineage = lineage_in_browser(
             f"http://127.0.0.1:{port}/asset-groups/kargo_demo", tmp_path / "chromium"
         )
@@ -270,9 +382,18 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert dev in partitions
     assert broken in partitions
     assert story == f"Freight {broken} (dev: current, failed)"
+    assert prod == staging
+    assert rolled_back == dev
+    assert f"Stage dev is on hold with {dev}" in hold
+    actions = [(row["freight"], row["action"], row["result"]) for row in json.loads(history)]
+    assert actions[0] == (dev, "rollback", "succeeded")
+    assert (broken, "auto-promote", "failed") in actions  # it failed its verification
     assert held is not None and held.partition_key == staging
     assert ("dev", "auto-promote") in tags
     assert ("staging", "auto-promote") in tags
-    assert "prod" not in {stage for stage, _ in tags}
+    # Prod is never auto-promoted: it was approved from the UI and promoted by hand.
+    assert ("prod", "auto-promote") not in tags
+    assert ("prod", "promote") in tags
+    assert (None, "approve") in tags
     # dev runs the broken version (the gate stops it from going further, not from deploying).
     assert "- name: 127.0.0.1:5123/guestbook\n  newTag: v0.3.0\n" in overlay
