@@ -118,6 +118,7 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
     from kargo_dagster.clients.dagster_webserver import DagsterWebserver
     from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
     from kargo_dagster.defs.promotion_targets import promote_here, promotion_target
+    from kargo_dagster.defs.run_failures import failure_reasons
 
     project = _project(load_manifests(args.path), args.project)
     actor = args.actor or os.environ.get("USER") or "unknown"
@@ -140,7 +141,7 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
             result = promote_here(_load_defs(args.definitions), instance, key, freight, tags)
             outcome = "succeeded" if result.success else "failed"
             print(f"Run {result.run_id} {verb} {what} {outcome}")
-            for failure in _failures(result):
+            for failure in failure_reasons(instance, result.run_id):
                 print(f"  {failure}")
             return 0 if result.success else 1
     with DagsterWebserver(args.url) as webserver:
@@ -149,21 +150,6 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
         )
     print(f"Launched run {run.run_id} {verb} {what}: {run.url}")
     return 0
-
-
-def _failures(result) -> list[str]:  # result: dg.ExecuteInProcessResult
-    """Why the steps of an in-process run failed, and the checks that did not pass."""
-    reasons = [
-        event.step_failure_data.user_failure_data.description or ""
-        for event in result.all_events
-        if event.is_step_failure and event.step_failure_data.user_failure_data is not None
-    ]
-    reasons += [
-        f"{e.check_name} failed: {e.description or ''}"
-        for e in result.get_asset_check_evaluations()
-        if not e.passed
-    ]
-    return reasons
 
 
 def _hold(args: argparse.Namespace) -> int:

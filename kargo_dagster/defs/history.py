@@ -20,6 +20,7 @@ from kargo_dagster.defs.names import (
     TAG_PROJECT,
     TAG_STAGE,
 )
+from kargo_dagster.defs.run_failures import failure_reasons
 
 __all__ = ["collect_history", "render_history"]
 
@@ -54,7 +55,7 @@ def collect_history(
                 "action": run.tags.get(TAG_ACTION, ""),
                 "actor": run.tags.get(TAG_ACTOR, ""),
                 "result": _result(run),
-                "reason": _failure(instance, run.run_id)
+                "reason": _reason(instance, run)
                 if run.status == dg.DagsterRunStatus.FAILURE
                 else "",
                 "runID": run.run_id,
@@ -62,6 +63,11 @@ def collect_history(
             }
         )
     return rows
+
+
+def _reason(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
+    reasons = failure_reasons(instance, run.run_id)
+    return reasons[0].splitlines()[0] if reasons else ""
 
 
 def _result(run: dg.DagsterRun) -> str:
@@ -82,17 +88,3 @@ def render_history(stage: str, rows: list[dict[str, Any]]) -> str:
         if row["reason"]:
             lines.append(f"    {row['reason']}")
     return "\n".join(lines)
-
-
-def _failure(instance: dg.DagsterInstance, run_id: str) -> str:
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.STEP_FAILURE, limit=1
-    ).records
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        data = event.step_failure_data if event is not None else None
-        if data is not None and data.user_failure_data is not None:
-            return (data.user_failure_data.description or "").splitlines()[0]
-        if data is not None and data.error is not None:
-            return data.error.message.strip().splitlines()[0]
-    return ""

@@ -385,9 +385,12 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert prod == staging
     assert rolled_back == dev
     assert f"Stage dev is on hold with {dev}" in hold
-    actions = [(row["freight"], row["action"], row["result"]) for row in json.loads(history)]
+    rows = json.loads(history)
+    actions = [(row["freight"], row["action"], row["result"]) for row in rows]
     assert actions[0] == (dev, "rollback", "succeeded")
     assert (broken, "auto-promote", "failed") in actions  # it failed its verification
+    [failed] = [row for row in rows if row["freight"] == broken]
+    assert failed["reason"].startswith("verified failed: "), failed
     assert held is not None and held.partition_key == staging
     assert ("dev", "auto-promote") in tags
     assert ("staging", "auto-promote") in tags
