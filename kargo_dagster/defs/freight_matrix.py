@@ -2,9 +2,10 @@
 
 For the newest Freight of each Warehouse (``FREIGHT_LIMIT``) and each Stage requesting it,
 one cell lists what holds: ``current`` (the Stage holds it now), ``verified`` or ``failed``
-(its latest verification there), ``approved`` (a person approved it for the Stage),
-``soaking`` (verified upstream, still short of ``requiredSoakTime``), ``promotion failed``
-(its latest promotion there failed), with when it was promoted and by whom, and who approved.
+(its latest verification there, with when it ended), ``approved`` (a person approved it for
+the Stage), ``soaking`` (verified upstream, still short of ``requiredSoakTime``),
+``promotion failed`` (its latest promotion there failed), with when it was promoted and by
+whom, and who approved.
 """
 
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from kargo_dagster.defs.availability_facts import (
     evaluate_availability,
     stage_asset_key,
 )
-from kargo_dagster.defs.dagster_internals import partition_check_states
+from kargo_dagster.defs.dagster_internals import PartitionCheckState, partition_check_states
 from kargo_dagster.defs.instance_queries import approval, current_freight, last_promotion_failed
 from kargo_dagster.defs.names import META_ACTOR, freight_partitions_name
 from kargo_dagster.spec import ProjectManifests
@@ -56,7 +57,7 @@ def freight_cells(
         verified = partition_check_states(instance, dg.AssetCheckKey(asset, VERIFIED_CHECK), keys)
         for key in keys:
             cells[key][name] = _cell(
-                instance, project, name, request, asset, key, current, verified[key].state
+                instance, project, name, request, asset, key, current, verified[key]
             )
     return cells
 
@@ -69,14 +70,17 @@ def _cell(
     asset: dg.AssetKey,
     key: str,
     current: Any,
-    verification: str,
+    verification: PartitionCheckState,
 ) -> dict[str, Any]:
     states: list[str] = []
     cell: dict[str, Any] = {"states": states}
     if current is not None and current.partition_key == key:
         states.append("current")
-    if verification in ("passed", "failed"):
-        states.append("verified" if verification == "passed" else "failed")
+    if verification.state in ("passed", "failed"):
+        states.append("verified" if verification.passed else "failed")
+        checked = instance.get_run_record_by_id(verification.run_id or "")
+        if checked is not None and checked.end_time is not None:
+            cell["verifiedAt"] = _iso(checked.end_time)
     promoted = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=1
     ).records

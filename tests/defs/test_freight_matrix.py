@@ -37,6 +37,8 @@ def test_status_shows_where_each_freight_stands(instance, monkeypatch, capsys):
     assert rows[v1]["staging"]["states"] == ["current", "verified"]
     assert rows[v1]["staging"]["promotedBy"] == "alice"
     assert rows[v1]["staging"]["promotedAt"].endswith("+00:00")
+    assert rows[v1]["staging"]["verifiedAt"] >= rows[v1]["staging"]["promotedAt"]
+    assert "verifiedAt" not in rows[v3]["staging"]
     assert rows[v3]["staging"]["states"] == ["approved", "promotion failed"]
     assert rows[v3]["staging"]["approvedBy"] == "carol"
     # prod wants an hour of soak in staging: v1 is verified there but has not soaked.
