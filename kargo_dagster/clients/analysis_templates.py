@@ -1,13 +1,10 @@
-"""Argo Rollouts AnalysisTemplates read from a cluster, and layered template sources.
+"""Argo Rollouts AnalysisTemplates read from a cluster.
 
 A Stage's ``verification`` names AnalysisTemplates (in the Project's namespace) and
-ClusterAnalysisTemplates. Under Kargo they live in the cluster; here they may also be among
-the manifests. :class:`ClusterTemplates` reads them through the Kubernetes API
-(``CustomObjectsApi``, ``argoproj.io/v1alpha1`` ``analysistemplates`` and
-``clusteranalysistemplates``), and :class:`LayeredTemplates` asks several sources in turn,
-so that a template among the manifests wins over one of the same name in the cluster and
-the cluster is asked only for the others. Both have the shape of
-:class:`kargo_dagster.verification.analysis_run.TemplateSource`: they return a template's
+ClusterAnalysisTemplates; under Kargo they live in the cluster. :class:`ClusterTemplates`
+reads them through the Kubernetes API (``CustomObjectsApi``, ``argoproj.io/v1alpha1``
+``analysistemplates`` and ``clusteranalysistemplates``). It has the shape of
+:class:`kargo_dagster.verification.template_sources.TemplateSource`: it returns a template's
 ``spec`` mapping, or None when there is no such template.
 
 A missing template (404 naming it) is None; any other failure raises
@@ -20,7 +17,7 @@ masked.
 """
 
 from collections.abc import Mapping
-from typing import Any, Protocol, Self, cast
+from typing import Any, Self, cast
 
 import kubernetes
 import urllib3
@@ -29,7 +26,7 @@ from kargo_dagster.clients.kube_errors import connection_cause, status_body
 from kargo_dagster.errors import VerificationError
 from kargo_dagster.redaction import redact_text, redact_url
 
-__all__ = ["ClusterTemplates", "LayeredTemplates"]
+__all__ = ["ClusterTemplates"]
 
 _GROUP, _VERSION = "argoproj.io", "v1alpha1"
 _NAMESPACED, _CLUSTER_SCOPED = "analysistemplates", "clusteranalysistemplates"
@@ -141,49 +138,3 @@ class ClusterTemplates:
         return VerificationError(
             f"cannot reach {self.where} to get {what}: {connection_cause(error)}"
         )
-
-
-class _TemplateSource(Protocol):
-    """The shape of :class:`kargo_dagster.verification.analysis_run.TemplateSource`.
-
-    Restated here because ``clients`` sits below ``verification`` in the import layers.
-    """
-
-    def analysis_template(self, namespace: str, name: str) -> Mapping[str, Any] | None: ...
-
-    def cluster_analysis_template(self, name: str) -> Mapping[str, Any] | None: ...
-
-
-class LayeredTemplates:
-    """Template sources asked in order: the first that has the template wins.
-
-    Pass the manifests first and the cluster after them, so that a template the manifests
-    define is used as written and the cluster is asked only for the others. A source that
-    fails (raises) stops the search rather than letting a later source answer in its place.
-
-    Args:
-        sources: The sources, most authoritative first.
-
-    Examples:
-        >>> templates = LayeredTemplates(CatalogTemplates(catalog), ClusterTemplates(client))
-        ... # doctest: +SKIP
-    """
-
-    def __init__(self, *sources: _TemplateSource) -> None:
-        self.sources = sources
-
-    def analysis_template(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """The first source's ``spec`` of AnalysisTemplate ``namespace/name``, or None."""
-        for source in self.sources:
-            found = source.analysis_template(namespace, name)
-            if found is not None:
-                return found
-        return None
-
-    def cluster_analysis_template(self, name: str) -> Mapping[str, Any] | None:
-        """The first source's ``spec`` of ClusterAnalysisTemplate ``name``, or None."""
-        for source in self.sources:
-            found = source.cluster_analysis_template(name)
-            if found is not None:
-                return found
-        return None

@@ -49,10 +49,11 @@ from kargo_dagster.verification.analysis_result import (
     terminate_patch,
     verification_result,
 )
-from kargo_dagster.verification.analysis_run import (
+from kargo_dagster.verification.analysis_run import build_analysis_run
+from kargo_dagster.verification.template_sources import (
     CatalogTemplates,
+    LayeredTemplates,
     TemplateSource,
-    build_analysis_run,
 )
 
 __all__ = ["analysis_verification"]
@@ -81,19 +82,20 @@ def analysis_verification(
     collection = freight_collection(instance, project, stage, freight)
     rollouts = kargo.rollouts
     try:
-        with _template_source(catalog, rollouts) as templates:
+        with _rollouts_client(rollouts) as api_client:
             run = build_analysis_run(
                 stage,
                 collection,
-                templates,
+                _template_source(catalog, api_client, rollouts),
                 project=project.name,
                 metadata=DagsterMetadataStore(instance, project),
             )
-        if rollouts is None:
-            result, executor = _run_here(context, kargo, run, project, stage), "kargo-dagster"
-        else:
-            result, _ = _run_to_the_end(run, rollouts, project.name)
-            executor = "Argo Rollouts"
+            if rollouts is None:
+                result = _run_here(context, kargo, run, project, stage)
+                executor = "kargo-dagster"
+            else:
+                result, _ = _run_to_the_end(run, api_client, rollouts, project.name)
+                executor = "Argo Rollouts"
     except (VerificationError, ExpressionError, _RolloutsError) as error:
         return _failed("Error", str(error))
     metadata: dict[str, Any] = {
@@ -108,22 +110,31 @@ def analysis_verification(
 
 
 @contextlib.contextmanager
-def _template_source(
-    catalog: Catalog, rollouts: RolloutsSettings | None
-) -> Iterator[TemplateSource]:
-    manifests = CatalogTemplates(catalog)
+def _rollouts_client(rollouts: RolloutsSettings | None) -> Iterator[Any]:
+    """One Kubernetes client for the check's whole talk with the Argo Rollouts cluster (None
+    without one): reading templates, creating the run and following it."""
     if rollouts is None:
-        yield manifests
+        yield None
         return
-    # With a cluster, templates not among the manifests are read from it, as Kargo reads them.
-    from kargo_dagster.clients.analysis_templates import ClusterTemplates, LayeredTemplates
-
     try:
         api_client = rollouts_api_client(rollouts)
     except ArgoCDError as error:
         raise _RolloutsError(f"cannot connect to the Argo Rollouts cluster: {error}") from None
-    with ClusterTemplates(api_client, request_timeout=rollouts.request_timeout_seconds) as cluster:
-        yield LayeredTemplates(manifests, cluster)
+    with api_client:
+        yield api_client
+
+
+def _template_source(
+    catalog: Catalog, api_client: Any, rollouts: RolloutsSettings | None
+) -> TemplateSource:
+    manifests = CatalogTemplates(catalog)
+    if rollouts is None:
+        return manifests
+    # With a cluster, templates not among the manifests are read from it, as Kargo reads them.
+    from kargo_dagster.clients.analysis_templates import ClusterTemplates
+
+    cluster = ClusterTemplates(api_client, request_timeout=rollouts.request_timeout_seconds)
+    return LayeredTemplates(manifests, cluster)
 
 
 def _run_here(
@@ -180,58 +191,53 @@ class _RolloutsError(Exception):
 
 
 def _run_to_the_end(
-    run: dict[str, Any], settings: RolloutsSettings, namespace: str
+    run: dict[str, Any], api_client: Any, settings: RolloutsSettings, namespace: str
 ) -> tuple[VerificationResult, str]:
     # Imported here: the Kubernetes client is slow to import and often unused.
     import kubernetes
 
-    try:
-        api_client = rollouts_api_client(settings)
-    except ArgoCDError as error:
-        raise _RolloutsError(f"cannot connect to the Argo Rollouts cluster: {error}") from None
     timeout = settings.request_timeout_seconds
-    with api_client:
-        api = kubernetes.client.CustomObjectsApi(api_client)
+    api = kubernetes.client.CustomObjectsApi(api_client)
+    try:
+        created = cast(
+            "dict[str, Any]",
+            api.create_namespaced_custom_object(
+                _GROUP, _VERSION, namespace, _PLURAL, run, _request_timeout=timeout
+            ),
+        )
+        name = created["metadata"]["name"]
+        deadline = time.monotonic() + settings.timeout_seconds
         try:
-            created = cast(
-                "dict[str, Any]",
-                api.create_namespaced_custom_object(
-                    _GROUP, _VERSION, namespace, _PLURAL, run, _request_timeout=timeout
-                ),
-            )
-            name = created["metadata"]["name"]
-            deadline = time.monotonic() + settings.timeout_seconds
-            try:
-                while True:
-                    result = verification_result(created)
-                    if result.terminal:
-                        return result, name
-                    if time.monotonic() >= deadline:
-                        # Nobody waits for the run any more, so it should not go on measuring.
-                        _terminate(api, namespace, name, timeout)
-                        return _timed_out(result, settings.timeout_seconds), name
-                    time.sleep(settings.poll_interval_seconds)
-                    created = cast(
-                        "dict[str, Any]",
-                        api.get_namespaced_custom_object(
-                            _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=timeout
-                        ),
-                    )
-            except BaseException:
-                # Terminating the Dagster run aborts the verification, as aborting it in Kargo
-                # does: the AnalysisRun is told to stop rather than left measuring. Dagster
-                # interrupts with an exception that is not an Exception, hence BaseException.
-                _terminate(api, namespace, name, timeout)
-                raise
-        except kubernetes.client.ApiException as error:
-            reason = redact_text(str(error.reason or error.status))
-            raise _RolloutsError(
-                f"the Argo Rollouts cluster refused the AnalysisRun ({error.status}): {reason}"
-            ) from None
-        except Exception as error:  # noqa: BLE001 - network failures end the check
-            raise _RolloutsError(
-                f"cannot reach the Argo Rollouts cluster: {redact_text(str(error))}"
-            ) from None
+            while True:
+                result = verification_result(created)
+                if result.terminal:
+                    return result, name
+                if time.monotonic() >= deadline:
+                    # Nobody waits for the run any more, so it should not go on measuring.
+                    _terminate(api, namespace, name, timeout)
+                    return _timed_out(result, settings.timeout_seconds), name
+                time.sleep(settings.poll_interval_seconds)
+                created = cast(
+                    "dict[str, Any]",
+                    api.get_namespaced_custom_object(
+                        _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=timeout
+                    ),
+                )
+        except BaseException:
+            # Terminating the Dagster run aborts the verification, as aborting it in Kargo
+            # does: the AnalysisRun is told to stop rather than left measuring. Dagster
+            # interrupts with an exception that is not an Exception, hence BaseException.
+            _terminate(api, namespace, name, timeout)
+            raise
+    except kubernetes.client.ApiException as error:
+        reason = redact_text(str(error.reason or error.status))
+        raise _RolloutsError(
+            f"the Argo Rollouts cluster refused the AnalysisRun ({error.status}): {reason}"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - network failures end the check
+        raise _RolloutsError(
+            f"cannot reach the Argo Rollouts cluster: {redact_text(str(error))}"
+        ) from None
 
 
 def _timed_out(result: VerificationResult, timeout: float) -> VerificationResult:

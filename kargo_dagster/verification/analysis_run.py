@@ -44,15 +44,15 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from kargo_dagster.errors import ExpressionError, KargoDagsterError, VerificationError
 from kargo_dagster.expressions import evaluate_template, kargo_functions
 from kargo_dagster.expressions.functions import MetadataSource
 from kargo_dagster.expressions.gotype import go_type
 from kargo_dagster.freight import Freight
-from kargo_dagster.spec.catalog import Catalog
 from kargo_dagster.spec.stage import AnalysisTemplateReference, Stage
+from kargo_dagster.verification.template_sources import CatalogTemplates, TemplateSource
 
 __all__ = [
     "ANALYSIS_RUN_API_VERSION",
@@ -89,45 +89,6 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 # Kargo exposes these only to promotion steps, not to verification args.
 _STEP_ONLY_FUNCTIONS = ("success", "failure", "always", "status")
-
-
-class TemplateSource(Protocol):
-    """Where AnalysisTemplates are read: the loaded manifests, or a cluster.
-
-    Both methods return the template's ``spec`` (``metrics``, ``args``, ``dryRun``,
-    ``measurementRetention``) as a JSON-like mapping, or None when there is no such template.
-    """
-
-    def analysis_template(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """The ``spec`` of AnalysisTemplate ``namespace/name``, or None."""
-        ...
-
-    def cluster_analysis_template(self, name: str) -> Mapping[str, Any] | None:
-        """The ``spec`` of ClusterAnalysisTemplate ``name``, or None."""
-        ...
-
-
-class CatalogTemplates:
-    """A :class:`TemplateSource` over the manifests the loader read.
-
-    Args:
-        catalog: The loaded manifests; a Project's AnalysisTemplates are those in its
-            namespace.
-    """
-
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-
-    def analysis_template(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """The ``spec`` of AnalysisTemplate ``name`` in Project ``namespace``, or None."""
-        project = self._catalog.projects.get(namespace)
-        template = project.analysis_templates.get(name) if project is not None else None
-        return template.spec if template is not None else None
-
-    def cluster_analysis_template(self, name: str) -> Mapping[str, Any] | None:
-        """The ``spec`` of ClusterAnalysisTemplate ``name``, or None."""
-        template = self._catalog.cluster_analysis_templates.get(name)
-        return template.spec if template is not None else None
 
 
 # --- Names and labels ---------------------------------------------------------------------
