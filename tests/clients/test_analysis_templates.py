@@ -8,48 +8,45 @@ from typing import Any
 import kubernetes
 import pytest
 
-from kargo_dagster.clients.analysis_templates import ClusterTemplates, LayeredTemplates
+from kargo_dagster.clients.analysis_templates import ClusterTemplates
 from kargo_dagster.errors import VerificationError
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.spec import load_manifests
 from kargo_dagster.testing.kube_api import FakeKubeAPI
-from kargo_dagster.verification.analysis_run import CatalogTemplates, build_analysis_run
+from kargo_dagster.verification.analysis_run import build_analysis_run
+from kargo_dagster.verification.template_sources import CatalogTemplates, LayeredTemplates
+from tests.manifests import (
+    analysis_template,
+    cluster_analysis_template,
+    image_tag,
+    job_metric,
+    project,
+    requested,
+    stage,
+    verification,
+    warehouse,
+    write_manifests,
+)
 
 TOKEN = "kube-t0ken-never-shown"
 ULID = "01J9ZX4Q8R3K7M2N5P6T0V1W2Y"
 
 
-def job_metric(name: str, command: str) -> dict[str, Any]:
+def busybox_metric(name: str, command: str) -> dict[str, Any]:
     """A ``job`` metric running busybox ``command``, as a smoke test would."""
-    container = {"name": name, "image": "busybox", "command": [command]}
-    pod = {"restartPolicy": "Never", "containers": [container]}
-    job = {"spec": {"backoffLimit": 0, "template": {"spec": pod}}}
-    return {"name": name, "provider": {"job": job}}
+    return job_metric(name, "busybox", command=[command])
 
 
-def template(name: str, *metrics: dict[str, Any], namespace: str = "shop") -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "AnalysisTemplate",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"args": [{"name": "version"}], "metrics": list(metrics)},
-    }
-
-
-def cluster_template(name: str, *metrics: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "ClusterAnalysisTemplate",
-        "metadata": {"name": name},
-        "spec": {"metrics": list(metrics)},
-    }
+def template(name: str, *metrics: dict[str, Any]) -> dict[str, Any]:
+    """An AnalysisTemplate in the shop namespace taking the ``version`` argument."""
+    return analysis_template(name, "shop", *metrics, args=["version"])
 
 
 @pytest.fixture
 def kube() -> Iterator[FakeKubeAPI]:
     with FakeKubeAPI() as server:
-        server.add(template("smoke", job_metric("up", "true")))
-        server.add(cluster_template("global-smoke", job_metric("reachable", "true")))
+        server.add(template("smoke", busybox_metric("up", "true")))
+        server.add(cluster_analysis_template("global-smoke", busybox_metric("reachable", "true")))
         yield server
 
 
@@ -71,7 +68,7 @@ def with_token(api_client: kubernetes.client.ApiClient) -> kubernetes.client.Api
 
 def test_an_analysis_template_is_read_as_its_spec(cluster, kube):
     spec = cluster.analysis_template("shop", "smoke")
-    assert spec == {"args": [{"name": "version"}], "metrics": [job_metric("up", "true")]}
+    assert spec == {"args": [{"name": "version"}], "metrics": [busybox_metric("up", "true")]}
     assert (
         kube.requests[-1].path
         == "/apis/argoproj.io/v1alpha1/namespaces/shop/analysistemplates/smoke"
@@ -80,7 +77,7 @@ def test_an_analysis_template_is_read_as_its_spec(cluster, kube):
 
 def test_a_cluster_analysis_template_is_read_as_its_spec(cluster, kube):
     spec = cluster.cluster_analysis_template("global-smoke")
-    assert spec == {"metrics": [job_metric("reachable", "true")]}
+    assert spec == {"metrics": [busybox_metric("reachable", "true")]}
     assert (
         kube.requests[-1].path == "/apis/argoproj.io/v1alpha1/clusteranalysistemplates/global-smoke"
     )
@@ -175,71 +172,40 @@ def test_an_api_that_does_not_answer_times_out():
 
 # Layers and the AnalysisRun --------------------------------------------------------------------
 
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: shop
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: shop
-spec:
-  subscriptions:
-  - image:
-      repoURL: registry.example.com/shop/app
----
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: smoke
-  namespace: shop
-spec:
-  args:
-  - name: version
-  metrics:
-  - name: up
-    provider:
-      web:
-        url: https://shop.example.com/healthz?v={{args.version}}
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata:
-  name: dev
-  namespace: shop
-spec:
-  requestedFreight:
-  - origin:
-      kind: Warehouse
-      name: app
-    sources:
-      direct: true
-  verification:
-    analysisTemplates:
-    - name: smoke
-    - name: load
-    - name: global-smoke
-      kind: ClusterAnalysisTemplate
-    args:
-    - name: version
-      value: ${{ imageFrom("registry.example.com/shop/app").Tag }}
-"""
+APP = "registry.example.com/shop/app"
+UP = {
+    "name": "up",
+    "provider": {"web": {"url": "https://shop.example.com/healthz?v={{args.version}}"}},
+}
+# Stage dev is verified by three templates: one in the manifests, one in the Project's
+# namespace of the cluster and one ClusterAnalysisTemplate.
+MANIFESTS = (
+    project("shop"),
+    warehouse("app", "shop", image=APP),
+    template("smoke", UP),
+    stage(
+        "dev",
+        "shop",
+        requested=[requested("app")],
+        verification=verification(
+            "smoke",
+            "load",
+            {"name": "global-smoke", "kind": "ClusterAnalysisTemplate"},
+            args={"version": image_tag(APP)},
+        ),
+    ),
+)
 FREIGHT = Freight(
     origin=FreightOrigin(name="app"),
-    images=(
-        Image(repo_url="registry.example.com/shop/app", tag="v1.2.3", digest="sha256:" + "1" * 64),
-    ),
+    images=(Image(repo_url=APP, tag="v1.2.3", digest="sha256:" + "1" * 64),),
 )
 
 
 def test_the_manifests_come_first_and_the_cluster_fills_in(tmp_path, kube, cluster):
-    (tmp_path / "stages.yaml").write_text(MANIFESTS)
+    write_manifests(tmp_path / "stages.yaml", *MANIFESTS)
     catalog = load_manifests(tmp_path)
     # The cluster's "smoke" differs from the manifests': the manifests' one must be used.
-    kube.add(template("load", job_metric("load", "true")))
+    kube.add(template("load", busybox_metric("load", "true")))
     layered = LayeredTemplates(CatalogTemplates(catalog), cluster)
     dev = catalog.projects["shop"].stages["dev"]
     run = build_analysis_run(dev, {"app": FREIGHT}, layered, ulid=lambda: ULID)
@@ -247,14 +213,14 @@ def test_the_manifests_come_first_and_the_cluster_fills_in(tmp_path, kube, clust
     assert run["spec"]["metrics"][0]["provider"] == {
         "web": {"url": "https://shop.example.com/healthz?v={{args.version}}"}
     }
-    assert run["spec"]["metrics"][1] == job_metric("load", "true")
+    assert run["spec"]["metrics"][1] == busybox_metric("load", "true")
     assert run["spec"]["args"] == [{"name": "version", "value": "v1.2.3"}]
     asked = [r.path.rsplit("/", 1)[-1] for r in kube.requests if r.method == "GET"]
     assert asked == ["load", "global-smoke"]
 
 
 def test_a_template_nowhere_is_reported_missing(tmp_path, cluster):
-    (tmp_path / "stages.yaml").write_text(MANIFESTS)
+    write_manifests(tmp_path / "stages.yaml", *MANIFESTS)
     catalog = load_manifests(tmp_path)
     dev = catalog.projects["shop"].stages["dev"]
     with pytest.raises(VerificationError) as caught:
@@ -278,9 +244,9 @@ class Everything:
 
 
 def test_a_failing_cluster_fails_the_run_instead_of_skipping_the_template(tmp_path, kube, cluster):
-    (tmp_path / "stages.yaml").write_text(MANIFESTS)
+    write_manifests(tmp_path / "stages.yaml", *MANIFESTS)
     catalog = load_manifests(tmp_path)
-    kube.add(template("load", job_metric("load", "true")))
+    kube.add(template("load", busybox_metric("load", "true")))
     # A later source must not answer for one that failed.
     fallback = LayeredTemplates(CatalogTemplates(catalog), cluster, Everything())
     kube.fail_next("get", "analysistemplates", "load", code=500)

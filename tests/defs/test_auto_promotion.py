@@ -6,6 +6,7 @@ tags it gave them, so the next tick sees what the daemon's runs would have left.
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -15,73 +16,41 @@ from kargo_dagster.cli import main
 from kargo_dagster.defs.holds import current_hold
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from tests.defs.promotions import promote
+from tests.manifests import (
+    image_tag,
+    project,
+    project_config,
+    requested,
+    stage,
+    step,
+    warehouse,
+    write_manifests,
+)
 
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: shop
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: ProjectConfig
-metadata:
-  name: shop
-  namespace: shop
-spec:
-  promotionPolicies:
-  - stageSelector:
-      name: dev
-    autoPromotionEnabled: true
-  - stageSelector:
-      name: glob:stag*
-    autoPromotionEnabled: true
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: shop
-spec:
-  subscriptions:
-  - image:
-      repoURL: registry.example.com/shop/app
-"""
-STAGE = """\
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata:
-  name: {name}
-  namespace: shop
-spec:
-  requestedFreight:
-  - origin:
-      kind: Warehouse
-      name: app
-    sources:
-      {sources}
-  promotionTemplate:
-    spec:
-      steps:
-      - uses: compose-output
-        config:
-          tag: ${{{{ imageFrom("registry.example.com/shop/app").Tag }}}}
-"""
+APP = "registry.example.com/shop/app"
 SENSOR = "shop__auto_promotion"
 DEV = dg.AssetKey(["shop", "stage", "dev"])
 STAGING = dg.AssetKey(["shop", "stage", "staging"])
 
 
+def pipeline_stage(name: str, *upstream: str) -> dict[str, Any]:
+    """A Stage taking the app Warehouse's Freight from ``upstream`` Stages, or directly."""
+    steps = [step("compose-output", tag=image_tag(APP))]
+    return stage(name, "shop", requested=[requested("app", stages=upstream)], steps=steps)
+
+
 @pytest.fixture
 def manifests(tmp_path) -> Path:
-    path = tmp_path / "stages.yaml"
-    path.write_text(
-        MANIFESTS
-        + STAGE.format(name="dev", sources="direct: true")
-        + STAGE.format(name="staging", sources="stages: [dev]")
-        + STAGE.format(name="prod", sources="stages: [staging]")
+    """dev, staging and prod in a row; the Project's policies auto-promote dev and staging."""
+    return write_manifests(
+        tmp_path / "stages.yaml",
+        project("shop"),
+        project_config("shop", auto_promote=["dev", "glob:stag*"]),
+        warehouse("app", "shop", image=APP),
+        pipeline_stage("dev"),
+        pipeline_stage("staging", "dev"),
+        pipeline_stage("prod", "staging"),
     )
-    return path
 
 
 @pytest.fixture
@@ -91,7 +60,7 @@ def defs(manifests) -> dg.Definitions:
 
 def freight(instance: dg.DagsterInstance, tag: str) -> str:
     image = Image(
-        repo_url="registry.example.com/shop/app",
+        repo_url=APP,
         tag=tag,
         digest="sha256:" + tag.encode().hex().ljust(64, "0"),
     )

@@ -5,7 +5,6 @@ pod below is a Python script; dagster-k8s's ``PipesK8sClient`` creates it, follo
 and deletes it, as against a cluster.
 """
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,18 @@ from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.pod_sim import PodSimulator
 from tests.defs.promotions import check_json, promote
+from tests.manifests import (
+    analysis_template,
+    image_tag,
+    job_metric,
+    project,
+    requested,
+    stage,
+    step,
+    verification,
+    warehouse,
+    write_manifests,
+)
 
 # The smoke test: reports its own verdict through Pipes, or just exits non-zero.
 SMOKE = """\
@@ -41,76 +52,33 @@ with open_dagster_pipes() as pipes:
     )
 """
 
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: shop
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: shop
-spec:
-  subscriptions:
-  - image:
-      repoURL: registry.example.com/shop/app
----
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: smoke
-  namespace: shop
-spec:
-  args:
-  - name: version
-  metrics:
-  - name: smoke-test
-    provider:
-      job:
-        metadata:
-          labels:
-            team: shop
-        spec:
-          backoffLimit: 0
-          template:
-            spec:
-              restartPolicy: Never
-              containers:
-              - name: smoke
-                image: registry.example.com/shop/smoke:1
-                command: COMMAND
-                env:
-                - name: VERSION
-                  value: "{{args.version}}"
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata:
-  name: dev
-  namespace: shop
-spec:
-  requestedFreight:
-  - origin:
-      kind: Warehouse
-      name: app
-    sources:
-      direct: true
-  promotionTemplate:
-    spec:
-      steps:
-      - uses: compose-output
-        config:
-          image: ${{ imageFrom("registry.example.com/shop/app").Tag }}
-  verification:
-    analysisTemplates:
-    - name: smoke
-    args:
-    - name: version
-      value: ${{ imageFrom("registry.example.com/shop/app").Tag }}
-"""
+APP = "registry.example.com/shop/app"
 DEV = dg.AssetKey(["shop", "stage", "dev"])
+
+
+def manifests(path: Path) -> Path:
+    """Stage dev, verified by a ``job`` metric whose pod runs ``SMOKE`` for the Freight's tag."""
+    metric = job_metric(
+        "smoke-test",
+        "registry.example.com/shop/smoke:1",
+        command=[sys.executable, "-c", SMOKE],
+        container="smoke",
+        env={"VERSION": "{{args.version}}"},
+        labels={"team": "shop"},
+    )
+    return write_manifests(
+        path,
+        project("shop"),
+        warehouse("app", "shop", image=APP),
+        analysis_template("smoke", "shop", metric, args=["version"]),
+        stage(
+            "dev",
+            "shop",
+            requested=[requested("app")],
+            steps=[step("compose-output", image=image_tag(APP))],
+            verification=verification("smoke", args={"version": image_tag(APP)}),
+        ),
+    )
 
 
 @pytest.fixture
@@ -126,9 +94,6 @@ def kube() -> Iterator[FakeKubeAPI]:
 
 
 def verify(tmp_path: Path, instance, kube: FakeKubeAPI, version: str):
-    manifests = tmp_path / "stages.yaml"
-    command = json.dumps([sys.executable, "-c", SMOKE])
-    manifests.write_text(MANIFESTS.replace("COMMAND", command))
     pods = AnalysisPods(
         kubeconfig=str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
         poll_interval_seconds=0.1,
@@ -136,10 +101,8 @@ def verify(tmp_path: Path, instance, kube: FakeKubeAPI, version: str):
     kargo = KargoResource(
         work_dir=str(tmp_path / "work"), analysis=AnalysisSettings(pods=pods, timeout_seconds=60)
     )
-    defs = load_definitions(manifests, resources={"kargo": kargo})
-    image = Image(
-        repo_url="registry.example.com/shop/app", tag=version, digest="sha256:" + "2" * 64
-    )
+    defs = load_definitions(manifests(tmp_path / "stages.yaml"), resources={"kargo": kargo})
+    image = Image(repo_url=APP, tag=version, digest="sha256:" + "2" * 64)
     key = record_freight(
         instance, "shop", Freight(origin=FreightOrigin(name="app"), images=(image,))
     )

@@ -7,8 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import dagster as dg
 import pytest
@@ -20,80 +21,55 @@ from kargo_dagster.testing.analysis_sim import AnalysisRunSimulator
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 from tests.defs.promotions import check_json, promote
+from tests.manifests import (
+    analysis_template,
+    image_tag,
+    job_metric,
+    project,
+    requested,
+    stage,
+    step,
+    verification,
+    warehouse,
+    write_manifests,
+)
 
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: shop
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: shop
-spec:
-  subscriptions:
-  - image:
-      repoURL: registry.example.com/shop/app
----
-apiVersion: argoproj.io/v1alpha1
-kind: AnalysisTemplate
-metadata:
-  name: smoke
-  namespace: shop
-spec:
-  args:
-  - name: version
-  metrics:
-  - name: up
-    provider:
-      web:
-        url: https://shop.example.com/healthz?v={{args.version}}
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata:
-  name: dev
-  namespace: shop
-spec:
-  requestedFreight:
-  - origin:
-      kind: Warehouse
-      name: app
-    sources:
-      direct: true
-  promotionTemplate:
-    spec:
-      steps:
-      - uses: compose-output
-        config:
-          image: ${{ imageFrom("registry.example.com/shop/app").Tag }}
-  verification:
-    analysisTemplates:
-    - name: smoke
-    args:
-    - name: version
-      value: ${{ imageFrom("registry.example.com/shop/app").Tag }}
-"""
+APP = "registry.example.com/shop/app"
+HEALTHZ = "/healthz?v={{args.version}}"
+UP = {"name": "up", "provider": {"web": {"url": "https://shop.example.com" + HEALTHZ}}}
+
+
+def manifests(path: Path, metric: Mapping[str, Any] = UP) -> Path:
+    """Stage dev, verified by AnalysisTemplate smoke measuring ``metric`` for the Freight's tag."""
+    return write_manifests(
+        path,
+        project("shop"),
+        warehouse("app", "shop", image=APP),
+        analysis_template("smoke", "shop", metric, args=["version"]),
+        stage(
+            "dev",
+            "shop",
+            requested=[requested("app")],
+            steps=[step("compose-output", image=image_tag(APP))],
+            verification=verification("smoke", args={"version": image_tag(APP)}),
+        ),
+    )
+
+
 DEV = dg.AssetKey(["shop", "stage", "dev"])
 FREIGHT = Freight(
     origin=FreightOrigin(name="app"),
-    images=(
-        Image(repo_url="registry.example.com/shop/app", tag="v1.2.3", digest="sha256:" + "1" * 64),
-    ),
+    images=(Image(repo_url=APP, tag="v1.2.3", digest="sha256:" + "1" * 64),),
 )
 
 
 def verify_dev(tmp_path: Path, instance, *, outcome: str):
-    manifests = tmp_path / "stages.yaml"
-    manifests.write_text(MANIFESTS)
     with FakeKubeAPI() as kube:
         settings = RolloutsSettings(
             kubernetes=ArgoCDKubernetes(host=kube.url), poll_interval_seconds=0.05
         )
         kargo = KargoResource(work_dir=str(tmp_path / "work"), rollouts=settings)
-        defs = load_definitions(manifests, resources={"kargo": kargo})
+        defs = load_definitions(manifests(tmp_path / "stages.yaml"), resources={"kargo": kargo})
         key = record_freight(instance, "shop", FREIGHT)
         with AnalysisRunSimulator(kube, outcome=outcome).running():
             result = promote(defs, instance, DEV, key)
@@ -144,17 +120,11 @@ def test_without_argo_rollouts_the_check_runs_the_web_metric_itself(tmp_path, in
     _Shop.requests = []
     server = LoopbackServer(_Shop)
     try:
-        manifests = tmp_path / "stages.yaml"
-        manifests.write_text(
-            MANIFESTS.replace("https://shop.example.com", server.url)
-            .replace("        url:", "        jsonPath: '{$.status}'\n        url:")
-            .replace(
-                "    provider:\n      web:",
-                '    successCondition: result == "ok"\n    provider:\n      web:',
-            )
-        )
+        web = {"jsonPath": "{$.status}", "url": server.url + HEALTHZ}
+        metric = {"name": "up", "successCondition": 'result == "ok"', "provider": {"web": web}}
+        path = manifests(tmp_path / "stages.yaml", metric)
         kargo = KargoResource(work_dir=str(tmp_path / "work"))
-        defs = load_definitions(manifests, resources={"kargo": kargo})
+        defs = load_definitions(path, resources={"kargo": kargo})
         image = FREIGHT.images[0].model_copy(update={"tag": version})
         freight = FREIGHT.model_copy(update={"images": (image,)})
         result = promote(defs, instance, DEV, record_freight(instance, "shop", freight))
@@ -174,16 +144,8 @@ def test_without_argo_rollouts_the_check_runs_the_web_metric_itself(tmp_path, in
 
 
 def test_a_job_metric_without_a_pod_connection_says_how_to_configure_one(tmp_path, instance):
-    manifests = tmp_path / "stages.yaml"
-    manifests.write_text(
-        MANIFESTS.replace(
-            "      web:\n        url: https://shop.example.com/healthz?v={{args.version}}\n",
-            "      job:\n        spec:\n          template:\n            spec:\n"
-            "              containers:\n              - name: smoke\n"
-            "                image: busybox\n",
-        )
-    )
-    defs = load_definitions(manifests, resources={"kargo": KargoResource(work_dir=str(tmp_path))})
+    path = manifests(tmp_path / "stages.yaml", job_metric("up", "busybox", container="smoke"))
+    defs = load_definitions(path, resources={"kargo": KargoResource(work_dir=str(tmp_path))})
     result = promote(defs, instance, DEV, record_freight(instance, "shop", FREIGHT))
     verified = {e.check_name: e for e in result.get_asset_check_evaluations()}["verified"]
     assert not verified.passed
@@ -191,16 +153,12 @@ def test_a_job_metric_without_a_pod_connection_says_how_to_configure_one(tmp_pat
     assert "analysis=AnalysisSettings(pods=AnalysisPods(...))" in (verified.description or "")
 
 
-def _endless(manifests: str) -> str:
-    # A metric with an interval and no count measures until the run is terminated.
-    return manifests.replace(
-        "  - name: up\n    provider:", "  - name: up\n    interval: 1s\n    provider:"
-    )
+# A metric with an interval and no count measures until the run is terminated.
+ENDLESS = {**UP, "interval": "1s"}
 
 
 def test_a_run_that_outlasts_the_timeout_is_terminated(tmp_path, instance):
-    manifests = tmp_path / "stages.yaml"
-    manifests.write_text(_endless(MANIFESTS))
+    path = manifests(tmp_path / "stages.yaml", ENDLESS)
     with FakeKubeAPI() as kube:
         settings = RolloutsSettings(
             kubernetes=ArgoCDKubernetes(host=kube.url),
@@ -208,7 +166,7 @@ def test_a_run_that_outlasts_the_timeout_is_terminated(tmp_path, instance):
             timeout_seconds=0.5,
         )
         kargo = KargoResource(work_dir=str(tmp_path / "work"), rollouts=settings)
-        defs = load_definitions(manifests, resources={"kargo": kargo})
+        defs = load_definitions(path, resources={"kargo": kargo})
         key = record_freight(instance, "shop", FREIGHT)
         with AnalysisRunSimulator(kube).running():
             result = promote(defs, instance, DEV, key)
@@ -223,8 +181,7 @@ def test_a_run_that_outlasts_the_timeout_is_terminated(tmp_path, instance):
 
 
 def test_interrupting_a_verification_terminates_its_analysis_run(tmp_path, instance):
-    manifests = tmp_path / "stages.yaml"
-    manifests.write_text(_endless(MANIFESTS))
+    path = manifests(tmp_path / "stages.yaml", ENDLESS)
     with FakeKubeAPI() as kube:
         settings = RolloutsSettings(
             kubernetes=ArgoCDKubernetes(host=kube.url),
@@ -232,7 +189,7 @@ def test_interrupting_a_verification_terminates_its_analysis_run(tmp_path, insta
             timeout_seconds=0.2,
         )
         kargo = KargoResource(work_dir=str(tmp_path / "work"), rollouts=settings)
-        defs = load_definitions(manifests, resources={"kargo": kargo})
+        defs = load_definitions(path, resources={"kargo": kargo})
         key = record_freight(instance, "shop", FREIGHT)
         with AnalysisRunSimulator(kube).running():
             assert promote(defs, instance, DEV, key).success is False
@@ -244,14 +201,14 @@ def test_interrupting_a_verification_terminates_its_analysis_run(tmp_path, insta
                 f"connection = ArgoCDKubernetes(host={kube.url!r})\n"
                 "settings = RolloutsSettings(kubernetes=connection, poll_interval_seconds=0.05)\n"
                 f"kargo = KargoResource(work_dir={str(tmp_path / 'work')!r}, rollouts=settings)\n"
-                f"defs = load_definitions({str(manifests)!r}, resources={{'kargo': kargo}})\n"
+                f"defs = load_definitions({str(path)!r}, resources={{'kargo': kargo}})\n"
             )
             verify = subprocess.Popen(
                 [
                     str(Path(sys.executable).parent / "kargo-dagster"),
                     "verify",
                     "--path",
-                    str(manifests),
+                    str(path),
                     "--definitions",
                     str(definitions),
                     "--stage",
