@@ -153,3 +153,21 @@ def write_manifests(path: Path, *documents: Mapping[str, Any]) -> Path:
     # Unsorted, so the file reads in the usual apiVersion, kind, metadata, spec order.
     path.write_text(yaml.safe_dump_all([dict(d) for d in documents], sort_keys=False))
     return path
+
+
+def verified_stage_manifests(path: Path, repo_url: str, metric: Mapping[str, Any]) -> Path:
+    """Project ``shop`` with Warehouse ``app`` (image ``repo_url``) and Stage ``dev``, verified
+    by AnalysisTemplate ``smoke`` measuring ``metric`` with the Freight's tag as ``version``."""
+    return write_manifests(
+        path,
+        project("shop"),
+        warehouse("app", "shop", image=repo_url),
+        analysis_template("smoke", "shop", metric, args=["version"]),
+        stage(
+            "dev",
+            "shop",
+            requested=[requested("app")],
+            steps=[step("compose-output", image=image_tag(repo_url))],
+            verification=verification("smoke", args={"version": image_tag(repo_url)}),
+        ),
+    )

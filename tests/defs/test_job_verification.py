@@ -20,16 +20,8 @@ from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.pod_sim import PodSimulator
 from tests.defs.promotions import check_json, promote
 from tests.manifests import (
-    analysis_template,
-    image_tag,
     job_metric,
-    project,
-    requested,
-    stage,
-    step,
-    verification,
-    warehouse,
-    write_manifests,
+    verified_stage_manifests,
 )
 
 # The smoke test: reports its own verdict through Pipes, or just exits non-zero.
@@ -66,19 +58,7 @@ def manifests(path: Path) -> Path:
         env={"VERSION": "{{args.version}}"},
         labels={"team": "shop"},
     )
-    return write_manifests(
-        path,
-        project("shop"),
-        warehouse("app", "shop", image=APP),
-        analysis_template("smoke", "shop", metric, args=["version"]),
-        stage(
-            "dev",
-            "shop",
-            requested=[requested("app")],
-            steps=[step("compose-output", image=image_tag(APP))],
-            verification=verification("smoke", args={"version": image_tag(APP)}),
-        ),
-    )
+    return verified_stage_manifests(path, APP, metric)
 
 
 @pytest.fixture

@@ -22,16 +22,8 @@ from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 from tests.defs.promotions import check_json, promote
 from tests.manifests import (
-    analysis_template,
-    image_tag,
     job_metric,
-    project,
-    requested,
-    stage,
-    step,
-    verification,
-    warehouse,
-    write_manifests,
+    verified_stage_manifests,
 )
 
 APP = "registry.example.com/shop/app"
@@ -41,19 +33,7 @@ UP = {"name": "up", "provider": {"web": {"url": "https://shop.example.com" + HEA
 
 def manifests(path: Path, metric: Mapping[str, Any] = UP) -> Path:
     """Stage dev, verified by AnalysisTemplate smoke measuring ``metric`` for the Freight's tag."""
-    return write_manifests(
-        path,
-        project("shop"),
-        warehouse("app", "shop", image=APP),
-        analysis_template("smoke", "shop", metric, args=["version"]),
-        stage(
-            "dev",
-            "shop",
-            requested=[requested("app")],
-            steps=[step("compose-output", image=image_tag(APP))],
-            verification=verification("smoke", args={"version": image_tag(APP)}),
-        ),
-    )
+    return verified_stage_manifests(path, APP, metric)
 
 
 DEV = dg.AssetKey(["shop", "stage", "dev"])
