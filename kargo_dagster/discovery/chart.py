@@ -17,15 +17,15 @@ from collections.abc import Callable
 
 from kargo_dagster.clients.helm_repo import HelmRepoClient
 from kargo_dagster.discovery.artifacts import DiscoveredChart
-from kargo_dagster.discovery.semver import (
+from kargo_dagster.errors import DiscoveryError
+from kargo_dagster.redaction import redact_text
+from kargo_dagster.semver import (
     Constraint,
     Version,
     parse_constraint,
     parse_semver,
     parse_strict_semver,
 )
-from kargo_dagster.errors import DiscoveryError
-from kargo_dagster.redaction import redact_text
 from kargo_dagster.spec import ChartSubscription
 
 OCI_SCHEME = "oci://"

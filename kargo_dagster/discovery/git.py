@@ -18,6 +18,9 @@ Tag strategies drop tags matching any ``ignoreTagsRegexes`` and, when
 ``allowTagsRegexes`` is given, keep only tags matching one of them (regexes match
 anywhere in the name). They ignore ``since``, as Kargo's tag selectors do.
 
+``expressionFilter`` keeps only the commits or tags for which it is true (see
+:mod:`~kargo_dagster.discovery.expression_filter`), before path filters.
+
 ``includePaths``/``excludePaths`` keep a commit (or a tag's commit) only when it changed a
 selected file relative to its first parent; see :mod:`~kargo_dagster.discovery.path_filters`.
 Every list is cut to ``discoveryLimit`` after filtering. Subjects longer than 80 bytes are
@@ -38,10 +41,11 @@ from kargo_dagster.clients.git_history import (
 )
 from kargo_dagster.clients.git_mirror import GitMirror, GitMirrors
 from kargo_dagster.discovery.artifacts import DiscoveredCommit
+from kargo_dagster.discovery.expression_filter import ExpressionFilter
 from kargo_dagster.discovery.path_filters import PathFilter
-from kargo_dagster.discovery.semver import Version, parse_constraint, parse_semver
 from kargo_dagster.errors import DiscoveryError, RepositoryError
 from kargo_dagster.redaction import redact_text
+from kargo_dagster.semver import Version, parse_constraint, parse_semver
 from kargo_dagster.spec.warehouse import GitSubscription
 
 __all__ = ["discover_commits", "shorten_subject"]
@@ -75,13 +79,14 @@ def discover_commits(subscription: GitSubscription, mirrors: GitMirrors) -> list
         Discovered commits, best first; empty when nothing qualifies.
 
     Raises:
-        DiscoveryError: The subscription cannot be evaluated (``expressionFilter``, an invalid
-            path selector, regex or semver constraint).
+        DiscoveryError: The subscription cannot be evaluated (an ``expressionFilter`` that
+            does not parse or fails for a candidate, an invalid path selector, regex or
+            semver constraint).
         RepositoryError: The remote is unreachable, refuses the credentials, lacks the
             branch, or git failed.
     """
-    if subscription.expression_filter:
-        raise _error(subscription, "expressionFilter is not supported yet")
+    text = subscription.expression_filter
+    accept = _checked(subscription, lambda: ExpressionFilter(text)) if text else None
     paths = _checked(
         subscription,
         lambda: PathFilter.from_selectors(subscription.include_paths, subscription.exclude_paths),
@@ -94,8 +99,10 @@ def discover_commits(subscription: GitSubscription, mirrors: GitMirrors) -> list
         insecure_skip_tls_verify=subscription.insecure_skip_tls_verify,
     ) as mirror:
         if select_tags is None:
-            return _from_branch(subscription, mirror, paths)
+            return _from_branch(subscription, mirror, paths, accept)
         tags = select_tags(list_tags(mirror))
+        if accept is not None:
+            tags = _filtered(subscription, tags, accept.accepts_tag)
         tags = _tags_touching(subscription, mirror, tags, paths)
     return [
         DiscoveredCommit(
@@ -122,6 +129,12 @@ def _checked(subscription: GitSubscription, build: Callable[[], _T]) -> _T:
         raise _error(subscription, str(error)) from error
 
 
+def _filtered(
+    subscription: GitSubscription, items: list[_T], keep: Callable[[_T], bool]
+) -> list[_T]:
+    return _checked(subscription, lambda: [item for item in items if keep(item)])
+
+
 def _batches(first: int) -> Iterator[tuple[int, int]]:
     """(skip, count) pages of history: ``first`` commits, then doubling up to 1000."""
     skip, count = 0, first
@@ -131,7 +144,10 @@ def _batches(first: int) -> Iterator[tuple[int, int]]:
 
 
 def _from_branch(
-    subscription: GitSubscription, mirror: GitMirror, paths: PathFilter | None
+    subscription: GitSubscription,
+    mirror: GitMirror,
+    paths: PathFilter | None,
+    accept: ExpressionFilter | None,
 ) -> list[DiscoveredCommit]:
     limit = subscription.discovery_limit
     if subscription.branch:
@@ -155,7 +171,8 @@ def _from_branch(
             max_count=count,
             with_paths=paths is not None,
         )
-        selected += [c for c in batch if paths is None or paths.accepts(c.paths)]
+        kept = _filtered(subscription, batch, accept.accepts_commit) if accept else batch
+        selected += [c for c in kept if paths is None or paths.accepts(c.paths)]
         if len(selected) >= limit or len(batch) < count:
             break
     return [

@@ -36,9 +36,9 @@ from kargo_dagster.clients.oci import (
     Repository,
 )
 from kargo_dagster.discovery.artifacts import DiscoveredImage
-from kargo_dagster.discovery.semver import Version, parse_constraint, parse_semver
 from kargo_dagster.errors import DiscoveryError
 from kargo_dagster.redaction import redact_text
+from kargo_dagster.semver import Version, parse_constraint, parse_semver
 from kargo_dagster.spec.warehouse import ImageSubscription
 
 _T = TypeVar("_T")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kargo_dagster.discovery.artifacts import DiscoveredChart, DiscoveredCommit, DiscoveredImage
+from kargo_dagster.discovery.creation_criteria import criteria_satisfied
 from kargo_dagster.errors import DiscoveryError, RepositoryError
 from kargo_dagster.freight import Chart, Freight, FreightOrigin, GitCommit, Image
 from kargo_dagster.redaction import redact_text
@@ -171,18 +172,24 @@ def discover_warehouse(warehouse: Warehouse, subscribers: Subscribers) -> Wareho
 def _decide(warehouse: Warehouse, outcomes: tuple[SubscriptionOutcome, ...]) -> WarehouseDiscovery:
     name = warehouse.metadata.name
     errors = tuple(f"{o.label}: {o.error}" for o in outcomes if o.error)
-    criteria = warehouse.spec.freight_creation_criteria
-    if criteria is not None and criteria.expression:
-        errors += (
-            "spec.freightCreationCriteria.expression needs the expression language, which this "
-            "version of kargo-dagster cannot evaluate yet; remove it to create Freight",
-        )
     if errors:
         return WarehouseDiscovery(name, outcomes, None, "no Freight: discovery failed", errors)
     empty = [o.label for o in outcomes if not o.found]
     if empty:
         note = f"no Freight: {', '.join(empty)} found nothing"
         return WarehouseDiscovery(name, outcomes, None, note)
+    criteria = warehouse.spec.freight_creation_criteria
+    expression = (criteria.expression or "").strip() if criteria is not None else ""
+    automatic = warehouse.spec.freight_creation_policy != "Manual"
+    if automatic and expression:
+        try:
+            satisfied = criteria_satisfied(expression, [o.found[0] for o in outcomes])
+        except DiscoveryError as error:
+            note = "no Freight: freightCreationCriteria could not be evaluated"
+            return WarehouseDiscovery(name, outcomes, None, note, (redact_text(str(error)),))
+        if not satisfied:
+            note = f"no Freight: freightCreationCriteria not satisfied ({expression})"
+            return WarehouseDiscovery(name, outcomes, None, note)
     subscriptions = warehouse.spec.subscriptions
     artifacts = [o.found[0].to_freight(subscriptions[o.index].name or "") for o in outcomes]
     freight = Freight(

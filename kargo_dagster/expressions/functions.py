@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from ruamel.yaml import YAML
 
-from kargo_dagster.discovery.semver import parse_semver
 from kargo_dagster.errors import ExpressionError
 from kargo_dagster.expressions.expr_builtins import now_in
 from kargo_dagster.expressions.gojson import marshal_json
@@ -29,6 +28,7 @@ from kargo_dagster.expressions.objects import (
     SemverRef,
 )
 from kargo_dagster.freight import Freight, normalize_git_url
+from kargo_dagster.semver import parse_semver
 
 
 class MetadataSource(Protocol):

@@ -6,11 +6,21 @@ reachable; nothing else of the Python object is.
 """
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, ClassVar
 
-from kargo_dagster.discovery.semver import Version
+from kargo_dagster.semver import Version
 
-__all__ = ["ChartRef", "CommitRef", "FreightOriginRef", "GoStruct", "ImageRef", "SemverRef"]
+__all__ = [
+    "ChartRef",
+    "CommitRef",
+    "DiscoveredCommitRef",
+    "DiscoveredImageRef",
+    "FreightOriginRef",
+    "GoStruct",
+    "ImageRef",
+    "SemverRef",
+]
 
 
 class GoStruct:
@@ -112,6 +122,44 @@ class ChartRef(GoStruct):
         "RepoURL": "repoURL",
         "Name": "name",
         "Version": "version",
+    }
+
+
+@dataclass(frozen=True)
+class DiscoveredImageRef(GoStruct):
+    """Kargo's ``DiscoveredImageReference``: ``imageFrom()`` in ``freightCreationCriteria``."""
+
+    Tag: str
+    Digest: str = ""
+    Annotations: dict[str, str] = field(default_factory=dict)
+    CreatedAt: datetime | None = None
+    _json_names: ClassVar[dict[str, str]] = {
+        "Tag": "tag",
+        "Digest": "digest",
+        "Annotations": "annotations",
+        "CreatedAt": "createdAt",
+    }
+
+
+@dataclass(frozen=True)
+class DiscoveredCommitRef(GoStruct):
+    """Kargo's ``DiscoveredCommit``: ``commitFrom()`` in ``freightCreationCriteria``."""
+
+    ID: str
+    Branch: str = ""
+    Tag: str = ""
+    Subject: str = ""
+    Author: str = ""
+    Committer: str = ""
+    CreatorDate: datetime | None = None
+    _json_names: ClassVar[dict[str, str]] = {
+        "ID": "id",
+        "Branch": "branch",
+        "Tag": "tag",
+        "Subject": "subject",
+        "Author": "author",
+        "Committer": "committer",
+        "CreatorDate": "creatorDate",
     }
 
 

@@ -118,8 +118,9 @@ def _digested_repository(name: str) -> tuple[str, str] | None:
     return _repository("/".join(tagged) if tagged else parts[0])
 
 
-def _normalize_image(repo_url: str) -> str:
-    # Kargo's urls.NormalizeImage: Docker Hub hosts and its "library/" namespace disappear.
+def normalize_image_repo_url(repo_url: str) -> str:
+    """Normalise an image repository as Kargo's ``urls.NormalizeImage`` does: lower case,
+    and Docker Hub's hosts and its ``library/`` namespace dropped."""
     reference = _sanitize(_go_lower(repo_url))
     parsed = _tagged_repository(reference) or _digested_repository(reference)
     if parsed is None:
@@ -159,7 +160,7 @@ def normalize_chart_repo_url(url: str) -> str:
         parse_go_url(repo)
     except GoURLError:
         return url
-    return _normalize_image(_go_lower(repo).removeprefix("oci://"))
+    return normalize_image_repo_url(_go_lower(repo).removeprefix("oci://"))
 
 
 def go_path_join(*elements: str) -> str:

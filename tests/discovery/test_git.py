@@ -414,16 +414,65 @@ def test_invalid_semver_constraint_names_the_repository(
 # --- subscriptions that cannot be evaluated, remotes that fail --------------------------------
 
 
-def test_expression_filter_is_refused(
+def test_expression_filter_keeps_matching_branch_commits_before_the_limit(
     repo: GitRemote, server: GitHTTPServer, mirrors: GitMirrors
 ) -> None:
-    sub = _sub(server, repo, expressionFilter="subject contains 'release'")
+    bot = GitIdentity("Bot", "bot@example.com")
+    wanted = repo.commit("feat: one", {"a": "1"}, date=T0)
+    repo.commit("chore: skip ci", {"a": "2"}, date=T0 + timedelta(hours=1))
+    old = repo.commit("feat: two", {"a": "3"}, date=T0 + timedelta(hours=2), author=bot)
+    newest = repo.commit("feat: three", {"a": "4"}, date=T0 + timedelta(hours=3))
+    sub = _sub(
+        server,
+        repo,
+        discoveryLimit=2,
+        expressionFilter="!(subject contains 'skip ci') && author != 'Bot <bot@example.com>'",
+    )
+    # The filter runs before discoveryLimit: the two newest commits that pass it.
+    assert _ids(discover_commits(sub, mirrors)) == [newest, wanted]
+    # Times compare with expr's date(); commitDate is the committer date.
+    after = _sub(
+        server, repo, expressionFilter=f"commitDate >= date('{T0.isoformat()}') + duration('90m')"
+    )
+    assert _ids(discover_commits(after, mirrors)) == [newest, old]
+
+
+def test_expression_filter_sees_tag_metadata(
+    repo: GitRemote, server: GitHTTPServer, mirrors: GitMirrors
+) -> None:
+    first = repo.commit("first", {"a": "1"}, date=T0)
+    repo.tag("v1.0.0", first, message="Stable release", date=T0 + timedelta(hours=1))
+    second = repo.commit("second", {"a": "2"}, date=T0 + timedelta(hours=2))
+    repo.tag("v1.1.0", second)  # lightweight: no tagger, no annotation
+    repo.tag("v2.0.0-rc.1", second, message="Candidate", date=T0 + timedelta(hours=3))
+    semver = {"commitSelectionStrategy": "SemVer", "semverConstraint": ">=0.0.0-0"}
+    annotated = _sub(server, repo, **semver, expressionFilter="annotation != ''")
+    assert _tags(discover_commits(annotated, mirrors)) == ["v2.0.0-rc.1", "v1.0.0"]
+    stable = _sub(server, repo, **semver, expressionFilter="annotation startsWith 'Stable'")
+    assert _tags(discover_commits(stable, mirrors)) == ["v1.0.0"]
+    # A result Go's strconv.ParseBool reads counts as a bool, as in Kargo.
+    numeric = _sub(server, repo, **semver, expressionFilter="tag == 'v1.1.0' ? 1 : 0")
+    assert _tags(discover_commits(numeric, mirrors)) == ["v1.1.0"]
+    assert _ids(discover_commits(numeric, mirrors)) == [second]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("subject contains", "expressionFilter: "),
+        ("subject", "expressionFilter: it gave 'first' for commit "),
+        ("nope.field > 1", "expressionFilter: evaluating it for commit "),
+    ],
+)
+def test_a_bad_expression_filter_names_the_subscription(
+    repo: GitRemote, server: GitHTTPServer, mirrors: GitMirrors, expression: str, message: str
+) -> None:
+    repo.commit("first", {"a": "1"})
+    sub = _sub(server, repo, expressionFilter=expression)
     with pytest.raises(DiscoveryError) as caught:
         discover_commits(sub, mirrors)
     assert not isinstance(caught.value, RepositoryError)
-    assert str(caught.value) == (
-        f"git subscription {server.url_for(repo)!r}: expressionFilter is not supported yet"
-    )
+    assert str(caught.value).startswith(f"git subscription {server.url_for(repo)!r}: {message}")
 
 
 def test_new_commit_is_found_through_the_same_mirror(

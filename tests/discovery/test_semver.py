@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from kargo_dagster.discovery.semver import (
+from kargo_dagster.errors import DiscoveryError
+from kargo_dagster.semver import (
     Version,
     parse_constraint,
     parse_semver,
     parse_strict_semver,
 )
-from kargo_dagster.errors import DiscoveryError
 
 # text, accepted by loose parsing, accepted by Masterminds' StrictNewVersion
 PARSE_CASES = [

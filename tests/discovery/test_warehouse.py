@@ -107,14 +107,63 @@ def test_json_summary(tmp_path):
     assert summary["freight"]["key"].endswith(summary["freight"]["id"][:7])
 
 
-@pytest.mark.parametrize("policy", ["Automatic"])
-def test_creation_criteria_cannot_be_evaluated_yet(tmp_path, policy):
+def with_criteria(tmp_path: Path, expression: str, policy: str = "Automatic"):
     text = MANIFESTS.format(policy=policy).replace(
-        "  subscriptions:", "  freightCreationCriteria:\n    expression: 'true'\n  subscriptions:"
+        "  subscriptions:",
+        f"  freightCreationCriteria:\n    expression: {expression!r}\n  subscriptions:",
     )
     (tmp_path / "w.yaml").write_text(text)
-    result = discover_warehouse(
-        load_manifests(tmp_path).projects["demo"].warehouses["app"], subscribers()
-    )
+    return load_manifests(tmp_path).projects["demo"].warehouses["app"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "imageFrom('registry.example.com/app').Tag == 'v2.0.0'",
+        "commitFrom('https://git.example.com/app.git/').Branch == 'main'",
+        "chartFrom('HTTPS://charts.example.com', 'app').Version == '1.2.3'",
+        # Whatever Go's strconv.ParseBool reads as true counts, as in Kargo.
+        "'T'",
+        "1",
+    ],
+)
+def test_creation_criteria_that_hold_create_freight(tmp_path, expression):
+    result = discover_warehouse(with_criteria(tmp_path, expression), subscribers())
+    assert result.freight is not None
+    assert [i.tag for i in result.freight.images] == ["v2.0.0"]
+
+
+def test_creation_criteria_that_do_not_hold_create_nothing(tmp_path):
+    # The artifacts Kargo users typically tie together: the image tag must match the chart's.
+    expression = "imageFrom('registry.example.com/app').Tag == 'v' + chartFrom('https://charts.example.com').Version"
+    result = discover_warehouse(with_criteria(tmp_path, expression), subscribers())
     assert result.freight is None
-    assert "freightCreationCriteria" in result.errors[0]
+    assert not result.failed
+    assert result.note == f"no Freight: freightCreationCriteria not satisfied ({expression})"
+    # A repository no subscription watches is nil.
+    missing = "imageFrom('registry.example.com/other') == nil"
+    assert discover_warehouse(with_criteria(tmp_path, missing), subscribers()).freight is not None
+
+
+@pytest.mark.parametrize(
+    ("expression", "error"),
+    [
+        ("imageFrom(", "spec.freightCreationCriteria.expression: "),
+        (
+            "'maybe'",
+            "spec.freightCreationCriteria.expression: it gave 'maybe', which is not a bool",
+        ),
+        ("artifactFrom('x') != nil", "artifactFrom: generic subscriptions are not discovered"),
+    ],
+)
+def test_creation_criteria_that_fail_are_an_error(tmp_path, expression, error):
+    result = discover_warehouse(with_criteria(tmp_path, expression), subscribers())
+    assert result.freight is None
+    assert result.failed
+    assert result.note == "no Freight: freightCreationCriteria could not be evaluated"
+    assert error in result.errors[0]
+
+
+def test_manual_warehouses_ignore_creation_criteria(tmp_path):
+    result = discover_warehouse(with_criteria(tmp_path, "false", "Manual"), subscribers())
+    assert result.note.startswith("freightCreationPolicy is Manual: Freight ")
