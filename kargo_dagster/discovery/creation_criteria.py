@@ -25,16 +25,12 @@ from kargo_dagster.errors import DiscoveryError, ExpressionError
 from kargo_dagster.expressions import evaluate
 from kargo_dagster.expressions.gojson import go_sprint
 from kargo_dagster.expressions.objects import ChartRef, DiscoveredCommitRef, DiscoveredImageRef
+from kargo_dagster.expressions.templates import as_go_bool
 from kargo_dagster.urls import normalize_chart_repo_url, normalize_git_url, normalize_image_repo_url
 
 __all__ = ["criteria_satisfied"]
 
 Discovered = DiscoveredImage | DiscoveredCommit | DiscoveredChart
-
-_PARSE_BOOL = {
-    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
-    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
-}
 
 
 def criteria_satisfied(expression: str, newest: Sequence[Discovered]) -> bool:
@@ -54,14 +50,13 @@ def criteria_satisfied(expression: str, newest: Sequence[Discovered]) -> bool:
         result = evaluate(expression.strip(), functions)
     except ExpressionError as error:
         raise DiscoveryError(f"spec.freightCreationCriteria.expression: {error}") from None
-    if isinstance(result, bool):
-        return result
-    text = go_sprint(result)
-    if text not in _PARSE_BOOL:
+    verdict = as_go_bool(result)
+    if verdict is None:
         raise DiscoveryError(
-            f"spec.freightCreationCriteria.expression: it gave {text!r}, which is not a bool"
+            "spec.freightCreationCriteria.expression: it gave "
+            f"{go_sprint(result)!r}, which is not a bool"
         )
-    return _PARSE_BOOL[text]
+    return verdict
 
 
 def _url(args: tuple[Any, ...], function: str, most: int = 1) -> str:

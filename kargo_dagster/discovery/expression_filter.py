@@ -23,13 +23,9 @@ from kargo_dagster.expressions.ast import Node
 from kargo_dagster.expressions.evaluator import evaluate_node
 from kargo_dagster.expressions.gojson import go_sprint
 from kargo_dagster.expressions.parser import parse
+from kargo_dagster.expressions.templates import as_go_bool
 
 __all__ = ["ExpressionFilter"]
-
-_PARSE_BOOL = {
-    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
-    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
-}
 
 
 class ExpressionFilter:
@@ -79,11 +75,9 @@ class ExpressionFilter:
             result = evaluate_node(self.text, self._node, variables)
         except ExpressionError as error:
             raise DiscoveryError(f"expressionFilter: evaluating it for {what}: {error}") from None
-        if isinstance(result, bool):
-            return result
-        text = go_sprint(result)
-        if text not in _PARSE_BOOL:
+        verdict = as_go_bool(result)
+        if verdict is None:
             raise DiscoveryError(
-                f"expressionFilter: it gave {text!r} for {what}, which is not a bool"
+                f"expressionFilter: it gave {go_sprint(result)!r} for {what}, which is not a bool"
             )
-        return _PARSE_BOOL[text]
+        return verdict

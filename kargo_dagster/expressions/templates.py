@@ -29,10 +29,10 @@ from typing import Any
 from kargo_dagster.errors import ExpressionError
 from kargo_dagster.expressions.evaluator import evaluate_node
 from kargo_dagster.expressions.functions import TEMPLATE_FUNCTIONS
-from kargo_dagster.expressions.gojson import marshal_json
+from kargo_dagster.expressions.gojson import go_sprint, marshal_json
 from kargo_dagster.expressions.parser import parse
 
-__all__ = ["coerce", "evaluate", "evaluate_template", "has_expression", "render"]
+__all__ = ["as_go_bool", "coerce", "evaluate", "evaluate_template", "has_expression", "render"]
 
 _DELIMITERS = (("${{", "}}"), ("${%", "%}"))
 
@@ -59,6 +59,14 @@ def evaluate(expression: str, variables: Mapping[str, Any]) -> Any:
         ExpressionError: It does not parse or cannot be evaluated; ``position`` says where.
     """
     return evaluate_node(expression, parse(expression), variables)
+
+
+def as_go_bool(value: Any) -> bool | None:
+    """A deciding expression's result as Kargo reads it: a bool as it is, anything else by
+    Go's ``strconv.ParseBool`` of its ``%v`` text; None when that is no bool."""
+    if isinstance(value, bool):
+        return value
+    return _GO_BOOLS.get(go_sprint(value))
 
 
 def render(value: Any) -> str:
