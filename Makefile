@@ -31,5 +31,7 @@ system-packages:
 tools: system-packages
 	scripts/install-tools
 
+# Three workers: most tests wait on daemons and servers. Tests that start the demo's services
+# on their fixed ports take turns (the demo_ports fixture).
 test: system-packages tools lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 3

@@ -1,7 +1,9 @@
 """Shared fixtures: real Dagster instances on SQLite and on PostgreSQL."""
 
+import fcntl
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +104,18 @@ def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dg.Dags
             yield instance
         finally:
             _DATABASES.pop(id(instance), None)
+
+
+@pytest.fixture
+def demo_ports() -> Iterator[None]:
+    """The demo's fixed ports (registry, git, Argo CD, guestbook), for one test at a time.
+
+    The suite runs in several processes; a file lock keeps two tests that start the demo's
+    services from running at once.
+    """
+    with open(Path(tempfile.gettempdir()) / "kargo-dagster-demo-ports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import pytest
 
 from kargo_dagster.defs.dagster_internals import partition_check_states
 from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.testing.oci_push import push_image
+
+# The demo's services listen on fixed ports: one such test at a time.
+pytestmark = pytest.mark.usefixtures("demo_ports")
 
 REPO = Path(__file__).parents[2]
 

@@ -15,10 +15,14 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import pytest
 from alembic.util.exc import CommandError
 
 from kargo_dagster.testing.oci_push import push_image
 from kargo_dagster.testing.registry import LocalRegistry, free_port
+
+# The demo's services listen on fixed ports: one such test at a time.
+pytestmark = pytest.mark.usefixtures("demo_ports")
 
 INTERVAL = 5
 MANIFESTS = """\
