@@ -136,9 +136,8 @@ def test_a_pushed_tag_becomes_one_new_freight(tmp_path):
             wait_for(lambda: answers(f"http://127.0.0.1:{port}/server_info"), 120, "Dagster", demo)
             wait_for(lambda: len(partitions(home)) == 1, 120, "the first Freight", demo)
             push_image(registry, "e2e/app", "v1.1.0")
-            took = wait_for(lambda: len(partitions(home)) == 2, 60, "the new Freight", demo)
-            # The daemon looks at sensors every 5 seconds, so one interval plus that loop.
-            assert took < INTERVAL + 5 + 5, f"the new Freight took {took:.1f}s"
+            # Within a few intervals; how fast belongs to bench/discovery.py, not to a test.
+            wait_for(lambda: len(partitions(home)) == 2, 60, "the new Freight", demo)
             time.sleep(INTERVAL * 2 + 1)  # more ticks: nothing is created twice
             keys = partitions(home)
         finally:
