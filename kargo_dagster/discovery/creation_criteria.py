@@ -23,6 +23,7 @@ from typing import Any
 from kargo_dagster.discovery.artifacts import DiscoveredChart, DiscoveredCommit, DiscoveredImage
 from kargo_dagster.errors import DiscoveryError, ExpressionError
 from kargo_dagster.expressions import evaluate
+from kargo_dagster.expressions.functions import string_argument
 from kargo_dagster.expressions.gojson import go_sprint
 from kargo_dagster.expressions.objects import ChartRef, DiscoveredCommitRef, DiscoveredImageRef
 from kargo_dagster.expressions.templates import as_go_bool
@@ -63,9 +64,7 @@ def _url(args: tuple[Any, ...], function: str, most: int = 1) -> str:
     if not 1 <= len(args) <= most:
         expected = "1 argument" if most == 1 else f"1-{most} arguments"
         raise ExpressionError(f"{function}: expected {expected}, got {len(args)}")
-    if not isinstance(args[0], str):
-        raise ExpressionError(f"{function}: first argument must be string")
-    return args[0]
+    return string_argument(args[0], "first", function)
 
 
 def _image_from(newest: Sequence[Discovered], *args: Any) -> DiscoveredImageRef | None:
@@ -88,9 +87,7 @@ def _commit_from(newest: Sequence[Discovered], *args: Any) -> DiscoveredCommitRe
 
 def _chart_from(newest: Sequence[Discovered], *args: Any) -> ChartRef | None:
     url = normalize_chart_repo_url(_url(args, "chartFrom", most=2))
-    name = args[1] if len(args) == 2 else ""
-    if not isinstance(name, str):
-        raise ExpressionError("chartFrom: second argument must be string")
+    name = string_argument(args[1], "second", "chartFrom") if len(args) == 2 else ""
     for chart in newest:
         if not isinstance(chart, DiscoveredChart):
             continue

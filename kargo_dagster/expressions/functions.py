@@ -114,7 +114,8 @@ TEMPLATE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _argument(value: Any, position: str, function: str) -> str:
+def string_argument(value: Any, position: str, function: str) -> str:
+    """``value`` when it is a string; else the error expr gives for ``function``'s argument."""
     if not isinstance(value, str):
         raise ExpressionError(
             f"{function}: {position} argument must be string, got {go_type(value)}"
@@ -162,7 +163,7 @@ class _Functions:
     def image_from(self, *args: Any) -> ImageRef | None:
         if not 1 <= len(args) <= 2:
             raise ExpressionError(f"imageFrom: expected 1-2 arguments, got {len(args)}")
-        url = _argument(args[0], "first", "imageFrom")
+        url = string_argument(args[0], "first", "imageFrom")
         origin = _origin(args[1], "second", "imageFrom") if len(args) == 2 else None
 
         def matches(freight: Freight) -> ImageRef | None:
@@ -176,7 +177,7 @@ class _Functions:
     def commit_from(self, *args: Any) -> CommitRef | None:
         if not 1 <= len(args) <= 2:
             raise ExpressionError(f"commitFrom: expected 1-2 arguments, got {len(args)}")
-        url = normalize_git_url(_argument(args[0], "first", "commitFrom"))
+        url = normalize_git_url(string_argument(args[0], "first", "commitFrom"))
         origin = _origin(args[1], "second", "commitFrom") if len(args) == 2 else None
 
         def matches(freight: Freight) -> CommitRef | None:
@@ -191,7 +192,7 @@ class _Functions:
     def chart_from(self, *args: Any) -> ChartRef | None:
         if not 1 <= len(args) <= 3:
             raise ExpressionError(f"chartFrom: expected 1-3 arguments, got {len(args)}")
-        url = _argument(args[0], "first", "chartFrom")
+        url = string_argument(args[0], "first", "chartFrom")
         name, origin = "", None
         if len(args) >= 2:
             if isinstance(args[1], str):
@@ -225,41 +226,41 @@ class _Functions:
         )
 
     def status(self, alias: Any) -> str:
-        alias = _argument(alias, "first", "status")
+        alias = string_argument(alias, "first", "status")
         if not alias:
             raise ExpressionError("status: argument must not be empty")
         return self.statuses.get(alias, "")
 
     def stage_metadata(self, name: Any) -> dict[str, Any]:
-        name = _argument(name, "first", "stageMetadata")
+        name = string_argument(name, "first", "stageMetadata")
         if not name:
             raise ExpressionError("stageMetadata: stage name must not be empty")
         return self.metadata.stage_metadata(name) if self.metadata else {}
 
     def freight_metadata(self, name: Any) -> dict[str, Any]:
-        name = _argument(name, "first", "freightMetadata")
+        name = string_argument(name, "first", "freightMetadata")
         if not name:
             raise ExpressionError("freightMetadata: freight ref name must not be empty")
         return self.metadata.freight_metadata(name) if self.metadata else {}
 
 
 def _warehouse(name: Any) -> FreightOriginRef:
-    name = _argument(name, "first", "warehouse")
+    name = string_argument(name, "first", "warehouse")
     if not name:
         raise ExpressionError("warehouse: name must not be empty")
     return FreightOriginRef("Warehouse", name)
 
 
 def _semver_parse(text: Any) -> SemverRef:
-    version = parse_semver(_argument(text, "first", "semverParse"), strict=False)
+    version = parse_semver(string_argument(text, "first", "semverParse"), strict=False)
     if version is None:
         raise ExpressionError(f"invalid semantic version: {text!r}")
     return SemverRef(version)
 
 
 def _semver_diff(first: Any, second: Any) -> str:
-    left = parse_semver(_argument(first, "first", "semverDiff"), strict=False)
-    right = parse_semver(_argument(second, "second", "semverDiff"), strict=False)
+    left = parse_semver(string_argument(first, "first", "semverDiff"), strict=False)
+    right = parse_semver(string_argument(second, "second", "semverDiff"), strict=False)
     if left is None or right is None:
         return "Incomparable"
     # As Kargo: prereleases are not compared, metadata is.
