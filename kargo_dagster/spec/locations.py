@@ -1,34 +1,61 @@
 """YAML documents with the line of every key and list item.
 
-ruamel.yaml's round-trip loader records where each key and item starts. This module turns a
-file into plain Python data (dicts, lists, str, int, float, bool, None) plus an index from
-field paths (``("spec", "requestedFreight", 0, "origin")``) to 1-based lines, so that a
-pydantic error ``loc`` or a cross-check can point at the exact line.
+This module turns a file into plain Python data (dicts, lists, str, int, float, bool, None)
+plus an index from field paths (``("spec", "requestedFreight", 0, "origin")``) to 1-based
+lines, so that a pydantic error ``loc`` or a cross-check can point at the exact line.
+
+PyYAML's C parser (libyaml) reads the file into events; this module composes them into nodes
+and builds the data itself rather than using PyYAML's composer and constructor, which follow
+YAML 1.1 (``yes`` would be ``True``) and reject a reused anchor. The result is what
+ruamel.yaml's round-trip loader, which read the manifests before, gave: values follow
+:mod:`kargo_dagster.spec.yaml_values`, anchors may be reused (the latest wins), merge keys
+(``<<``) add the keys a mapping does not set itself, and a duplicate key is an error.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarbool import ScalarBoolean
+import yaml
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
+from yaml.error import Mark, MarkedYAMLError, YAMLError
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from kargo_dagster.errors import ManifestProblem
+from kargo_dagster.spec.yaml_values import (
+    MAP,
+    MERGE,
+    OMAP,
+    PAIRS,
+    SCALAR_TAGS,
+    SEQ,
+    SET,
+    STR,
+    YAML_1_2,
+    Version,
+    construct_scalar,
+    resolve_plain,
+)
 
 __all__ = ["Document", "FieldPath", "read_documents"]
 
 FieldPath = tuple[str | int, ...]
 
-
-class _StringTimestamps(RoundTripConstructor):
-    """Keeps unquoted timestamps as text, as Kubernetes' YAML-to-JSON conversion does."""
-
-
-_StringTimestamps.add_constructor(
-    "tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str
-)
+# libyaml is missing only from unusual PyYAML builds; the pure-Python parser reads the same
+# YAML, more slowly.
+_FAST_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+# Its error messages are worded as ruamel.yaml's were (both descend from PyYAML's parser) and
+# say what was expected where libyaml's only say what went wrong.
+_WORDY_LOADER: Any = yaml.BaseLoader
 
 
 @dataclass(frozen=True)
@@ -57,12 +84,6 @@ class Document:
         return self.line
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _StringTimestamps
-    return yaml
-
-
 def read_documents(text: str, file: str) -> tuple[list[Document], list[ManifestProblem]]:
     """Parses every document of a YAML stream, skipping empty ones.
 
@@ -74,24 +95,52 @@ def read_documents(text: str, file: str) -> tuple[list[Document], list[ManifestP
         The documents read before any syntax error, and a problem for that error (the rest
         of the file cannot be read reliably after it).
     """
+    documents, failure = _read(_FAST_LOADER, text, file)
+    if (
+        failure is not None
+        and _FAST_LOADER is not _WORDY_LOADER
+        and not isinstance(failure, ComposerError | ConstructorError)
+    ):
+        # A syntax error: read the file again for a message that says what was expected. The
+        # two parsers disagree on a few forms (the pure-Python one rejects tabs that YAML
+        # allows), so its message is used only when it stopped at the same place.
+        wordy_documents, wordy_failure = _read(_WORDY_LOADER, text, file)
+        if wordy_failure is not None and _place(wordy_failure) == _place(failure):
+            documents, failure = wordy_documents, wordy_failure
+    return documents, [] if failure is None else [_syntax_problem(file, failure)]
+
+
+def _place(exc: YAMLError) -> tuple[int, int] | None:
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        if mark is not None:
+            return mark.line, mark.column
+    return None
+
+
+def _read(loader_class: Any, text: str, file: str) -> tuple[list[Document], YAMLError | None]:
     documents: list[Document] = []
-    problems: list[ManifestProblem] = []
-    stream = _yaml().load_all(text)
-    while True:
-        try:
-            raw = next(stream)
-        except StopIteration:
-            break
-        except YAMLError as exc:
-            problems.append(_syntax_problem(file, exc))
-            break
-        if raw is None:
-            continue
-        lines: dict[FieldPath, int] = {}
-        data = _plain(raw, (), lines)
-        start = raw.lc.line + 1 if isinstance(raw, CommentedMap | CommentedSeq) else 1
-        documents.append(Document(file=file, line=start, data=data, lines=lines))
-    return documents, problems
+    try:
+        # The pure-Python reader checks every character as it starts.
+        loader = loader_class(text)
+    except YAMLError as exc:
+        return documents, exc
+    try:
+        get_event: Callable[[], Any] = loader.get_event
+        get_event()  # StreamStartEvent
+        version = YAML_1_2
+        while type(event := get_event()) is not StreamEndEvent:
+            # ruamel.yaml kept a %YAML version for the rest of the stream, not one document.
+            version = event.version or version
+            root = _compose(get_event, version)
+            document = _Builder(version).document(file, root)
+            if document is not None:
+                documents.append(document)
+    except YAMLError as exc:
+        return documents, exc
+    finally:
+        loader.dispose()
+    return documents, None
 
 
 def _syntax_problem(file: str, exc: YAMLError) -> ManifestProblem:
@@ -115,35 +164,341 @@ def _syntax_problem(file: str, exc: YAMLError) -> ManifestProblem:
     )
 
 
-def _plain(node: Any, path: FieldPath, lines: dict[FieldPath, int]) -> Any:
-    if isinstance(node, CommentedMap):
-        result: dict[Any, Any] = {}
-        for key, value in node.items():
-            child = (*path, str(key))
-            lines[child] = node.lc.key(key)[0] + 1
-            result[_scalar(key)] = _plain(value, child, lines)
+class _Scalar:
+    __slots__ = ("mark", "tag", "value")
+    kind = "scalar"
+
+    def __init__(self, tag: str, value: str, mark: Mark) -> None:
+        self.tag = tag
+        self.value = value
+        self.mark = mark
+
+
+class _Sequence:
+    __slots__ = ("items", "mark", "tag")
+    kind = "sequence"
+
+    def __init__(self, tag: str, mark: Mark) -> None:
+        self.tag = tag
+        self.mark = mark
+        self.items: list[_Node] = []
+
+
+class _Mapping:
+    __slots__ = ("items", "mark", "tag")
+    kind = "mapping"
+
+    def __init__(self, tag: str, mark: Mark) -> None:
+        self.tag = tag
+        self.mark = mark
+        self.items: list[_Node] = []  # key, value, key, value, ...
+
+
+_Node = _Scalar | _Sequence | _Mapping
+
+
+def _compose(get_event: Callable[[], Any], version: Version) -> _Node:
+    """Composes one document from its first node's event to its DocumentEndEvent."""
+    anchors: dict[str, _Node] = {}
+    open_collections: list[_Sequence | _Mapping] = []
+    root: _Node | None = None
+    while True:
+        event = get_event()
+        kind = type(event)
+        node: _Node
+        if kind is ScalarEvent:
+            tag = event.tag
+            # A bare "!" asks for the plain reading even of a quoted or empty scalar (libyaml
+            # does not flag an empty one as plain; ruamel.yaml read it as null).
+            if tag == "!" or (tag is None and event.implicit[0]):
+                tag = resolve_plain(event.value, version)
+            elif tag is None:
+                tag = STR
+            node = _Scalar(tag, event.value, event.start_mark)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+        elif kind is AliasEvent:
+            target = anchors.get(event.anchor)
+            if target is None:
+                raise ComposerError(
+                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+                )
+            node = target
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            tag = event.tag
+            collection: _Sequence | _Mapping
+            if kind is MappingStartEvent:
+                collection = _Mapping(MAP if tag is None or tag == "!" else tag, event.start_mark)
+            else:
+                collection = _Sequence(SEQ if tag is None or tag == "!" else tag, event.start_mark)
+            # Registered before its children, so that an alias inside refers to it.
+            if event.anchor is not None:
+                anchors[event.anchor] = collection
+            open_collections.append(collection)
+            continue
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            node = open_collections.pop()
+        else:  # DocumentEndEvent
+            if root is None:  # a parser never ends a document without a node
+                raise ComposerError(None, None, "found a document without content", None)
+            return root
+        if open_collections:
+            open_collections[-1].items.append(node)
+        else:
+            root = node
+
+
+class _Builder:
+    """Builds one document's plain data and its line index from the composed nodes.
+
+    Every occurrence of an aliased node is built afresh, under its own path, with the lines
+    where the anchored node was written.
+    """
+
+    def __init__(self, version: Version) -> None:
+        self.version = version
+        self.lines: dict[FieldPath, int] = {}
+        # Collections being built: an alias to one of them makes the data contain itself,
+        # which plain data cannot; ruamel.yaml read such an alias as null.
+        self.building: set[int] = set()
+
+    def document(self, file: str, root: _Node) -> Document | None:
+        data = self.value(root, ())
+        if data is None:
+            return None
+        # ruamel.yaml knew the line of its mapping and list types only (not of sets or pairs).
+        has_line = not isinstance(root, _Scalar) and root.tag not in (SET, PAIRS)
+        return Document(
+            file=file, line=root.mark.line + 1 if has_line else 1, data=data, lines=self.lines
+        )
+
+    def value(self, node: _Node, path: FieldPath) -> Any:
+        if isinstance(node, _Scalar):
+            return node.value if node.tag == STR else self.scalar(node)
+        identity = id(node)
+        if identity in self.building:
+            return None
+        self.building.add(identity)
+        if isinstance(node, _Mapping):
+            result = self.mapping(node, path)
+        else:
+            result = self.sequence(node, path)
+        self.building.discard(identity)
         return result
-    if isinstance(node, CommentedSeq):
+
+    def isolated(self, node: _Node, path: FieldPath) -> tuple[Any, dict[FieldPath, int]]:
+        """Builds ``node`` with lines of its own, for the caller to keep or drop."""
+        outer = self.lines
+        self.lines = {}
+        try:
+            return self.value(node, path), self.lines
+        finally:
+            self.lines = outer
+
+    def scalar(self, node: _Scalar) -> Any:
+        tag = node.tag
+        if tag in (MAP, SET):
+            raise ConstructorError(
+                None, None, "expected a mapping node, but found scalar", node.mark
+            )
+        if tag == SEQ:
+            raise ConstructorError(
+                None, None, "expected a sequence node, but found scalar", node.mark
+            )
+        if tag in (OMAP, PAIRS):
+            raise ConstructorError(
+                _building(tag), node.mark, "expected a sequence, but found scalar", node.mark
+            )
+        try:
+            return construct_scalar(tag, node.value, self.version)
+        except ValueError as exc:
+            raise ConstructorError(None, None, str(exc), node.mark) from None
+
+    def sequence(self, node: _Sequence, path: FieldPath) -> Any:
+        tag = node.tag
+        if tag in SCALAR_TAGS:
+            raise ConstructorError(
+                None, None, "expected a scalar node, but found sequence", node.mark
+            )
+        if tag in (MAP, SET):
+            raise ConstructorError(
+                None, None, "expected a mapping node, but found sequence", node.mark
+            )
+        if tag in (OMAP, PAIRS):
+            return self.pairs(node, path)
+        lines = self.lines
         items: list[Any] = []
-        for index, value in enumerate(node):
-            child = (*path, index)
-            lines[child] = node.lc.item(index)[0] + 1
-            items.append(_plain(value, child, lines))
+        for index, child in enumerate(node.items):
+            child_path = (*path, index)
+            lines[child_path] = child.mark.line + 1
+            items.append(self.value(child, child_path))
         return items
-    return _scalar(node)
+
+    def mapping(self, node: _Mapping, path: FieldPath) -> Any:
+        tag = node.tag
+        if tag in SCALAR_TAGS:
+            raise ConstructorError(
+                None, None, "expected a scalar node, but found mapping", node.mark
+            )
+        if tag == SEQ:
+            raise ConstructorError(
+                None, None, "expected a sequence node, but found mapping", node.mark
+            )
+        if tag in (OMAP, PAIRS):
+            raise ConstructorError(
+                _building(tag), node.mark, "expected a sequence, but found mapping", node.mark
+            )
+        if tag == SET:
+            return self.set(node)
+        items = node.items
+        # Merged mappings are built first, as ruamel.yaml did, so their errors come first.
+        merged = self.merged(node, path) if any(k.tag == MERGE for k in items[::2]) else []
+        lines = self.lines
+        result: dict[Any, Any] = {}
+        for index in range(0, len(items), 2):
+            key_node = items[index]
+            if key_node.tag == MERGE:
+                continue
+            key = self.key(node, key_node)
+            child_path = (*path, key if type(key) is str else str(key))
+            value = self.value(items[index + 1], child_path)
+            if key in result:
+                raise ConstructorError(
+                    "while constructing a mapping",
+                    node.mark,
+                    f'found duplicate key "{key}" with value "{value}" '
+                    f'(original value: "{result[key]}")',
+                    key_node.mark,
+                )
+            lines[child_path] = key_node.mark.line + 1
+            result[key] = value
+        depth = len(path)
+        for source, source_lines in merged:
+            # A key set here wins over merged ones, and an earlier merged mapping over a
+            # later one; a merged key keeps the lines where it was written.
+            adopted: set[str | int] = set()
+            for key, value in source.items():
+                if key not in result:
+                    result[key] = value
+                    adopted.add(str(key))
+            for field_path, line in source_lines.items():
+                if field_path[depth] in adopted:
+                    lines.setdefault(field_path, line)
+        return result
+
+    def key(self, mapping: _Node, key_node: _Node) -> Any:
+        if isinstance(key_node, _Scalar):
+            return key_node.value if key_node.tag == STR else self.scalar(key_node)
+        # A list or mapping used as a key becomes a tuple (of items); ruamel.yaml kept no
+        # lines inside keys.
+        built, _ = self.isolated(key_node, ())
+        key = tuple(built.items()) if isinstance(built, dict) else built
+        key = tuple(key) if isinstance(key, list) else key
+        try:
+            hash(key)
+        except TypeError:
+            raise ConstructorError(
+                "while constructing a mapping", mapping.mark, "found unhashable key", key_node.mark
+            ) from None
+        return key
+
+    def merged(
+        self, node: _Mapping, path: FieldPath
+    ) -> list[tuple[dict[Any, Any], dict[FieldPath, int]]]:
+        """The mappings that ``<<`` keys merge into ``node``, in order, with their lines."""
+        sources: list[tuple[dict[Any, Any], dict[FieldPath, int]]] = []
+        items = node.items
+        for index in range(0, len(items), 2):
+            key_node, value_node = items[index], items[index + 1]
+            if key_node.tag != MERGE:
+                continue
+            if sources:
+                raise ConstructorError(
+                    "while constructing a mapping",
+                    node.mark,
+                    'found duplicate merge key "<<"',
+                    key_node.mark,
+                )
+            if isinstance(value_node, _Mapping):
+                candidates = [(value_node, self.isolated(value_node, path))]
+            elif isinstance(value_node, _Sequence):
+                candidates = [(sub, self.isolated(sub, path)) for sub in value_node.items]
+                for sub, _ in candidates:
+                    if not isinstance(sub, _Mapping):
+                        raise ConstructorError(
+                            "while constructing a mapping",
+                            node.mark,
+                            f"expected a mapping for merging, but found {sub.kind}",
+                            sub.mark,
+                        )
+            else:
+                raise ConstructorError(
+                    "while constructing a mapping",
+                    node.mark,
+                    "expected a mapping or list of mappings for merging, but found "
+                    f"{value_node.kind}",
+                    value_node.mark,
+                )
+            # A mapping that merges one of its own ancestors gets nothing from it.
+            sources.extend(built for _, built in candidates if isinstance(built[0], dict))
+        return sources
+
+    def set(self, node: _Mapping) -> set[Any]:
+        result: set[Any] = set()
+        items = node.items
+        for index in range(0, len(items), 2):
+            key_node = items[index]
+            key = self.key(node, key_node)
+            self.isolated(items[index + 1], ())  # null, but built for its errors
+            if key in result:
+                raise ConstructorError(
+                    "while constructing a set",
+                    node.mark,
+                    f'found duplicate key "{key}"',
+                    key_node.mark,
+                )
+            result.add(key)
+        return result
+
+    def pairs(self, node: _Sequence, path: FieldPath) -> Any:
+        """``!!omap`` (a mapping, with lines) or ``!!pairs`` (a list of tuples, without)."""
+        context = _building(node.tag)
+        entries: list[tuple[Any, Any]] = []
+        ordered: dict[Any, Any] = {}
+        for sub in node.items:
+            if not isinstance(sub, _Mapping):
+                raise ConstructorError(
+                    context,
+                    node.mark,
+                    f"expected a mapping of length 1, but found {sub.kind}",
+                    sub.mark,
+                )
+            if len(sub.items) != 2:
+                raise ConstructorError(
+                    context,
+                    node.mark,
+                    f"expected a single mapping item, but found {len(sub.items) // 2:d} items",
+                    sub.mark,
+                )
+            key_node, value_node = sub.items
+            key = self.key(sub, key_node)
+            if node.tag == PAIRS:
+                entries.append((key, self.isolated(value_node, ())[0]))
+                continue
+            child_path = (*path, str(key))
+            value = self.value(value_node, child_path)
+            if key in ordered:
+                raise ConstructorError(
+                    context,
+                    node.mark,
+                    f'found duplicate key "{key}" with value "{value}" '
+                    f'(original value: "{ordered[key]}")',
+                    key_node.mark,
+                )
+            self.lines[child_path] = key_node.mark.line + 1
+            ordered[key] = value
+        return entries if node.tag == PAIRS else ordered
 
 
-def _scalar(value: Any) -> Any:
-    # ruamel wraps scalars in str/int/float subclasses that carry formatting; pydantic and
-    # later comparisons want the plain types.
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, ScalarBoolean):
-        return bool(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    return value
+def _building(tag: str) -> str:
+    return "while constructing an ordered map" if tag == OMAP else "while constructing pairs"

@@ -87,11 +87,13 @@ class FreightSources(KargoModel):
                     "list one stage or use NewestFreight",
                     "autoPromotionOptions.selectionPolicy",
                 )
+        listed: set[str] = set()
         for index, stage in enumerate(self.stages):
-            if stage in self.stages[:index]:
+            if stage in listed:
                 raise rule_error(
                     f"upstream Stage {stage!r} is listed twice; remove one", f"stages.{index}"
                 )
+            listed.add(stage)
         return self
 
     @property
