@@ -55,11 +55,26 @@ class AvailabilityRequest:
 
 @dataclass(frozen=True)
 class Availability:
-    """The answer: whether the Freight is available, and why in words a person can act on."""
+    """The answer: whether the Freight is available, and why in words a person can act on.
+
+    Attributes:
+        available: Whether the Freight may be promoted.
+        reason: Why, or what would make it available.
+        details: A line per upstream Stage.
+        soak_remaining: When the Freight is verified in an upstream Stage but has not soaked
+            there long enough, how long until the first such Stage's soak completes (the
+            answer may change then without anything else happening); None otherwise.
+    """
 
     available: bool
     reason: str
     details: dict[str, str] = field(default_factory=dict)
+    soak_remaining: timedelta | None = None
+
+    @property
+    def soaking(self) -> bool:
+        """Whether the Freight is waiting only for soak time in some upstream Stage."""
+        return self.soak_remaining is not None
 
 
 def longest_soak(history: Sequence[Occupancy], partition_key: str, now: float) -> timedelta:
@@ -116,6 +131,7 @@ def decide(
     required = request.required_soak_time or timedelta(0)
     satisfied: list[str] = []
     shortfalls: list[str] = []
+    remaining: list[timedelta] = []
     details: dict[str, str] = {}
     for facts in upstream:
         details[f"upstream/{facts.stage}"] = (
@@ -124,6 +140,7 @@ def decide(
         if not facts.verified:
             shortfalls.append(f"not verified in Stage {facts.stage} ({facts.verification_state})")
         elif facts.soak < required:
+            remaining.append(required - facts.soak)
             shortfalls.append(
                 f"soaked {_words(facts.soak)} in Stage {facts.stage}, "
                 f"{_words(required - facts.soak)} short of the required {_words(required)}"
@@ -155,6 +172,7 @@ def decide(
         f"Freight {freight} is not available to Stage {request.stage}: it must be verified in "
         f"{where}, but it is " + "; ".join(shortfalls) + f". {remedy}",
         details,
+        soak_remaining=min(remaining) if remaining else None,
     )
 
 

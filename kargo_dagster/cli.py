@@ -116,7 +116,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> int:
     from kargo_dagster.clients.dagster_webserver import DagsterWebserver
-    from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
+    from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
     from kargo_dagster.defs.promotion_targets import promote_here, promotion_target
     from kargo_dagster.defs.run_failures import failure_reasons
 
@@ -155,8 +155,8 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
 def _hold(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from kargo_dagster.defs.availability_facts import stage_asset_key
     from kargo_dagster.defs.holds import current_hold, lift_hold
+    from kargo_dagster.defs.names import stage_asset_key
 
     project = _project(load_manifests(args.path), args.project)
     stage = project.stages.get(args.stage)
@@ -245,14 +245,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _instance():  # -> contextmanager of a DagsterInstance
-    import dagster as dg
+    from kargo_dagster.defs.instance_access import open_instance
 
-    if not os.environ.get("DAGSTER_HOME"):
-        raise KargoDagsterError(
-            "DAGSTER_HOME is not set: point it at the directory of your Dagster instance "
-            "(the one holding dagster.yaml)"
-        )
-    return dg.DagsterInstance.get()
+    return open_instance()
 
 
 def _parser() -> argparse.ArgumentParser:

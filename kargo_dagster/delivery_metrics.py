@@ -14,6 +14,7 @@ they changed nothing. Everything is computed from plain records, so it can be te
 reused without Dagster.
 """
 
+import bisect
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -91,31 +92,28 @@ def _for_stage(
         for freight, arrival in first_arrival.items()
         if freight in freight_created and arrival >= freight_created[freight]
     ]
+    verdicts_of: dict[str, list[VerificationRecord]] = {}
+    for verdict in verdicts:
+        verdicts_of.setdefault(verdict.freight, []).append(verdict)
     # A failure is a failed attempt, or a successful one whose next verdict failed.
     failure_times = [p.finished_at for p in mine if not p.succeeded]
     for promotion in succeeded:
-        verdict = next(
-            (
-                v
-                for v in verdicts
-                if v.freight == promotion.freight and v.at >= promotion.finished_at
-            ),
-            None,
-        )
-        if verdict is not None and not verdict.passed:
-            failure_times.append(verdict.at)
+        theirs = verdicts_of.get(promotion.freight, [])
+        index = bisect.bisect_left([v.at for v in theirs], promotion.finished_at)
+        if index < len(theirs) and not theirs[index].passed:
+            failure_times.append(theirs[index].at)
+    # A passing verdict restores the Stage when it verifies Freight promoted there (a new
+    # promotion after the failure, or the same Freight re-verified once it recovered).
+    restoring = [
+        v.at
+        for v in verdicts
+        if v.passed and v.freight in first_arrival and first_arrival[v.freight] <= v.at
+    ]
     restores: list[float] = []
     for failed_at in sorted(failure_times):
-        restored = next(
-            (
-                v.at
-                for v in verdicts
-                if v.passed and v.at > failed_at and _was_promoted(succeeded, v)
-            ),
-            None,
-        )
-        if restored is not None:
-            restores.append(restored - failed_at)
+        index = bisect.bisect_right(restoring, failed_at)
+        if index < len(restoring):
+            restores.append(restoring[index] - failed_at)
     return StageMetrics(
         stage=stage,
         deployments=len(succeeded),
@@ -125,9 +123,3 @@ def _for_stage(
         time_to_restore_seconds=statistics.median(restores) if restores else None,
         failures=len(failure_times),
     )
-
-
-def _was_promoted(succeeded: Sequence[PromotionRecord], verdict: VerificationRecord) -> bool:
-    # A passing verdict restores the Stage when it verifies Freight promoted there (a new
-    # promotion after the failure, or the same Freight re-verified once it recovered).
-    return any(p.freight == verdict.freight and p.finished_at <= verdict.at for p in succeeded)

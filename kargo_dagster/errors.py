@@ -13,6 +13,7 @@ The tree::
     ├── ExpressionError          a ${{ }} expression that does not parse or evaluate
     ├── VerificationError        a Stage's verification cannot become an AnalysisRun
     ├── ArgoCDError              Argo CD, or the API in front of it, refused or failed
+    ├── InstanceError            the Dagster instance's storage cannot be read
     │                            (clients.argocd_applications; 409 and missing apps below it)
     └── StepError                a promotion step failed; the engine sees only these two:
         ├── TerminalStepError    will not succeed by retrying (bad config, Failed outcome)
@@ -153,6 +154,15 @@ class StepPendingError(RetryableStepError):
     """The step is waiting for something outside (Kargo's Running): ask again after
     ``retry_after``. Waiting does not count towards the step's error threshold, only towards
     its timeout."""
+
+
+class InstanceError(KargoDagsterError):
+    """The Dagster instance's storage cannot be read: its database is unreachable or too slow,
+    or it is not a storage kargo-dagster reads. The message names the instance (never a
+    password)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
 
 
 class VerificationError(KargoDagsterError):

@@ -11,11 +11,10 @@ import time
 
 import dagster as dg
 
-from kargo_dagster.defs.availability_facts import VERIFIED_CHECK, stage_asset_key
-from kargo_dagster.defs.dagster_internals import check_evaluations
-from kargo_dagster.defs.history import collect_history
+from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.metrics_chart import chart_markdown, metrics_png
-from kargo_dagster.defs.names import OUTCOME_SUPERSEDED, dagster_identifier, warehouse_key
+from kargo_dagster.defs.names import VERIFIED_CHECK, dagster_identifier, warehouse_key
+from kargo_dagster.defs.pipeline_state import PromotionRun, RunOutcome, stage_requests
 from kargo_dagster.delivery_metrics import (
     PromotionRecord,
     StageMetrics,
@@ -26,9 +25,10 @@ from kargo_dagster.spec import ProjectManifests
 
 __all__ = ["build_delivery_metrics_asset"]
 
-# How far back the metrics look, and how many records per Stage they read.
+# How far back the metrics look.
 WINDOW_DAYS = 30.0
-_LIMIT = 1000
+# The actions that are promotion attempts (a re-verification promotes nothing).
+_PROMOTING = ("promote", "auto-promote", "rollback")
 
 
 def build_delivery_metrics_asset(project: ProjectManifests) -> dg.AssetsDefinition:
@@ -69,48 +69,55 @@ def build_delivery_metrics_asset(project: ProjectManifests) -> dg.AssetsDefiniti
 
 
 def _metrics(instance: dg.DagsterInstance, project: ProjectManifests) -> list[StageMetrics]:
-    promotions: list[PromotionRecord] = []
-    verifications: list[VerificationRecord] = []
-    created: dict[str, float] = {}
-    for name in project.warehouses:
-        for record in instance.fetch_materializations(
-            warehouse_key(project.name, name), limit=_LIMIT
-        ).records:
-            if record.partition_key is not None:
-                created.setdefault(str(record.partition_key), record.timestamp)
-    stages = project.stage_order()
-    for stage in stages:
-        promoted_runs: set[str] = set()
-        for request in project.stages[stage].spec.requested_freight:
-            key = stage_asset_key(project, stage, request.origin.name)
-            materialized = instance.fetch_materializations(key, limit=_LIMIT).records
-            promoted_runs.update(r.run_id for r in materialized)
-            promotions.extend(
-                PromotionRecord(stage, str(r.partition_key), r.timestamp, succeeded=True)
-                for r in materialized
-                if r.partition_key is not None
-            )
-            verifications.extend(
-                VerificationRecord(stage, e.partition_key, e.timestamp, e.passed)
-                for e in check_evaluations(instance, dg.AssetCheckKey(key, VERIFIED_CHECK))
-                if e.partition_key is not None
-            )
-        for row in collect_history(instance, project.name, stage, limit=_LIMIT):
-            if row["result"] not in ("failed", OUTCOME_SUPERSEDED) or row["runID"] in promoted_runs:
-                continue
-            if row["action"] not in ("promote", "auto-promote", "rollback"):
-                continue
-            promotions.append(
-                PromotionRecord(
-                    stage,
-                    row["freight"],
-                    row["finishedAt"],
-                    succeeded=False,
-                    superseded=row["result"] == OUTCOME_SUPERSEDED,
-                )
-            )
+    now = time.time()
+    since = now - WINDOW_DAYS * 86400
+    requests = stage_requests(project)
+    stage_of = {asset: name for name, _, asset in requests}
+    with storage_session(instance) as session:
+        materialized = session.materializations_after(stage_of, since)
+        evaluations = session.check_evaluations_since(stage_of, VERIFIED_CHECK, since)
+        ended = session.finished_runs(project.name, [dg.DagsterRunStatus.FAILURE], since)
+        promoted_runs = {row.run_id for row in materialized}
+        failed = [
+            run
+            for run in map(PromotionRun.from_row, ended)
+            if run.run_id not in promoted_runs and run.action in _PROMOTING
+        ]
+        freight = {row.partition for row in materialized if row.partition}
+        created = session.first_materialization_times(
+            [warehouse_key(project.name, name) for name in project.warehouses], freight
+        )
+    promotions = [
+        PromotionRecord(stage_of[row.asset], row.partition, row.timestamp, succeeded=True)
+        for row in materialized
+        if row.partition is not None and row.asset in stage_of
+    ]
+    promotions.extend(
+        PromotionRecord(
+            stage,
+            run.freight,
+            run.ended or run.created,
+            succeeded=False,
+            superseded=run.outcome == RunOutcome.SUPERSEDED,
+        )
+        for run in failed
+        for stage in run.stages
+        if stage in project.stages
+    )
+    verifications = [
+        VerificationRecord(
+            stage_of[row.asset], row.partition, row.evaluated_at, row.status == "SUCCEEDED"
+        )
+        for row in evaluations
+        if row.asset in stage_of and row.evaluated_at is not None
+    ]
     return stage_metrics(
-        stages, promotions, verifications, created, now=time.time(), window_days=WINDOW_DAYS
+        project.stage_order(),
+        promotions,
+        verifications,
+        created,
+        now=now,
+        window_days=WINDOW_DAYS,
     )
 
 

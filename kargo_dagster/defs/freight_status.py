@@ -14,38 +14,64 @@ from typing import Any
 
 import dagster as dg
 
+from kargo_dagster.defs.dagster_internals import StorageSession
 from kargo_dagster.defs.freight_matrix import FREIGHT_LIMIT, freight_cells
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
+from kargo_dagster.defs.pipeline_state import PipelineState, read_pipeline_state, stage_requests
+from kargo_dagster.defs.tick_cursor import fingerprint, watched_tick
 from kargo_dagster.spec import ProjectManifests
 
 __all__ = ["META_FREIGHT_STATUS", "build_freight_status_sensor", "freight_status_events"]
 
 META_FREIGHT_STATUS = "kargo/freight_status"
-# Observations on one Warehouse partition to look through for its latest status: Freight
-# metadata updates (set-metadata, aliases) share the partition's history.
-_LOOKBACK = 100
 
 
 def freight_status_events(
-    instance: dg.DagsterInstance, project: ProjectManifests
+    session: StorageSession, state: PipelineState
 ) -> list[dg.AssetObservation]:
     """An observation for each of the newest Freight whose status changed since last recorded."""
+    project = state.project
+    assets = {warehouse_key(project.name, origin): origin for origin in project.warehouses}
+    newest = {
+        origin: list(state.freight.get(origin, ()))[:FREIGHT_LIMIT] for origin in assets.values()
+    }
+    recorded = session.latest_observations_containing(
+        assets, {key for keys in newest.values() for key in keys}, META_FREIGHT_STATUS
+    )
     events: list[dg.AssetObservation] = []
-    for origin in project.warehouses:
-        keys = instance.get_dynamic_partitions(freight_partitions_name(project.name, origin))
-        newest = list(reversed(keys))[:FREIGHT_LIMIT]
-        asset = warehouse_key(project.name, origin)
-        for key, cells in freight_cells(instance, project, origin, newest).items():
+    for asset, origin in assets.items():
+        for key, cells in freight_cells(state, origin, newest[origin]).items():
             status = json.dumps(cells, sort_keys=True)
-            if status != _recorded(instance, asset, key):
+            before = recorded.get((asset, key))
+            value = before.metadata.get(META_FREIGHT_STATUS) if before is not None else None
+            if value is None or status != json.dumps(getattr(value, "value", None), sort_keys=True):
                 events.append(_observation(asset, key, cells, status))
     return events
+
+
+def next_change(state: PipelineState) -> float | None:
+    """When time alone changes a status shown (a soak that completes), if ever."""
+    times: list[float] = []
+    for name, request, asset in stage_requests(state.project):
+        if not request.sources.required_soak_time:
+            continue
+        for key in state.freight.get(request.origin.name, ())[:FREIGHT_LIMIT]:
+            if state.promotion(asset, key) is None:
+                remaining = state.availability(name, request, key).soak_remaining
+                if remaining is not None:
+                    times.append(state.now + remaining.total_seconds())
+    return min(times, default=None)
 
 
 def build_freight_status_sensor(
     project: ProjectManifests, *, minimum_interval_seconds: int = 30
 ) -> dg.SensorDefinition:
     """The Project's ``<project>__freight_status`` sensor, running by default."""
+    partitions = [freight_partitions_name(project.name, name) for name in project.warehouses]
+    judged_by = fingerprint(
+        [stage.model_dump(mode="json") for stage in project.stages.values()],
+        sorted(project.warehouses),
+    )
 
     @dg.sensor(
         name=f"{dagster_identifier(project.name)}__freight_status",
@@ -57,24 +83,21 @@ def build_freight_status_sensor(
         ),
     )
     def freight_status(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        events = freight_status_events(context.instance, project)
+        with watched_tick(context, partitions, judged_by) as tick:
+            if tick.quiet is not None:
+                return dg.SensorResult(
+                    skip_reason="nothing changed since the last tick", cursor=tick.quiet.dump()
+                )
+            state = read_pipeline_state(tick.session, project, newest=FREIGHT_LIMIT, now=tick.now)
+            events = freight_status_events(tick.session, state)
+        cursor = tick.cursor(wake_at=next_change(state))
         if not events:
-            return dg.SensorResult(skip_reason="no Freight changed where it stands")
-        return dg.SensorResult(asset_events=events)
+            return dg.SensorResult(
+                skip_reason="no Freight changed where it stands", cursor=cursor.dump()
+            )
+        return dg.SensorResult(asset_events=events, cursor=cursor.dump())
 
     return freight_status
-
-
-def _recorded(instance: dg.DagsterInstance, asset: dg.AssetKey, key: str) -> str | None:
-    records = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[key]), limit=_LOOKBACK
-    ).records
-    for record in records:
-        observation = record.asset_observation
-        value = observation.metadata.get(META_FREIGHT_STATUS) if observation else None
-        if value is not None:
-            return json.dumps(value.value, sort_keys=True)
-    return None
 
 
 def _observation(

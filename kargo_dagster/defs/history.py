@@ -11,69 +11,39 @@ from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.defs.names import (
-    OUTCOME_SUPERSEDED,
-    TAG_ACTION,
-    TAG_ACTOR,
-    TAG_FREIGHT,
-    TAG_OUTCOME,
-    TAG_PROJECT,
-    TAG_STAGE,
-)
-from kargo_dagster.defs.run_failures import failure_reasons
+from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.pipeline_state import PromotionRun, RunOutcome
+from kargo_dagster.defs.run_failures import failure_reasons_of
 
 __all__ = ["collect_history", "render_history"]
-
-_OUTCOMES = {
-    dg.DagsterRunStatus.SUCCESS: "succeeded",
-    dg.DagsterRunStatus.FAILURE: "failed",
-    dg.DagsterRunStatus.CANCELED: "canceled",
-    dg.DagsterRunStatus.CANCELING: "canceling",
-    dg.DagsterRunStatus.QUEUED: "queued",
-    dg.DagsterRunStatus.NOT_STARTED: "queued",
-    dg.DagsterRunStatus.STARTING: "running",
-    dg.DagsterRunStatus.STARTED: "running",
-}
 
 
 def collect_history(
     instance: dg.DagsterInstance, project: str, stage: str, *, limit: int = 20
 ) -> list[dict[str, Any]]:
     """The Stage's latest ``limit`` promotion runs, newest first, as JSON-ready rows."""
-    records = instance.get_run_records(
-        dg.RunsFilter(tags={TAG_PROJECT: project, TAG_STAGE: stage}), limit=limit
+    with storage_session(instance) as session:
+        runs = [PromotionRun.from_row(row) for row in session.stage_runs(project, stage, limit)]
+    reasons = failure_reasons_of(
+        instance, [run.run_id for run in runs if run.outcome in _EXPLAINED]
     )
-    rows: list[dict[str, Any]] = []
-    for record in records:
-        run = record.dagster_run
-        rows.append(
-            {
-                "time": datetime.fromtimestamp(record.create_timestamp.timestamp(), UTC).isoformat(
-                    timespec="seconds"
-                ),
-                "freight": run.tags.get(TAG_FREIGHT, ""),
-                "action": run.tags.get(TAG_ACTION, ""),
-                "actor": run.tags.get(TAG_ACTOR, ""),
-                "result": _result(run),
-                "reason": _reason(instance, run)
-                if run.status == dg.DagsterRunStatus.FAILURE
-                else "",
-                "runID": run.run_id,
-                "finishedAt": record.end_time or record.update_timestamp.timestamp(),
-            }
-        )
-    return rows
+    return [
+        {
+            "time": datetime.fromtimestamp(run.created, UTC).isoformat(timespec="seconds"),
+            "freight": run.freight,
+            "action": run.action,
+            "actor": run.actor,
+            "result": run.outcome.value,
+            "reason": reasons[run.run_id][0].splitlines()[0] if run.run_id in reasons else "",
+            "runID": run.run_id,
+            "finishedAt": run.ended,
+        }
+        for run in runs
+    ]
 
 
-def _reason(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
-    reasons = failure_reasons(instance, run.run_id)
-    return reasons[0].splitlines()[0] if reasons else ""
-
-
-def _result(run: dg.DagsterRun) -> str:
-    if run.tags.get(TAG_OUTCOME) == OUTCOME_SUPERSEDED and run.is_finished:
-        return OUTCOME_SUPERSEDED
-    return _OUTCOMES.get(run.status, run.status.value.lower())
+# Runs whose failure reason history shows (a superseded run says what superseded it).
+_EXPLAINED = (RunOutcome.FAILED, RunOutcome.SUPERSEDED)
 
 
 def render_history(stage: str, rows: list[dict[str, Any]]) -> str:

@@ -6,32 +6,18 @@ next tick does not undo the choice. The hold ends when the Stage is promoted aga
 candidate by hand, or anything by a later promotion that is itself judged afresh), or when
 someone lifts it (``kargo-dagster hold --lift``). Holds and lifts are runless observations on
 the Stage's partition for the held Freight, with the actor and the reason, so they appear in
-the asset's history beside the promotions.
+the asset's history beside the promotions. The sensor reads them through
+:class:`~kargo_dagster.defs.pipeline_state.PipelineState`; :func:`current_hold` reads one
+Stage's.
 """
-
-from dataclasses import dataclass
 
 import dagster as dg
 
-from kargo_dagster.defs.instance_queries import current_freight
-from kargo_dagster.defs.names import META_ACTOR
+from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.names import META_ACTOR, META_HOLD, META_HOLD_REASON
+from kargo_dagster.defs.pipeline_state import Hold
 
-__all__ = ["META_HOLD", "Hold", "current_hold", "decided_since", "lift_hold", "place_hold"]
-
-META_HOLD = "kargo/hold"
-_META_REASON = "kargo/hold-reason"
-# Enough observations to pass a Stage's approvals and find its latest hold decision.
-_LOOKBACK = 200
-
-
-@dataclass(frozen=True)
-class Hold:
-    """A Stage on hold: the Freight held, why, by whom and when (epoch seconds)."""
-
-    freight: str
-    reason: str
-    actor: str
-    since: float
+__all__ = ["META_HOLD", "Hold", "current_hold", "lift_hold", "place_hold"]
 
 
 def place_hold(
@@ -50,37 +36,25 @@ def lift_hold(instance: dg.DagsterInstance, stage: dg.AssetKey, *, actor: str) -
 
 
 def current_hold(instance: dg.DagsterInstance, stage: dg.AssetKey) -> Hold | None:
-    """The hold on ``stage``, if its latest hold decision placed one after the last promotion."""
-    record = _latest_decision(instance, stage)
-    if record is None or record.asset_observation is None:
+    """The hold on ``stage``, if its latest hold decision placed one after its last promotion."""
+    with storage_session(instance) as session:
+        current = session.latest_materializations([stage]).get(stage)
+        decisions = [
+            row
+            for row in session.observations(
+                [stage], after_id=current.storage_id if current is not None else 0
+            )
+            if META_HOLD in row.metadata
+        ]
+    if not decisions or getattr(decisions[-1].metadata[META_HOLD], "value", None) is not True:
         return None
-    metadata = record.asset_observation.metadata
-    if getattr(metadata[META_HOLD], "value", None) is not True:
-        return None
-    current = current_freight(instance, stage)
-    if current is not None and current.since > record.timestamp:
-        return None
+    latest = decisions[-1]
     return Hold(
-        freight=str(record.partition_key),
-        reason=_text(metadata.get(_META_REASON)),
-        actor=_text(metadata.get(META_ACTOR)),
-        since=record.timestamp,
+        freight=str(latest.partition),
+        reason=_text(latest.metadata.get(META_HOLD_REASON)),
+        actor=_text(latest.metadata.get(META_ACTOR)),
+        since=latest.timestamp,
     )
-
-
-def decided_since(instance: dg.DagsterInstance, stage: dg.AssetKey, since: float) -> bool:
-    """Whether a hold was placed or lifted on ``stage`` after ``since`` (epoch seconds)."""
-    record = _latest_decision(instance, stage)
-    return record is not None and record.timestamp > since
-
-
-def _latest_decision(instance: dg.DagsterInstance, stage: dg.AssetKey) -> dg.EventLogRecord | None:
-    # The newest observation carrying a hold decision (approvals share the Stage's history).
-    for record in instance.fetch_observations(stage, limit=_LOOKBACK).records:
-        observation = record.asset_observation
-        if observation is not None and META_HOLD in observation.metadata:
-            return record
-    return None
 
 
 def _record(
@@ -96,7 +70,7 @@ def _record(
         dg.AssetObservation(
             asset_key=stage,
             partition=freight,
-            metadata={META_HOLD: held, _META_REASON: reason, META_ACTOR: actor},
+            metadata={META_HOLD: held, META_HOLD_REASON: reason, META_ACTOR: actor},
         )
     )
 

@@ -8,6 +8,8 @@ loader rejects the names that would then collide.
 
 import dagster as dg
 
+from kargo_dagster.spec import ProjectManifests
+
 # Run tags every promotion carries (DESIGN.md §1), so runs can be filtered by Stage and Freight.
 TAG_PROJECT = "kargo/project"
 TAG_STAGE = "kargo/stage"
@@ -20,11 +22,35 @@ TAG_ACTOR = "kargo/actor"
 TAG_OUTCOME = "kargo/outcome"
 OUTCOME_SUPERSEDED = "superseded"
 
+# Tags Dagster sets on runs it launches by itself, which say who asked for a promotion.
+TAG_SENSOR = "dagster/sensor_name"
+TAG_BACKFILL = "dagster/backfill"
+TAG_PARTITION = "dagster/partition"
+# The run tags the state reads (the Kargo ones, and who launched a run without them).
+RUN_TAG_KEYS = (
+    TAG_PROJECT,
+    TAG_STAGE,
+    TAG_FREIGHT,
+    TAG_ACTION,
+    TAG_ACTOR,
+    TAG_OUTCOME,
+    TAG_SENSOR,
+    TAG_BACKFILL,
+    TAG_PARTITION,
+)
+
+# The blocking checks on every Stage asset: Argo CD health, then the Stage's verification.
+HEALTH_CHECK = "health"
+VERIFIED_CHECK = "verified"
+
 # Metadata keys written on Warehouse and Stage partitions and read back by the instance queries.
 META_FREIGHT_ID = "kargo/freight_id"
 META_FREIGHT_JSON = "kargo/freight"
 META_APPROVED = "kargo/approved"
 META_ACTOR = "kargo/actor"
+# Auto-promotion holds: observations on the held Freight's Stage partition.
+META_HOLD = "kargo/hold"
+META_HOLD_REASON = "kargo/hold-reason"
 
 
 def dagster_identifier(kargo_name: str) -> str:
@@ -45,6 +71,13 @@ def warehouse_key(project: str, warehouse: str) -> dg.AssetKey:
 def stage_key(project: str, stage: str, origin: str | None = None) -> dg.AssetKey:
     """The asset key of a Stage, or of one origin of a Stage that requests several."""
     return dg.AssetKey([project, "stage", stage, *([origin] if origin else [])])
+
+
+def stage_asset_key(project: ProjectManifests, stage: str, origin: str) -> dg.AssetKey:
+    """The asset key of ``stage`` for ``origin``: a Stage asset has one key per origin only
+    when it requests several."""
+    requests = project.stages[stage].spec.requested_freight
+    return stage_key(project.name, stage, origin if len(requests) > 1 else None)
 
 
 def freight_partitions_name(project: str, warehouse: str) -> str:

@@ -14,10 +14,9 @@ from typing import Any
 import dagster as dg
 
 from kargo_dagster.clients.argocd_applications import ArgoCDError
-from kargo_dagster.defs.availability_facts import stage_asset_key
 from kargo_dagster.defs.instance_queries import current_freight, recorded_freight
 from kargo_dagster.defs.metadata_store import DagsterMetadataStore
-from kargo_dagster.defs.names import warehouse_key
+from kargo_dagster.defs.names import stage_asset_key, warehouse_key
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.stage_health import HEALTH_CHECKS_METADATA
 from kargo_dagster.freight import Freight

@@ -8,39 +8,33 @@ names the Stage, the Freight and the promotion the Stage holds now, so a tick re
 the run starts requests nothing twice, while a later return of the same Freight (after a
 rollback whose hold was lifted) is promoted again.
 
-What the tick reads from the instance: the Freight partitions (newest first, at most
-``CANDIDATE_LOOKBACK``), availability as the Stage asset judges it, the Stage's current
-Freight and the run that put it there, queued or running promotions into the Stage, the
-candidate's last promotion there, and holds (:mod:`kargo_dagster.defs.holds`).
+A tick reads the Project's state once (:func:`~kargo_dagster.defs.pipeline_state.
+read_pipeline_state`: the newest ``CANDIDATE_LOOKBACK`` Freight, what each Stage holds, checks,
+approvals, holds, runs) and decides every Stage from it. Only Freight newer than what a Stage
+holds is a candidate. Its cursor (:mod:`kargo_dagster.defs.tick_cursor`) lets the next tick
+end after the watermark's queries when nothing changed and no soak has completed since.
 """
 
-from collections.abc import Iterator
+import time
 
 import dagster as dg
 
 from kargo_dagster.autopromotion import auto_promotion_enabled, decide
-from kargo_dagster.defs.availability_facts import (
-    HEALTH_CHECK,
-    VERIFIED_CHECK,
-    evaluate_availability,
-    stage_asset_key,
-)
-from kargo_dagster.defs.holds import current_hold, decided_since, place_hold
-from kargo_dagster.defs.instance_queries import (
-    UNFINISHED,
-    CurrentFreight,
-    current_freight,
-    last_promotion_failed,
-)
+from kargo_dagster.defs.holds import place_hold
 from kargo_dagster.defs.names import (
+    HEALTH_CHECK,
     TAG_ACTION,
     TAG_ACTOR,
     TAG_FREIGHT,
     TAG_PROJECT,
     TAG_STAGE,
+    VERIFIED_CHECK,
     dagster_identifier,
     freight_partitions_name,
+    stage_asset_key,
 )
+from kargo_dagster.defs.pipeline_state import Hold, PipelineState, read_pipeline_state
+from kargo_dagster.defs.tick_cursor import fingerprint, watched_tick
 from kargo_dagster.spec import FreightRequest, ProjectManifests, Stage
 
 __all__ = [
@@ -79,6 +73,11 @@ def build_promotion_sensor(
         for request in stage.spec.requested_freight
     ]
     names = ", ".join(stage.metadata.name for stage in stages)
+    partitions = [freight_partitions_name(project.name, name) for name in project.warehouses]
+    judged_by = fingerprint(
+        [stage.model_dump(mode="json") for stage in project.stages.values()],
+        sorted(stage.metadata.name for stage in stages),
+    )
 
     @dg.sensor(
         name=f"{dagster_identifier(project.name)}__auto_promotion",
@@ -91,11 +90,25 @@ def build_promotion_sensor(
         ),
     )
     def auto_promote(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        with watched_tick(context, partitions, judged_by) as tick:
+            if tick.quiet is not None:
+                return dg.SensorResult(
+                    skip_reason=f"nothing changed since the last tick: {tick.quiet.note}",
+                    cursor=tick.quiet.dump(),
+                )
+            state = read_pipeline_state(
+                tick.session,
+                project,
+                newest=CANDIDATE_LOOKBACK,
+                stages=[stage.metadata.name for stage in stages],
+                now=tick.now,
+            )
         requests: list[dg.RunRequest] = []
         reasons: list[str] = []
+        waits: list[float] = []
         for stage in stages:
             for request in stage.spec.requested_freight:
-                run, reason = _evaluate(context, project, stage, request)
+                run, reason = _evaluate(context.instance, state, stage, request, waits)
                 if run is not None:
                     requests.append(run)
                     context.log.info(reason)
@@ -105,40 +118,43 @@ def build_promotion_sensor(
             # The tick reports its run requests; why other Stages waited goes to its log.
             for reason in reasons:
                 context.log.info(reason)
+        note = "; ".join(reasons)
+        cursor = tick.cursor(
+            wake_at=min(waits) if waits else None,
+            note=note if not requests else f"requested {len(requests)} promotion(s)",
+        )
         return dg.SensorResult(
-            run_requests=requests, skip_reason=None if requests else "; ".join(reasons)
+            run_requests=requests,
+            skip_reason=None if requests else note,
+            cursor=cursor.dump(),
         )
 
     return auto_promote
 
 
 def _evaluate(
-    context: dg.SensorEvaluationContext,
-    project: ProjectManifests,
+    instance: dg.DagsterInstance,
+    state: PipelineState,
     stage: Stage,
     request: FreightRequest,
+    waits: list[float],
 ) -> tuple[dg.RunRequest | None, str]:
-    instance = context.instance
+    project = state.project
     name = stage.metadata.name
     key = stage_asset_key(project, name, request.origin.name)
-    candidate = _candidate(instance, project, stage, request)
-    current = current_freight(instance, key)
-    current_key = current.partition_key if current is not None else None
+    current = state.current_freight(key)
+    current_key = current.freight if current is not None else None
+    candidate = _candidate(state, stage, request, current_key, waits)
+    hold = state.hold(key)
     if candidate is not None and current is not None and current_key != candidate:
-        _hold_after_manual_promotion(instance, key, current, candidate)
-    hold = current_hold(instance, key)
-    runs = instance.get_runs(
-        dg.RunsFilter(tags={TAG_PROJECT: project.name, TAG_STAGE: name}, statuses=UNFINISHED)
-    )
-    candidate_failed = candidate is not None and last_promotion_failed(
-        instance, project.name, name, candidate
-    )
+        hold = _hold_after_manual_promotion(instance, state, key, candidate) or hold
     decision = decide(
         stage=name,
         candidate=candidate,
         current=current_key,
-        in_flight={run.tags.get(TAG_FREIGHT, "?") for run in runs},
-        candidate_failed=candidate_failed,
+        in_flight={run.freight or "?" for run in state.in_flight(name)},
+        candidate_failed=candidate is not None
+        and state.last_promotion_failed(name, key, candidate),
         held_for=hold.freight if hold is not None else None,
     )
     if decision.freight is None:
@@ -166,46 +182,56 @@ def _evaluate(
 
 
 def _candidate(
-    instance: dg.DagsterInstance, project: ProjectManifests, stage: Stage, request: FreightRequest
+    state: PipelineState,
+    stage: Stage,
+    request: FreightRequest,
+    current: str | None,
+    waits: list[float],
 ) -> str | None:
+    project = state.project
     name = stage.metadata.name
     options = request.sources.auto_promotion_options
     if options is not None and options.selection_policy == "MatchUpstream":
-        upstream = current_freight(
-            instance, stage_asset_key(project, request.sources.stages[0], request.origin.name)
+        upstream = state.current_freight(
+            stage_asset_key(project, request.sources.stages[0], request.origin.name)
         )
         if upstream is None:
             return None
-        available = evaluate_availability(instance, project, name, request, upstream.partition_key)
-        return upstream.partition_key if available.available else None
-    for key in _newest_first(instance, project.name, request.origin.name):
-        if evaluate_availability(instance, project, name, request, key).available:
+        return (
+            upstream.freight if _available(state, name, request, upstream.freight, waits) else None
+        )
+    # Newest first, down to what the Stage holds: auto-promotion never goes back in time.
+    for key in state.freight.get(request.origin.name, ())[:CANDIDATE_LOOKBACK]:
+        if key == current or _available(state, name, request, key, waits):
             return key
     return None
 
 
-def _newest_first(instance: dg.DagsterInstance, project: str, origin: str) -> Iterator[str]:
-    keys = instance.get_dynamic_partitions(freight_partitions_name(project, origin))
-    yield from list(reversed(keys))[:CANDIDATE_LOOKBACK]
+def _available(
+    state: PipelineState, stage: str, request: FreightRequest, freight: str, waits: list[float]
+) -> bool:
+    availability = state.availability(stage, request, freight)
+    if availability.soak_remaining is not None:
+        # Time alone makes this Freight available: the cursor wakes the sensor then.
+        waits.append(state.now + availability.soak_remaining.total_seconds())
+    return availability.available
 
 
 def _hold_after_manual_promotion(
-    instance: dg.DagsterInstance, key: dg.AssetKey, current: CurrentFreight, candidate: str
-) -> None:
+    instance: dg.DagsterInstance, state: PipelineState, key: dg.AssetKey, candidate: str
+) -> Hold | None:
     # A person chose this Freight over the candidate: keep their choice until the candidate is
     # promoted again or they lift the hold. Placed once per promotion: a hold, or a lift,
     # recorded after the promotion already answers for it.
-    run = instance.get_run_by_id(current.run_id)
-    if run is None or run.tags.get(TAG_ACTION) not in MANUAL_ACTIONS:
-        return
-    if decided_since(instance, key, current.since):
-        return
-    actor = run.tags.get(TAG_ACTOR, "unknown")
-    freight = current.partition_key
-    place_hold(
-        instance,
-        key,
-        freight,
-        reason=f"{freight} was promoted by {actor} while {candidate} was the candidate",
-        actor=actor,
-    )
+    current = state.current_freight(key)
+    if current is None:
+        return None
+    run = state.run(current.run_id)
+    if run is None or run.action not in MANUAL_ACTIONS:
+        return None
+    if state.decided_since(key, current.time):
+        return None
+    freight = current.freight
+    reason = f"{freight} was promoted by {run.actor} while {candidate} was the candidate"
+    place_hold(instance, key, freight, reason=reason, actor=run.actor)
+    return Hold(freight=freight, reason=reason, actor=run.actor, since=time.time())

@@ -7,13 +7,21 @@ before any run is queued.
 
 import dagster as dg
 
-from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK, stage_asset_key
-from kargo_dagster.defs.instance_queries import stage_history
-from kargo_dagster.defs.names import freight_partitions_name
+from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.names import (
+    HEALTH_CHECK,
+    VERIFIED_CHECK,
+    freight_partitions_name,
+    stage_asset_key,
+)
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import ProjectManifests
 
 __all__ = ["promote_here", "promotion_target"]
+
+# How far back a rollback looks for the Freight held before the current one; a Stage
+# re-promoted this many times in a row has nothing else to go back to in memory.
+_ROLLBACK_LOOKBACK = 1000
 
 
 def promotion_target(
@@ -46,12 +54,13 @@ def promotion_target(
     if freight is None:
         if not rollback:
             raise PromotionRefusedError("name the Freight to promote")
-        for origin in origins:
-            key = stage_asset_key(project, stage, origin)
-            history = [o.partition_key for o in stage_history(instance, key)]
-            earlier = [p for p in history[1:] if p != history[0]]
-            if earlier:
-                return key, earlier[0]
+        with storage_session(instance) as session:
+            for origin in origins:
+                key = stage_asset_key(project, stage, origin)
+                history = session.recent_partitions(key, _ROLLBACK_LOOKBACK)
+                earlier = [p for p in history[1:] if p != history[0]]
+                if earlier:
+                    return key, earlier[0]
         raise PromotionRefusedError(
             f"Stage {stage} has held no other Freight before its current one: nothing to roll "
             "back to (give --to)"

@@ -10,9 +10,17 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK, stage_asset_key
 from kargo_dagster.defs.instance_queries import current_freight, latest_materialization
-from kargo_dagster.defs.names import TAG_ACTION, TAG_ACTOR, TAG_FREIGHT, TAG_PROJECT, TAG_STAGE
+from kargo_dagster.defs.names import (
+    HEALTH_CHECK,
+    TAG_ACTION,
+    TAG_ACTOR,
+    TAG_FREIGHT,
+    TAG_PROJECT,
+    TAG_STAGE,
+    VERIFIED_CHECK,
+    stage_asset_key,
+)
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import ProjectManifests
 

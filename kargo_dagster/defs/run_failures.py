@@ -1,4 +1,4 @@
-"""Why a promotion run failed, read back from its stored events.
+"""Why promotion runs failed, read back from their stored events.
 
 The command line prints these under a run it executed in-process, and ``history`` shows the
 first of them under a failed run. The most telling come first: what a step reported itself (a
@@ -7,9 +7,14 @@ then errors steps raised. A blocking check's own error only restates its failed 
 so it is left out.
 """
 
+from collections.abc import Collection
+from typing import Any
+
 import dagster as dg
 
-__all__ = ["failure_reasons"]
+from kargo_dagster.defs.dagster_internals import storage_session
+
+__all__ = ["failure_reasons", "failure_reasons_of"]
 
 # What Dagster raises in a check's step when a blocking check fails.
 _BLOCKING_CHECK_ERROR = "DagsterAssetCheckFailedError"
@@ -17,25 +22,39 @@ _BLOCKING_CHECK_ERROR = "DagsterAssetCheckFailedError"
 
 def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """Why run ``run_id`` failed, most telling first; empty when nothing failed."""
-    reported: list[str] = []
-    raised: list[str] = []
-    failures = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-    for record in failures.records:
-        event = record.event_log_entry.dagster_event
-        data = event.step_failure_data if event is not None else None
-        if data is None:
-            continue
-        if data.user_failure_data is not None:
-            reported.append(data.user_failure_data.description or "")
-        elif data.error is not None and data.error.cls_name != _BLOCKING_CHECK_ERROR:
-            raised.append(data.error.message.strip())
-    checks: list[str] = []
-    evaluations = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    )
-    for record in evaluations.records:
-        event = record.event_log_entry.dagster_event
-        evaluation = event.asset_check_evaluation_data if event is not None else None
-        if evaluation is not None and not evaluation.passed:
-            checks.append(f"{evaluation.check_name} failed: {evaluation.description or ''}")
-    return [reason for reason in (*reported, *checks, *raised) if reason]
+    return failure_reasons_of(instance, [run_id]).get(run_id, [])
+
+
+def failure_reasons_of(
+    instance: dg.DagsterInstance, run_ids: Collection[str]
+) -> dict[str, list[str]]:
+    """Why each of ``run_ids`` failed, most telling first, by run."""
+    if not run_ids:
+        return {}
+    with storage_session(instance) as session:
+        checks = session.failed_check_descriptions(run_ids)
+        sharded = session.sharded
+        step_failures = {} if sharded else session.step_failures(run_ids)
+    if sharded:
+        # This storage keeps each run's events in a file of its own: they can only be read
+        # run by run (and not while the session holds the storage's lock).
+        step_failures = {run_id: _step_failures(instance, run_id) for run_id in run_ids}
+    reasons: dict[str, list[str]] = {}
+    for run_id in run_ids:
+        reported: list[str] = []
+        raised: list[str] = []
+        for data in step_failures.get(run_id, []):
+            if data.user_failure_data is not None:
+                reported.append(data.user_failure_data.description or "")
+            elif data.error is not None and data.error.cls_name != _BLOCKING_CHECK_ERROR:
+                raised.append(data.error.message.strip())
+        found = [r for r in (*reported, *checks.get(run_id, []), *raised) if r]
+        if found:
+            reasons[run_id] = found
+    return reasons
+
+
+def _step_failures(instance: dg.DagsterInstance, run_id: str) -> list[Any]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    events = (record.event_log_entry.dagster_event for record in records.records)
+    return [e.step_failure_data for e in events if e is not None and e.step_failure_data]

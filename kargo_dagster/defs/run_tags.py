@@ -7,23 +7,27 @@ lists them all in ``kargo/stage``.
 
 from collections.abc import Mapping
 
-from kargo_dagster.defs.names import TAG_ACTION, TAG_ACTOR, TAG_FREIGHT, TAG_PROJECT, TAG_STAGE
+from kargo_dagster.defs.names import (
+    TAG_ACTION,
+    TAG_ACTOR,
+    TAG_BACKFILL,
+    TAG_FREIGHT,
+    TAG_PROJECT,
+    TAG_SENSOR,
+    TAG_STAGE,
+)
 
 ACTION_PROMOTE = "promote"
-
-# Tags Dagster sets on runs it launches by itself, which say who asked for the promotion.
-_SENSOR_TAG = "dagster/sensor_name"
-_BACKFILL_TAG = "dagster/backfill"
 
 
 def actor(run_tags: Mapping[str, str]) -> str:
     """Who launched the run: the ``kargo/actor`` tag, else the sensor or backfill, else unknown."""
     if run_tags.get(TAG_ACTOR):
         return run_tags[TAG_ACTOR]
-    if run_tags.get(_SENSOR_TAG):
-        return f"sensor:{run_tags[_SENSOR_TAG]}"
-    if run_tags.get(_BACKFILL_TAG):
-        return f"backfill:{run_tags[_BACKFILL_TAG]}"
+    if run_tags.get(TAG_SENSOR):
+        return f"sensor:{run_tags[TAG_SENSOR]}"
+    if run_tags.get(TAG_BACKFILL):
+        return f"backfill:{run_tags[TAG_BACKFILL]}"
     return "unknown"
 
 

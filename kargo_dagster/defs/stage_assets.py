@@ -7,11 +7,10 @@ UI, a backfill or the command line is gated exactly like an automatic one.
 
 import dagster as dg
 
-from kargo_dagster.defs.availability_facts import evaluate_availability, stage_asset_key
-from kargo_dagster.defs.dagster_internals import add_run_tags
+from kargo_dagster.defs.dagster_internals import add_run_tags, storage_session
 from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
 from kargo_dagster.defs.freight_store import freight_metadata
-from kargo_dagster.defs.instance_queries import newer_promotion, recorded_freight
+from kargo_dagster.defs.instance_queries import newer_promotion
 from kargo_dagster.defs.names import (
     META_ACTOR,
     OUTCOME_SUPERSEDED,
@@ -21,8 +20,10 @@ from kargo_dagster.defs.names import (
     TAG_OUTCOME,
     dagster_identifier,
     pool_name,
+    stage_asset_key,
     warehouse_key,
 )
+from kargo_dagster.defs.pipeline_state import read_pipeline_state
 from kargo_dagster.defs.promotion_runner import promote as run_stage_promotion
 from kargo_dagster.defs.promotion_runner import result_metadata
 from kargo_dagster.defs.promotion_summary import promotion_summary
@@ -96,8 +97,18 @@ def build_stage_asset(
                 ),
                 allow_retries=False,
             )
-        freight = recorded_freight(instance, warehouse_key(project.name, origin), partition_key)
-        if freight is None:
+        # The gate: the Freight's record and its availability, read together.
+        with storage_session(instance) as session:
+            state = read_pipeline_state(
+                session,
+                project,
+                newest=0,
+                stages=[name],
+                freight=[partition_key],
+                records="asked",
+            )
+        freight = state.recorded.get(partition_key)
+        if freight is None or freight.origin.name != origin:
             raise dg.Failure(
                 description=(
                     f"Partition {partition_key} is not Freight recorded by Warehouse {origin}: "
@@ -105,7 +116,7 @@ def build_stage_asset(
                 ),
                 allow_retries=False,
             )
-        availability = evaluate_availability(instance, project, name, request, partition_key)
+        availability = state.availability(name, request, partition_key)
         if not availability.available:
             raise dg.Failure(
                 description=availability.reason,

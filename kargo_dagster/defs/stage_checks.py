@@ -7,7 +7,7 @@ that promotes through several Stages, a failed check stops the Stages after it.
 
 import dagster as dg
 
-from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK
+from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.stage_health import registered_health_checks, stage_health_result
 from kargo_dagster.defs.stage_verification import analysis_verification

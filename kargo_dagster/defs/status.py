@@ -1,65 +1,64 @@
-"""Which Freight each Stage holds, since when, and whether it was verified there."""
+"""Which Freight each Stage holds, since when, and whether it was verified there.
+
+The whole report comes from one :class:`~kargo_dagster.defs.pipeline_state.PipelineState`
+per Project, read over one connection per storage database.
+"""
 
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.defs.availability_facts import HEALTH_CHECK, VERIFIED_CHECK, stage_asset_key
-from kargo_dagster.defs.dagster_internals import partition_check_states
-from kargo_dagster.defs.freight_matrix import freight_matrix, render_matrix
-from kargo_dagster.defs.instance_queries import current_freight, recorded_freight
-from kargo_dagster.defs.names import warehouse_key
+from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.freight_matrix import FREIGHT_LIMIT, freight_matrix, render_matrix
+from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
+from kargo_dagster.defs.pipeline_state import PipelineState, read_pipeline_state, stage_requests
 from kargo_dagster.spec import Catalog
 
 
 def collect_status(instance: dg.DagsterInstance, catalog: Catalog) -> dict[str, Any]:
-    """A JSON-ready report: per Project, per Stage and origin, the current Freight."""
+    """A JSON-ready report: per Project, per Stage and origin, the current Freight, and the
+    Freight x Stage matrix of the newest Freight."""
     projects: list[dict[str, Any]] = []
-    for project in catalog.projects.values():
-        stages: list[dict[str, Any]] = []
-        for name in project.stage_order():
-            for request in project.stages[name].spec.requested_freight:
-                origin = request.origin.name
-                key = stage_asset_key(project, name, origin)
-                current = current_freight(instance, key)
-                entry: dict[str, Any] = {
-                    "stage": name,
-                    "origin": origin,
-                    "freight": None,
-                    "freightID": None,
-                    "since": None,
-                    "verification": None,
-                    "health": None,
+    with storage_session(instance) as session:
+        for project in catalog.projects.values():
+            state = read_pipeline_state(session, project, newest=FREIGHT_LIMIT, records="current")
+            projects.append(
+                {
+                    "project": project.name,
+                    "stages": _stages(state),
+                    "freight": freight_matrix(state),
+                    "problems": list(state.problems),
                 }
-                if current is not None:
-                    partition = current.partition_key
-                    freight = recorded_freight(
-                        instance, warehouse_key(project.name, origin), partition
-                    )
-                    states = {
-                        check: partition_check_states(
-                            instance, dg.AssetCheckKey(key, check), [partition]
-                        )[partition].state
-                        for check in (VERIFIED_CHECK, HEALTH_CHECK)
-                    }
-                    entry.update(
-                        freight=partition,
-                        freightID=freight.id if freight else None,
-                        since=datetime.fromtimestamp(current.since, UTC).isoformat(),
-                        verification=states[VERIFIED_CHECK],
-                        health=states[HEALTH_CHECK],
-                        runID=current.run_id,
-                    )
-                stages.append(entry)
-        projects.append(
-            {
-                "project": project.name,
-                "stages": stages,
-                "freight": freight_matrix(instance, project),
-            }
-        )
+            )
     return {"projects": projects}
+
+
+def _stages(state: PipelineState) -> list[dict[str, Any]]:
+    stages: list[dict[str, Any]] = []
+    for name, request, asset in stage_requests(state.project):
+        entry: dict[str, Any] = {
+            "stage": name,
+            "origin": request.origin.name,
+            "freight": None,
+            "freightID": None,
+            "since": None,
+            "verification": None,
+            "health": None,
+        }
+        current = state.current_freight(asset)
+        if current is not None:
+            freight = state.recorded.get(current.freight)
+            entry.update(
+                freight=current.freight,
+                freightID=freight.id if freight else None,
+                since=datetime.fromtimestamp(current.time, UTC).isoformat(),
+                verification=state.check(asset, VERIFIED_CHECK, current.freight).state,
+                health=state.check(asset, HEALTH_CHECK, current.freight).state,
+                runID=current.run_id,
+            )
+        stages.append(entry)
+    return stages
 
 
 def render_status_table(report: dict[str, Any]) -> str:
@@ -90,5 +89,7 @@ def render_status_table(report: dict[str, Any]) -> str:
         matrix = render_matrix(stages, project.get("freight") or [])
         if matrix:
             lines += ["", "  Freight by Stage (newest first):", *matrix]
+        for problem in project.get("problems") or []:
+            lines.append(f"  ! {problem}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n" if lines else "No Projects found.\n"

@@ -15,8 +15,10 @@ import dagster as dg
 import httpx
 import pytest
 
-from kargo_dagster.defs.dagster_internals import partition_check_states
+from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.instance_queries import current_freight
+from kargo_dagster.defs.pipeline_state import read_pipeline_state
+from kargo_dagster.spec import load_manifests
 from kargo_dagster.testing.oci_push import push_image
 
 # The demo's services listen on fixed ports: one such test at a time.
@@ -132,21 +134,22 @@ def wait_for_promotion(
     """The Freight (other than ``besides``) the daemon promoted into ``stage``, once its
     health check passed and its verified check ended ``verified``."""
     key = dg.AssetKey(["kargo-demo", "stage", stage])
+    project = load_manifests(REPO / "stages").projects["kargo-demo"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, "the demo exited early"
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            current = current_freight(instance, key)
-            if current is not None and current.partition_key != besides:
+            with storage_session(instance) as session:
+                state = read_pipeline_state(session, project, newest=0, stages=[stage])
+            current = state.current_freight(key)
+            if current is not None and current.freight != besides:
                 states = {
-                    check: partition_check_states(
-                        instance, dg.AssetCheckKey(key, check), [current.partition_key]
-                    )[current.partition_key].state
+                    check: state.check(key, check, current.freight).state
                     for check in ("health", "verified")
                 }
                 assert states["health"] != "failed", f"{stage}: {states}"
                 if states == {"health": "passed", "verified": verified}:
-                    return current.partition_key
+                    return current.freight
                 if verified == "passed":
                     assert states["verified"] != "failed", f"{stage}: {states}"
         time.sleep(1)

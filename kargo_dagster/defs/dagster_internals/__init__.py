@@ -1,0 +1,138 @@
+"""The one package that uses Dagster's private API: bulk reads of the instance's storage.
+
+Dagster's public API answers one asset, one partition or one run at a time, and its
+PostgreSQL storage opens a new connection for every call. Reading a Project's state that way
+costs queries per Stage and per Freight. This adapter reads the same tables Dagster reads
+(events, asset check executions, runs and their tags, dynamic partitions) with a handful of
+SQL statements over one connection per storage database, and returns plain rows; what they
+mean for Kargo is :mod:`kargo_dagster.defs.pipeline_state`'s business.
+
+It also adds tags to a running run (a promotion launched from the UI or a backfill carries
+no Kargo tags, so the Stage asset adds them itself).
+
+Every private symbol used is listed in ``PRIVATE_SYMBOLS``; a test resolves each one, so a
+Dagster upgrade that moves one fails loudly there rather than in a promotion.
+"""
+
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+
+import dagster as dg
+import sqlalchemy as sa
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
+from dagster_postgres.utils import DagsterPostgresException
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from kargo_dagster.defs.dagster_internals.asset_reads import AssetReads
+from kargo_dagster.defs.dagster_internals.rows import (
+    CheckRow,
+    EventRow,
+    ObservationRow,
+    RunRow,
+    unreachable,
+)
+from kargo_dagster.defs.dagster_internals.run_reads import RunReads
+from kargo_dagster.errors import InstanceError
+
+PRIVATE_SYMBOLS = (
+    "dagster._core.storage.event_log.schema.SqlEventLogStorageTable",
+    "dagster._core.storage.event_log.schema.AssetCheckExecutionsTable",
+    "dagster._core.storage.event_log.schema.DynamicPartitionsTable",
+    "dagster._core.storage.event_log.schema.AssetKeyTable",
+    "dagster._core.storage.runs.schema.RunsTable",
+    "dagster._core.storage.runs.schema.RunTagsTable",
+    "dagster._core.storage.event_log.sql_event_log.SqlEventLogStorage.index_connection",
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log.SqliteEventLogStorage",
+    "dagster._core.storage.runs.sql_run_storage.SqlRunStorage.connect",
+    "dagster.DagsterInstance.add_run_tags",
+)
+
+__all__ = [
+    "CheckRow",
+    "EventRow",
+    "ObservationRow",
+    "RunRow",
+    "StorageSession",
+    "add_run_tags",
+    "storage_session",
+]
+
+
+# A PostgreSQL statement that runs longer than this is a sick database, not a big Project:
+# end it with an error that names the instance rather than hang a sensor tick.
+_STATEMENT_TIMEOUT_MS = 30_000
+
+
+class StorageSession(AssetReads, RunReads):
+    """Open connections to an instance's event log and run storage, and the bulk reads.
+
+    Build it with :func:`storage_session`. Every method is one SQL statement.
+    """
+
+
+@contextmanager
+def storage_session(instance: dg.DagsterInstance) -> Iterator[StorageSession]:
+    """Connections to ``instance``'s storage for a batch of bulk reads: one per database.
+
+    Raises:
+        InstanceError: The storage is not one kargo-dagster can read (not SQL), or its
+            database cannot be reached; the message names the instance, never a password.
+    """
+    events = instance.event_log_storage
+    runs = instance.run_storage
+    name = _describe(instance)
+    if not isinstance(events, SqlEventLogStorage) or not isinstance(runs, SqlRunStorage):
+        raise InstanceError(
+            f"the Dagster instance {name} keeps its events or runs in "
+            f"{type(events).__name__}/{type(runs).__name__}; kargo-dagster reads state from "
+            "Dagster's SQL storages (SQLite, PostgreSQL, MySQL)"
+        )
+    with ExitStack() as stack:
+        try:
+            index = stack.enter_context(events.index_connection())
+            same = _url(events) is not None and _url(events) == _url(runs)
+            run_connection = index if same else stack.enter_context(runs.connect())
+            if index.dialect.name == "postgresql":
+                index.execute(sa.text(f"SET statement_timeout = {_STATEMENT_TIMEOUT_MS}"))
+        except (OperationalError, DagsterPostgresException) as error:
+            # Dagster's PostgreSQL storage retries connecting, then raises its own error.
+            cause = error if isinstance(error, OperationalError) else error.__cause__
+            raise InstanceError(unreachable(name, cause)) from None
+        session = StorageSession(
+            index, run_connection, isinstance(events, SqliteEventLogStorage), name
+        )
+        try:
+            yield session
+        finally:
+            if index.dialect.name == "postgresql":
+                # The connection may go back to a pool the webserver shares.
+                _reset_timeout(index)
+
+
+def _reset_timeout(connection: sa.Connection) -> None:
+    try:
+        connection.execute(sa.text("RESET statement_timeout"))
+    except SQLAlchemyError:
+        pass
+
+
+def _url(storage: object) -> str | None:
+    url = getattr(storage, "postgres_url", None) or getattr(storage, "mysql_url", None)
+    return str(url) if url else None
+
+
+def _describe(instance: dg.DagsterInstance) -> str:
+    url = _url(instance.event_log_storage)
+    if url is not None:
+        parsed = sa.engine.make_url(url)
+        # Never the password: only where the database is.
+        where = f"{parsed.drivername}://{parsed.host or 'localhost'}:{parsed.port or ''}"
+        return f"({where}/{parsed.database})"
+    return f"({instance.root_directory})"
+
+
+def add_run_tags(instance: dg.DagsterInstance, run_id: str, tags: Mapping[str, str]) -> None:
+    """Add ``tags`` to a run that is already going, keeping the tags it was launched with."""
+    instance.add_run_tags(run_id, dict(tags))

@@ -1,0 +1,584 @@
+"""One read of a Project's state: what ``status``, ``history``, the gates and the sensors know.
+
+Kargo keeps a Project's state on its objects (Freight ``currentlyIn``/``verifiedIn``/
+``approvedFor``, Stage ``freightHistory``, Promotions). Here that state lives in the Dagster
+instance: Stage materializations are promotions, the ``health`` and ``verified`` checks are
+verification, observations on Stage partitions are approvals and holds, run tags say who
+asked for what. :func:`read_pipeline_state` gathers the part of it that matters for the
+newest Freight and for what each Stage holds, in a fixed number of bulk queries whatever the
+number of Stages and Freight (see :mod:`kargo_dagster.defs.dagster_internals`), and answers
+with typed records. Everything downstream asks the :class:`PipelineState`; nothing reads
+the instance Stage by Stage or Freight by Freight.
+
+History the state does not expect is treated as absent: runs without Kargo tags are not
+promotions, a Stage holding Freight whose partition was deleted (or whose Warehouse was
+renamed) is reported in ``problems``, and a wiped event log is an empty pipeline.
+"""
+
+import time
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+import dagster as dg
+
+from kargo_dagster.availability import (
+    Availability,
+    AvailabilityRequest,
+    Occupancy,
+    UpstreamFacts,
+    decide,
+    longest_soak,
+)
+from kargo_dagster.defs.dagster_internals import CheckRow, RunRow, StorageSession
+from kargo_dagster.defs.names import (
+    HEALTH_CHECK,
+    META_ACTOR,
+    META_APPROVED,
+    META_FREIGHT_JSON,
+    META_HOLD,
+    META_HOLD_REASON,
+    OUTCOME_SUPERSEDED,
+    TAG_ACTION,
+    TAG_FREIGHT,
+    TAG_OUTCOME,
+    TAG_PARTITION,
+    TAG_STAGE,
+    VERIFIED_CHECK,
+    freight_partitions_name,
+    stage_asset_key,
+    warehouse_key,
+)
+from kargo_dagster.defs.run_tags import actor as run_actor
+from kargo_dagster.freight import Freight
+from kargo_dagster.spec import FreightRequest, ProjectManifests
+
+__all__ = [
+    "Approval",
+    "CheckResult",
+    "CheckState",
+    "Hold",
+    "PipelineState",
+    "Promotion",
+    "PromotionRun",
+    "RunOutcome",
+    "availability_request",
+    "read_pipeline_state",
+    "stage_requests",
+]
+
+CHECKS = (HEALTH_CHECK, VERIFIED_CHECK)
+
+CheckState = Literal["passed", "failed", "pending", "skipped", "never run", "outdated"]
+
+
+class RunOutcome(StrEnum):
+    """How a promotion run stands or ended."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELING = "canceling"
+    CANCELED = "canceled"
+    SUPERSEDED = "superseded"
+
+
+_OUTCOMES = {
+    dg.DagsterRunStatus.SUCCESS: RunOutcome.SUCCEEDED,
+    dg.DagsterRunStatus.FAILURE: RunOutcome.FAILED,
+    dg.DagsterRunStatus.CANCELED: RunOutcome.CANCELED,
+    dg.DagsterRunStatus.CANCELING: RunOutcome.CANCELING,
+    dg.DagsterRunStatus.QUEUED: RunOutcome.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED: RunOutcome.QUEUED,
+    dg.DagsterRunStatus.STARTING: RunOutcome.RUNNING,
+    dg.DagsterRunStatus.STARTED: RunOutcome.RUNNING,
+}
+_FINISHED = (RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.CANCELED, RunOutcome.SUPERSEDED)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Freight that became current in a Stage: the Stage asset's materialization.
+
+    Attributes:
+        asset: The Stage asset (one per origin for a Stage that requests several).
+        freight: The Freight's partition key.
+        time: When (epoch seconds).
+        run_id: The promotion's run.
+        storage_id: The materialization's place in the event log.
+    """
+
+    asset: dg.AssetKey
+    freight: str
+    time: float
+    run_id: str
+    storage_id: int
+
+
+@dataclass(frozen=True)
+class PromotionRun:
+    """A run asked to promote Freight into one or more Stages, read from its Kargo tags.
+
+    Attributes:
+        run_id: The run.
+        stages: The Stages it promotes (``kargo/stage``; several for a run of several).
+        freight: The Freight (``kargo/freight``, else the run's partition).
+        action: ``promote``, ``auto-promote``, ``rollback``, ``reverify``.
+        actor: Who asked (``kargo/actor``, else the sensor or backfill that launched it).
+        created: When it was asked for (epoch seconds).
+        ended: When it ended, if it did.
+        outcome: How it stands or ended.
+    """
+
+    run_id: str
+    stages: tuple[str, ...]
+    freight: str
+    action: str
+    actor: str
+    created: float
+    ended: float | None
+    outcome: RunOutcome
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has ended."""
+        return self.outcome in _FINISHED
+
+    @classmethod
+    def from_row(cls, row: RunRow) -> "PromotionRun":
+        """The run as its stored row and tags describe it."""
+        tags = row.tags
+        outcome = _OUTCOMES.get(row.status, RunOutcome.RUNNING)
+        if tags.get(TAG_OUTCOME) == OUTCOME_SUPERSEDED and outcome in _FINISHED:
+            outcome = RunOutcome.SUPERSEDED
+        return cls(
+            run_id=row.run_id,
+            stages=tuple(s for s in tags.get(TAG_STAGE, "").split(",") if s),
+            freight=tags.get(TAG_FREIGHT) or tags.get(TAG_PARTITION, ""),
+            action=tags.get(TAG_ACTION, ""),
+            actor=run_actor(tags),
+            created=row.created,
+            ended=row.ended,
+            outcome=outcome,
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The latest evaluation of a Stage's ``health`` or ``verified`` check for one Freight.
+
+    Attributes:
+        state: ``passed``/``failed`` when it checked the Freight's latest promotion into the
+            Stage; ``outdated`` when the Freight was promoted again since; ``pending`` while
+            a run that plans it has not finished it; ``skipped`` when that run ended without
+            running it (its promotion failed); ``never run`` otherwise.
+        run_id: The run that last planned or ran it.
+        evaluated_at: When the verdict was given (epoch seconds), for a finished one.
+    """
+
+    asset: dg.AssetKey
+    check: str
+    freight: str
+    state: CheckState
+    run_id: str | None = None
+    evaluated_at: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Whether the check passed against the Freight's latest promotion into the Stage."""
+        return self.state == "passed"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Freight approved for a Stage (Kargo's ``approvedFor``), by whom and when."""
+
+    asset: dg.AssetKey
+    freight: str
+    actor: str
+    time: float
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A Stage on hold: the Freight held, why, by whom and when (epoch seconds)."""
+
+    freight: str
+    reason: str
+    actor: str
+    since: float
+
+
+@dataclass(frozen=True)
+class _HoldDecision:
+    asset: dg.AssetKey
+    held: bool
+    hold: Hold
+    storage_id: int
+
+
+def availability_request(stage: str, request: FreightRequest) -> AvailabilityRequest:
+    """The pure rule's view of one of a Stage's freight requests."""
+    sources = request.sources
+    return AvailabilityRequest(
+        stage=stage,
+        origin=request.origin.name,
+        direct=sources.direct,
+        upstream_stages=tuple(sources.stages),
+        required_soak_time=sources.required_soak_time,
+        availability_strategy=sources.availability_strategy,
+    )
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    """A Project's state as read at ``now``, for the Freight read and what Stages hold.
+
+    Attributes:
+        project: The Project's manifests.
+        now: When it was read (epoch seconds); soak times count up to it.
+        freight: The newest Freight of each Warehouse read, newest first.
+        current: The promotion each Stage asset holds now.
+        promotions: The latest promotion of each Freight read, by Stage asset and Freight.
+        checks: The latest ``health``/``verified`` result, by Stage asset, check and Freight.
+        approvals: Approvals, by Stage asset and Freight.
+        runs: The Project's promotion runs that are unfinished, that promote a Freight read,
+            or that put a Stage's current Freight there; newest first.
+        recorded: The Freight each Warehouse recorded, for the Freight asked for.
+        problems: History that does not fit the manifests (Freight that no longer exists).
+    """
+
+    project: ProjectManifests
+    now: float
+    freight: Mapping[str, tuple[str, ...]]
+    current: Mapping[dg.AssetKey, Promotion]
+    promotions: Mapping[tuple[dg.AssetKey, str], Promotion]
+    checks: Mapping[tuple[dg.AssetKey, str, str], CheckResult]
+    approvals: Mapping[tuple[dg.AssetKey, str], Approval]
+    runs: tuple[PromotionRun, ...]
+    recorded: Mapping[str, Freight] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+    _stays: Mapping[dg.AssetKey, tuple[Occupancy, ...]] = field(default_factory=dict)
+    _holds: Mapping[dg.AssetKey, _HoldDecision] = field(default_factory=dict)
+
+    def current_freight(self, asset: dg.AssetKey) -> Promotion | None:
+        """What the Stage asset holds now, if anything."""
+        return self.current.get(asset)
+
+    def promotion(self, asset: dg.AssetKey, freight: str) -> Promotion | None:
+        """The latest promotion of ``freight`` into the Stage asset, if any."""
+        return self.promotions.get((asset, freight))
+
+    def check(self, asset: dg.AssetKey, check: str, freight: str) -> CheckResult:
+        """The latest result of ``check`` for ``freight`` in the Stage asset."""
+        return self.checks.get((asset, check, freight)) or CheckResult(
+            asset, check, freight, "never run"
+        )
+
+    def approval(self, asset: dg.AssetKey, freight: str) -> Approval | None:
+        """The approval of ``freight`` for the Stage asset, if any."""
+        return self.approvals.get((asset, freight))
+
+    def hold(self, asset: dg.AssetKey) -> Hold | None:
+        """The hold on the Stage asset, if its latest hold decision placed one after the
+        Stage's latest promotion."""
+        decision = self._holds.get(asset)
+        if decision is None or not decision.held:
+            return None
+        current = self.current.get(asset)
+        if current is not None and current.time > decision.hold.since:
+            return None
+        return decision.hold
+
+    def decided_since(self, asset: dg.AssetKey, since: float) -> bool:
+        """Whether a hold was placed or lifted on the Stage asset after ``since``."""
+        decision = self._holds.get(asset)
+        return decision is not None and decision.hold.since > since
+
+    def run(self, run_id: str) -> PromotionRun | None:
+        """The run ``run_id``, if it was read."""
+        return next((run for run in self.runs if run.run_id == run_id), None)
+
+    def in_flight(self, stage: str) -> list[PromotionRun]:
+        """Promotions into ``stage`` that are queued or running, newest first."""
+        return [run for run in self.runs if not run.finished and stage in run.stages]
+
+    def last_attempt(self, stage: str, freight: str) -> PromotionRun | None:
+        """The latest request to promote ``freight`` into ``stage`` that did not give way to
+        a newer one."""
+        for run in self.runs:
+            if stage in run.stages and run.freight == freight:
+                if run.outcome != RunOutcome.SUPERSEDED:
+                    return run
+        return None
+
+    def last_promotion_failed(self, stage: str, asset: dg.AssetKey, freight: str) -> bool:
+        """Whether the latest attempt to promote ``freight`` into ``stage`` failed to
+        promote it (a run that promoted and then failed verification did not)."""
+        attempt = self.last_attempt(stage, freight)
+        if attempt is None or attempt.outcome != RunOutcome.FAILED:
+            return False
+        promoted = self.promotions.get((asset, freight))
+        return promoted is None or promoted.run_id != attempt.run_id
+
+    def longest_soak(self, asset: dg.AssetKey, freight: str) -> timedelta:
+        """How long ``freight`` stayed in the Stage asset without interruption, at its
+        longest (a stay that goes on counts up to ``now``)."""
+        return longest_soak(self._stays.get(asset, ()), freight, self.now)
+
+    def availability(self, stage: str, request: FreightRequest, freight: str) -> Availability:
+        """Whether ``freight`` is available to ``stage`` for ``request`` (Kargo's rule)."""
+        origin = request.origin.name
+        approved = self.approval(stage_asset_key(self.project, stage, origin), freight)
+        upstream: list[UpstreamFacts] = []
+        if approved is None and not request.sources.direct:
+            for upstream_stage in request.sources.stages:
+                key = stage_asset_key(self.project, upstream_stage, origin)
+                result = self.check(key, VERIFIED_CHECK, freight)
+                promoted = (key, freight) in self.promotions
+                upstream.append(
+                    UpstreamFacts(
+                        stage=upstream_stage,
+                        verified=result.passed,
+                        verification_state=result.state if promoted else "never promoted there",
+                        soak=self.longest_soak(key, freight),
+                    )
+                )
+        return decide(
+            availability_request(stage, request),
+            freight=freight,
+            approved=approved is not None,
+            upstream=upstream,
+        )
+
+
+def stage_requests(
+    project: ProjectManifests, stages: Iterable[str] | None = None
+) -> list[tuple[str, FreightRequest, dg.AssetKey]]:
+    """Each Stage's requests with their asset keys, in pipeline order."""
+    names = project.stage_order() if stages is None else list(stages)
+    return [
+        (name, request, stage_asset_key(project, name, request.origin.name))
+        for name in names
+        for request in project.stages[name].spec.requested_freight
+    ]
+
+
+def read_pipeline_state(
+    session: StorageSession,
+    project: ProjectManifests,
+    *,
+    newest: int,
+    stages: Collection[str] | None = None,
+    freight: Collection[str] = (),
+    records: Literal["none", "current", "asked"] = "none",
+    now: float | None = None,
+) -> PipelineState:
+    """Read a Project's state in a fixed number of queries.
+
+    Args:
+        session: Open connections to the instance (:func:`storage_session`).
+        project: The Project's manifests.
+        newest: How many of each Warehouse's newest Freight to read.
+        stages: Only these Stages (and the Stages they take Freight from); default all.
+        freight: Further Freight to read (partition keys), besides the newest and what the
+            Stages hold.
+        records: Whose Warehouse records (artifacts) to read: none, what Stages hold, or
+            the Freight asked for in ``freight``.
+        now: The time soak counts up to (default: now).
+    """
+    now = time.time() if now is None else now
+    chosen = _with_upstream(project, stages)
+    requests = stage_requests(project, chosen)
+    assets = list(dict.fromkeys(asset for _, _, asset in requests))
+    origins = {asset: request.origin.name for _, request, asset in requests}
+    warehouses = sorted({request.origin.name for _, request, _ in requests})
+    partitions_defs = {freight_partitions_name(project.name, w): w for w in warehouses}
+
+    newest_keys = session.newest_partitions(partitions_defs, newest) if newest > 0 else {}
+    latest = session.latest_materializations(assets)
+    current = {
+        asset: Promotion(asset, row.partition, row.timestamp, row.run_id, row.storage_id)
+        for asset, row in latest.items()
+        if row.partition is not None
+    }
+    read = {key for keys in newest_keys.values() for key in keys}
+    read |= {promotion.freight for promotion in current.values()} | set(freight)
+    bounds = session.partition_materializations(assets, read)
+    promotions = {
+        key: Promotion(key[0], key[1], row.timestamp, row.run_id, row.storage_id)
+        for key, (row, _) in bounds.items()
+    }
+    check_rows = session.check_executions(assets, CHECKS, read)
+    observations = session.observations(
+        assets,
+        partitions=read,
+        after_id=min((p.storage_id for p in current.values()), default=None),
+    )
+    planned = {row.run_id for row in check_rows if row.status == "PLANNED"}
+    run_rows = session.promotion_runs(
+        project.name, read, {p.run_id for p in current.values()} | planned
+    )
+    runs = tuple(PromotionRun.from_row(row) for row in run_rows)
+    by_id = {run.run_id: run for run in runs}
+    since = _soak_windows(project, requests, bounds)
+    stays: dict[dg.AssetKey, list[Occupancy]] = {}
+    for row in session.materializations_since(since):
+        if row.partition is not None:
+            stays.setdefault(row.asset, []).append(Occupancy(row.partition, row.timestamp))
+    checks = {
+        (row.asset, row.check, row.partition): _check_result(row, promotions, by_id)
+        for row in check_rows
+    }
+    recorded: dict[str, Freight] = {}
+    problems: list[str] = []
+    if records != "none":
+        wanted = set(freight) if records == "asked" else {p.freight for p in current.values()}
+        recorded = _recorded(session, project.name, warehouses, wanted)
+        if records == "current":
+            existing = session.existing_partitions(partitions_defs, wanted)
+            problems = _missing(project, current, origins, recorded, existing)
+    return PipelineState(
+        project=project,
+        now=now,
+        freight={partitions_defs[name]: tuple(keys) for name, keys in newest_keys.items()},
+        current=current,
+        promotions=promotions,
+        checks=checks,
+        approvals=_approvals(observations),
+        runs=runs,
+        recorded=recorded,
+        problems=tuple(problems),
+        _stays={asset: tuple(rows) for asset, rows in stays.items()},
+        _holds=_hold_decisions(observations, current),
+    )
+
+
+def _with_upstream(project: ProjectManifests, stages: Collection[str] | None) -> list[str]:
+    if stages is None:
+        return project.stage_order()
+    wanted: set[str] = set()
+    pending = list(stages)
+    while pending:
+        name = pending.pop()
+        if name in wanted or name not in project.stages:
+            continue
+        wanted.add(name)
+        for request in project.stages[name].spec.requested_freight:
+            pending.extend(request.sources.stages)
+    return [name for name in project.stage_order() if name in wanted]
+
+
+def _soak_windows(
+    project: ProjectManifests,
+    requests: list[tuple[str, FreightRequest, dg.AssetKey]],
+    bounds: Mapping[tuple[dg.AssetKey, str], tuple[Any, int]],
+) -> dict[dg.AssetKey, int]:
+    # Soak counts the stays of Freight in upstream Stages from its first promotion there on:
+    # only those upstream Stages' promotions since then are needed.
+    upstream = {
+        stage_asset_key(project, name, request.origin.name)
+        for _, request, _ in requests
+        for name in request.sources.stages
+    }
+    since: dict[dg.AssetKey, int] = {}
+    for (asset, _), (_, first) in bounds.items():
+        if asset in upstream:
+            since[asset] = min(first, since.get(asset, first))
+    return since
+
+
+def _check_result(
+    row: CheckRow,
+    promotions: Mapping[tuple[dg.AssetKey, str], Promotion],
+    runs: Mapping[str, PromotionRun],
+) -> CheckResult:
+    state: CheckState
+    if row.status == "PLANNED":
+        run = runs.get(row.run_id)
+        state = "pending" if run is not None and not run.finished else "skipped"
+    else:
+        latest = promotions.get((row.asset, row.partition))
+        if latest is not None and latest.storage_id != row.target_storage_id:
+            state = "outdated"
+        else:
+            state = "passed" if row.status == "SUCCEEDED" else "failed"
+    return CheckResult(row.asset, row.check, row.partition, state, row.run_id, row.evaluated_at)
+
+
+def _approvals(observations: Iterable[Any]) -> dict[tuple[dg.AssetKey, str], Approval]:
+    approvals: dict[tuple[dg.AssetKey, str], Approval] = {}
+    for row in observations:
+        if _value(row.metadata.get(META_APPROVED)) is True:
+            # Newest last: a later approval says who approved most recently.
+            approvals[(row.asset, row.partition)] = Approval(
+                row.asset, row.partition, _text(row.metadata.get(META_ACTOR)), row.timestamp
+            )
+    return approvals
+
+
+def _hold_decisions(
+    observations: Iterable[Any], current: Mapping[dg.AssetKey, Promotion]
+) -> dict[dg.AssetKey, _HoldDecision]:
+    decisions: dict[dg.AssetKey, _HoldDecision] = {}
+    for row in observations:
+        if META_HOLD not in row.metadata:
+            continue
+        promotion = current.get(row.asset)
+        if promotion is None or row.storage_id < promotion.storage_id:
+            continue
+        decisions[row.asset] = _HoldDecision(
+            asset=row.asset,
+            held=_value(row.metadata[META_HOLD]) is True,
+            hold=Hold(
+                freight=str(row.partition),
+                reason=_text(row.metadata.get(META_HOLD_REASON)),
+                actor=_text(row.metadata.get(META_ACTOR)),
+                since=row.timestamp,
+            ),
+            storage_id=row.storage_id,
+        )
+    return decisions
+
+
+def _recorded(
+    session: StorageSession, project: str, warehouses: Collection[str], wanted: Collection[str]
+) -> dict[str, Freight]:
+    keys = [warehouse_key(project, name) for name in warehouses]
+    found: dict[str, Freight] = {}
+    for (_, partition), metadata in session.latest_materialization_metadata(keys, wanted).items():
+        value = _value(metadata.get(META_FREIGHT_JSON))
+        if isinstance(value, dict):
+            found[partition] = Freight.from_json(value)
+    return found
+
+
+def _missing(
+    project: ProjectManifests,
+    current: Mapping[dg.AssetKey, Promotion],
+    origins: Mapping[dg.AssetKey, str],
+    recorded: Mapping[str, Freight],
+    existing: Collection[str],
+) -> list[str]:
+    problems: list[str] = []
+    for asset, promotion in current.items():
+        freight = recorded.get(promotion.freight)
+        origin = origins.get(asset, "?")
+        if freight is None or freight.origin.name != origin or promotion.freight not in existing:
+            problems.append(
+                f"Stage asset {asset.to_user_string()} holds {promotion.freight}, which "
+                f"Warehouse {origin} of Project {project.name} has no record of (its partition "
+                "was deleted, or the Warehouse renamed)"
+            )
+    return problems
+
+
+def _value(entry: object) -> object:
+    return getattr(entry, "value", entry)
+
+
+def _text(entry: object) -> str:
+    return str(_value(entry) or "")
