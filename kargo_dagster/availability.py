@@ -88,19 +88,24 @@ def longest_soak(history: Sequence[Occupancy], partition_key: str, now: float) -
         >>> longest_soak([Occupancy("a", 0.0), Occupancy("b", 60.0)], "a", now=600.0)
         datetime.timedelta(seconds=60)
     """
+    return longest_soaks(history, now).get(partition_key, timedelta(0))
+
+
+def longest_soaks(history: Sequence[Occupancy], now: float) -> dict[str, timedelta]:
+    """:func:`longest_soak` of every Freight in ``history`` at once, in one pass."""
     ordered = sorted(history, key=lambda o: o.timestamp)
-    longest = 0.0
-    started: float | None = None
+    longest: dict[str, float] = {}
+    held: str | None = None
+    started = 0.0
     for occupancy in ordered:
-        if occupancy.partition_key == partition_key:
-            if started is None:
-                started = occupancy.timestamp
-        elif started is not None:
-            longest = max(longest, occupancy.timestamp - started)
-            started = None
-    if started is not None:
-        longest = max(longest, now - started)
-    return timedelta(seconds=max(longest, 0.0))
+        if occupancy.partition_key == held:
+            continue
+        if held is not None:
+            longest[held] = max(longest.get(held, 0.0), occupancy.timestamp - started)
+        held, started = occupancy.partition_key, occupancy.timestamp
+    if held is not None:
+        longest[held] = max(longest.get(held, 0.0), now - started)
+    return {key: timedelta(seconds=max(seconds, 0.0)) for key, seconds in longest.items()}
 
 
 def decide(

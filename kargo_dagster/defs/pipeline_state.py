@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
 
 import dagster as dg
@@ -30,7 +31,7 @@ from kargo_dagster.availability import (
     Occupancy,
     UpstreamFacts,
     decide,
-    longest_soak,
+    longest_soaks,
 )
 from kargo_dagster.defs.dagster_internals import CheckRow, RunRow, StorageSession
 from kargo_dagster.defs.names import (
@@ -300,20 +301,38 @@ class PipelineState:
 
     def run(self, run_id: str) -> PromotionRun | None:
         """The run ``run_id``, if it was read."""
-        return next((run for run in self.runs if run.run_id == run_id), None)
+        return self._runs_by_id.get(run_id)
 
     def in_flight(self, stage: str) -> list[PromotionRun]:
         """Promotions into ``stage`` that are queued or running, newest first."""
-        return [run for run in self.runs if not run.finished and stage in run.stages]
+        return self._in_flight.get(stage, [])
 
     def last_attempt(self, stage: str, freight: str) -> PromotionRun | None:
         """The latest request to promote ``freight`` into ``stage`` that did not give way to
         a newer one."""
+        return self._attempts.get((stage, freight))
+
+    @cached_property
+    def _runs_by_id(self) -> dict[str, PromotionRun]:
+        return {run.run_id: run for run in self.runs}
+
+    @cached_property
+    def _in_flight(self) -> dict[str, list[PromotionRun]]:
+        found: dict[str, list[PromotionRun]] = {}
         for run in self.runs:
-            if stage in run.stages and run.freight == freight:
-                if run.outcome != RunOutcome.SUPERSEDED:
-                    return run
-        return None
+            if not run.finished:
+                for stage in run.stages:
+                    found.setdefault(stage, []).append(run)
+        return found
+
+    @cached_property
+    def _attempts(self) -> dict[tuple[str, str], PromotionRun]:
+        found: dict[tuple[str, str], PromotionRun] = {}
+        for run in self.runs:  # newest first: the first one seen is the latest
+            if run.outcome != RunOutcome.SUPERSEDED:
+                for stage in run.stages:
+                    found.setdefault((stage, run.freight), run)
+        return found
 
     def last_promotion_failed(self, stage: str, asset: dg.AssetKey, freight: str) -> bool:
         """Whether the latest attempt to promote ``freight`` into ``stage`` failed to
@@ -327,7 +346,11 @@ class PipelineState:
     def longest_soak(self, asset: dg.AssetKey, freight: str) -> timedelta:
         """How long ``freight`` stayed in the Stage asset without interruption, at its
         longest (a stay that goes on counts up to ``now``)."""
-        return longest_soak(self._stays.get(asset, ()), freight, self.now)
+        return self._soaks.get(asset, {}).get(freight, timedelta(0))
+
+    @cached_property
+    def _soaks(self) -> dict[dg.AssetKey, dict[str, timedelta]]:
+        return {asset: longest_soaks(stays, self.now) for asset, stays in self._stays.items()}
 
     def availability(self, stage: str, request: FreightRequest, freight: str) -> Availability:
         """Whether ``freight`` is available to ``stage`` for ``request`` (Kargo's rule)."""
@@ -452,6 +475,7 @@ def read_pipeline_state(
         runs=runs,
         recorded=recorded,
         problems=tuple(problems),
+        # Oldest first, as stored: soak is computed from them again and again.
         _stays={asset: tuple(rows) for asset, rows in stays.items()},
         _holds=_hold_decisions(observations, current),
     )
