@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from dagster._core.storage.event_log.schema import DynamicPartitionsTable
+from dagster._core.storage.event_log.schema import AssetKeyTable, DynamicPartitionsTable
 from dagster._core.storage.runs.schema import RunsTable
 
 from kargo_dagster.defs.dagster_internals.rows import (
@@ -102,7 +102,24 @@ class AssetReads(Connections):
         """Each asset's newest materialization."""
         if not assets:
             return {}
-        rows = self._newest_rows(self._newest(MATERIALIZATION, assets))
+        # One index probe per asset (the newest id of its materializations), rather than
+        # grouping every materialization the assets ever had.
+        older = EVENTS.alias("older")
+        newest_id = (
+            sa.select(sa.func.max(older.c.id))
+            .where(
+                older.c.asset_key == AssetKeyTable.c.asset_key,
+                older.c.dagster_event_type == MATERIALIZATION,
+                self.live(assets, older),
+            )
+            .scalar_subquery()
+        )
+        newest = (
+            sa.select(newest_id.label("id"))
+            .where(AssetKeyTable.c.asset_key.in_(asset_strings(assets)))
+            .subquery()
+        )
+        rows = self._newest_rows(newest)
         return {event.asset: event for event, _ in rows}
 
     def partition_materializations(

@@ -102,8 +102,9 @@ class Connections:
         except OperationalError as error:
             raise InstanceError(unreachable(self.instance, error)) from None
 
-    def live(self, assets: Collection[dg.AssetKey]) -> Any:
-        """The condition that keeps ``assets``' events stored after the asset was last wiped.
+    def live(self, assets: Collection[dg.AssetKey], events: Any = EVENTS) -> Any:
+        """The condition that keeps ``assets``' events stored after the asset was last wiped
+        (on the event table or an alias of it, ``events``).
 
         Dagster wipes an asset by recording when, and ignores its older events from then on.
         """
@@ -116,7 +117,7 @@ class Connections:
             )
             self._wipes = dict(rows)
         kept = [
-            sa.or_(EVENTS.c.asset_key != asset, EVENTS.c.timestamp > self._wipes[asset])
+            sa.or_(events.c.asset_key != asset, events.c.timestamp > self._wipes[asset])
             for asset in asset_strings(assets)
             if asset in self._wipes
         ]

@@ -23,21 +23,24 @@ class RunReads(Connections):
     ) -> list[RunRow]:
         """The Project's runs that are unfinished or promote one of ``freight``, and the runs
         ``run_ids`` (tagged or not), newest first."""
-        conditions = [
-            sa.and_(
-                tagged(TAG_PROJECT, [project]),
-                sa.or_(unfinished(), tagged(TAG_FREIGHT, freight)),
-            )
-        ]
-        if run_ids:
-            conditions.append(RunsTable.c.run_id.in_(list(run_ids)))
-        return self._runs(sa.or_(*conditions))
+        # Each part through its own index, so a Project's whole history is never scanned.
+        of_freight = sa.select(RunTagsTable.c.run_id).where(
+            RunTagsTable.c.key == TAG_FREIGHT, RunTagsTable.c.value.in_(list(freight))
+        )
+        going = sa.select(RunsTable.c.run_id).where(unfinished())
+        candidates = sa.union(of_freight, going).subquery()
+        ours = sa.select(candidates.c.run_id).where(in_project(candidates.c.run_id, project))
+        named = sa.select(RunsTable.c.run_id).where(RunsTable.c.run_id.in_(list(run_ids)))
+        return self._runs_among(sa.union(ours, named).subquery())
 
     def stage_runs(self, project: str, stage: str, limit: int) -> list[RunRow]:
         """The newest ``limit`` runs tagged for ``stage`` of ``project``, newest first."""
-        return self._runs(
-            sa.and_(tagged(TAG_PROJECT, [project]), tagged(TAG_STAGE, [stage])), limit=limit
+        of_stage = sa.select(RunTagsTable.c.run_id).where(
+            RunTagsTable.c.key == TAG_STAGE,
+            RunTagsTable.c.value == stage,
+            in_project(RunTagsTable.c.run_id, project),
         )
+        return self._runs_among(of_stage.subquery(), limit=limit)
 
     def finished_runs(
         self, project: str, statuses: Collection[dg.DagsterRunStatus], created_after: float
@@ -45,24 +48,32 @@ class RunReads(Connections):
         """The Project's runs created since ``created_after`` that ended in ``statuses``."""
         return self._runs(
             sa.and_(
-                tagged(TAG_PROJECT, [project]),
                 RunsTable.c.status.in_([s.value for s in statuses]),
                 RunsTable.c.create_timestamp >= naive(created_after),
+                in_project(RunsTable.c.run_id, project),
             )
         )
 
     def _runs(self, condition: Any, *, limit: int | None = None) -> list[RunRow]:
-        chosen = (
-            sa.select(
-                RunsTable.c.id,
-                RunsTable.c.run_id,
-                RunsTable.c.status,
-                RunsTable.c.create_timestamp,
-                RunsTable.c.end_time,
-            )
-            .where(condition)
-            .order_by(RunsTable.c.id.desc())
+        return self._runs_among(None, condition, limit=limit)
+
+    def _runs_among(
+        self, among: Any, condition: Any = None, *, limit: int | None = None
+    ) -> list[RunRow]:
+        # ``among``: a subquery of run ids to join (each run found by its index); else every
+        # run matching ``condition``.
+        chosen = sa.select(
+            RunsTable.c.id,
+            RunsTable.c.run_id,
+            RunsTable.c.status,
+            RunsTable.c.create_timestamp,
+            RunsTable.c.end_time,
         )
+        if among is not None:
+            chosen = chosen.join(among, RunsTable.c.run_id == among.c.run_id)
+        if condition is not None:
+            chosen = chosen.where(condition)
+        chosen = chosen.order_by(RunsTable.c.id.desc())
         if limit is not None:
             chosen = chosen.limit(limit)
         chosen_runs = chosen.subquery()
@@ -104,10 +115,9 @@ def unfinished() -> Any:
     return RunsTable.c.status.in_([s.value for s in UNFINISHED])
 
 
-def tagged(key: str, values: Collection[str]) -> Any:
-    """Runs whose tag ``key`` has one of ``values``."""
-    return RunsTable.c.run_id.in_(
-        sa.select(RunTagsTable.c.run_id).where(
-            RunTagsTable.c.key == key, RunTagsTable.c.value.in_(list(values))
-        )
+def in_project(run_id: Any, project: str) -> Any:
+    """Whether the run ``run_id`` (a column) is tagged for ``project``."""
+    tags = RunTagsTable.alias("project_tags")
+    return sa.exists().where(
+        tags.c.run_id == run_id, tags.c.key == TAG_PROJECT, tags.c.value == project
     )
