@@ -68,6 +68,8 @@ def build_freight_status_sensor(
 ) -> dg.SensorDefinition:
     """The Project's ``<project>__freight_status`` sensor, running by default."""
     partitions = [freight_partitions_name(project.name, name) for name in project.warehouses]
+    # Their observations (Freight status and metadata) change nothing the tick decides.
+    warehouses = [warehouse_key(project.name, name) for name in project.warehouses]
     judged_by = fingerprint(
         [stage.model_dump(mode="json") for stage in project.stages.values()],
         sorted(project.warehouses),
@@ -83,7 +85,7 @@ def build_freight_status_sensor(
         ),
     )
     def freight_status(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        with watched_tick(context, partitions, judged_by) as tick:
+        with watched_tick(context, partitions, judged_by, warehouses) as tick:
             if tick.quiet is not None:
                 return dg.SensorResult(
                     skip_reason="nothing changed since the last tick", cursor=tick.quiet.dump()

@@ -32,6 +32,7 @@ from kargo_dagster.defs.names import (
     dagster_identifier,
     freight_partitions_name,
     stage_asset_key,
+    warehouse_key,
 )
 from kargo_dagster.defs.pipeline_state import Hold, PipelineState, read_pipeline_state
 from kargo_dagster.defs.tick_cursor import fingerprint, watched_tick
@@ -74,6 +75,8 @@ def build_promotion_sensor(
     ]
     names = ", ".join(stage.metadata.name for stage in stages)
     partitions = [freight_partitions_name(project.name, name) for name in project.warehouses]
+    # Their observations (Freight status and metadata) change nothing the tick decides.
+    warehouses = [warehouse_key(project.name, name) for name in project.warehouses]
     judged_by = fingerprint(
         [stage.model_dump(mode="json") for stage in project.stages.values()],
         sorted(stage.metadata.name for stage in stages),
@@ -90,7 +93,7 @@ def build_promotion_sensor(
         ),
     )
     def auto_promote(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        with watched_tick(context, partitions, judged_by) as tick:
+        with watched_tick(context, partitions, judged_by, warehouses) as tick:
             if tick.quiet is not None:
                 return dg.SensorResult(
                     skip_reason=f"nothing changed since the last tick: {tick.quiet.note}",

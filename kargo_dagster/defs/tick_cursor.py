@@ -100,12 +100,19 @@ class Tick:
 
 @contextmanager
 def watched_tick(
-    context: dg.SensorEvaluationContext, partitions_defs: Collection[str], judged_by: str
+    context: dg.SensorEvaluationContext,
+    partitions_defs: Collection[str],
+    judged_by: str,
+    unwatched: Collection[dg.AssetKey] = (),
 ) -> Iterator[Tick]:
-    """Start a tick: read the instance's watermark and compare it with the cursor's."""
+    """Start a tick: read the instance's watermark and compare it with the cursor's.
+
+    Observations of the ``unwatched`` assets do not count as changes: what the tick judges
+    by is not in them (the Warehouses' Freight status and metadata, say).
+    """
     now = time.time()
     previous = TickCursor.parse(context.cursor)
     with storage_session(context.instance) as session:
-        watermark = session.watermark(partitions_defs)
+        watermark = session.watermark(partitions_defs, unwatched)
         unchanged = previous is not None and previous.still(watermark, judged_by, now)
         yield Tick(session, now, watermark, judged_by, previous if unchanged else None)

@@ -103,12 +103,16 @@ def costs(path: Path, instance: dg.DagsterInstance, freight: list[str]) -> dict[
                 dg.build_sensor_context(instance=instance, definitions=defs)
             )
         found[sensor] = len(statements)
+        # Stored as the daemon stores them: the sensor's own observations change nothing.
+        for event in busy.asset_events:
+            instance.report_runless_asset_event(event)
         with counting() as statements:
             quiet = definition.evaluate_tick(
                 dg.build_sensor_context(instance=instance, definitions=defs, cursor=busy.cursor)
             )
         found[f"{sensor} quiet"] = len(statements)
         assert not quiet.run_requests and quiet.cursor == busy.cursor
+        assert "nothing changed since the last tick" in str(quiet.skip_message)
     [request] = project.stages["region-1"].spec.requested_freight
     with counting() as statements:
         evaluate_availability(instance, project, "region-1", request, freight[-1])

@@ -37,13 +37,20 @@ from kargo_dagster.defs.dagster_internals.rows import (
 class AssetReads(Connections):
     """Reads of what happened to assets: materializations, observations, checks."""
 
-    def watermark(self, partitions_defs: Collection[str]) -> list[Any]:
+    def watermark(
+        self, partitions_defs: Collection[str], unwatched: Collection[dg.AssetKey] = ()
+    ) -> list[Any]:
         """What changes whenever anything a Project's state is read from changes.
 
-        The newest event, the number of runs and their latest update, and the Freight
-        partitions (removing one writes no event).
+        The newest event (observations of the ``unwatched`` assets aside), the number of runs
+        and their latest update, and the Freight partitions (removing one writes no event).
         """
-        events = sa.select(sa.func.max(EVENTS.c.id)).scalar_subquery()
+        counted = sa.or_(
+            EVENTS.c.dagster_event_type.is_(None),
+            EVENTS.c.dagster_event_type != OBSERVATION,
+            EVENTS.c.asset_key.notin_(asset_strings(unwatched)),
+        )
+        events = sa.select(sa.func.max(EVENTS.c.id)).where(counted).scalar_subquery()
         partitions = (
             sa.select(sa.func.count(), sa.func.max(DynamicPartitionsTable.c.id))
             .where(DynamicPartitionsTable.c.partitions_def_name.in_(list(partitions_defs)))
