@@ -377,5 +377,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """The ``kargo-dagster`` console script: :func:`main`, then leave at once.
+
+    Everything a command writes is stored before it returns, and its output is flushed here;
+    an ordinary interpreter exit would then spend longer than most commands take tearing down
+    the hundreds of modules Dagster loads.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
