@@ -26,6 +26,7 @@ from kargo_dagster.defs.names import (
     TAG_ACTION,
     TAG_ACTOR,
     TAG_FREIGHT,
+    TAG_PARTITION,
     TAG_PROJECT,
     TAG_STAGE,
     VERIFIED_CHECK,
@@ -178,6 +179,9 @@ def _evaluate(
                 TAG_FREIGHT: decision.freight,
                 TAG_ACTION: ACTION_AUTO_PROMOTE,
                 TAG_ACTOR: ACTOR,
+                # The partition this tick read from the instance: Dagster takes the request as
+                # resolved instead of looking each Freight up again, one query apiece.
+                TAG_PARTITION: decision.freight,
             },
         ),
         f"Auto-promoting {decision.freight} into Stage {name}.",
