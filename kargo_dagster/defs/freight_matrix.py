@@ -2,10 +2,10 @@
 
 For the newest Freight of each Warehouse (``FREIGHT_LIMIT``) and each Stage requesting it,
 one cell lists what holds: ``current`` (the Stage holds it now), ``verified`` or ``failed``
-(its latest verification there, with when it ended), ``approved`` (a person approved it for
-the Stage), ``soaking`` (verified upstream, still short of ``requiredSoakTime``),
-``promotion failed`` (its latest promotion there failed), with when it was promoted and by
-whom, and who approved. Every cell is answered from one :class:`PipelineState`.
+(its latest verification there, with when the verdict was given), ``approved`` (a person
+approved it for the Stage), ``soaking`` (verified upstream, still short of
+``requiredSoakTime``), ``promotion failed`` (its latest promotion there failed), with when
+it was promoted and by whom, and who approved. Every cell is answered from one :class:`PipelineState`.
 """
 
 from datetime import UTC, datetime
