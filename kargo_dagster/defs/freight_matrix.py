@@ -5,7 +5,8 @@ one cell lists what holds: ``current`` (the Stage holds it now), ``verified`` or
 (its latest verification there, with when the verdict was given), ``approved`` (a person
 approved it for the Stage), ``soaking`` (verified upstream, still short of
 ``requiredSoakTime``), ``promotion failed`` (its latest promotion there failed), with when
-it was promoted and by whom, and who approved. Every cell is answered from one :class:`PipelineState`.
+it was promoted and by whom, and who approved. Every cell is answered from one
+:class:`PipelineState`.
 """
 
 from datetime import UTC, datetime

@@ -19,7 +19,6 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
 
@@ -33,26 +32,27 @@ from kargo_dagster.availability import (
     decide,
     longest_soaks,
 )
-from kargo_dagster.defs.dagster_internals import CheckRow, RunRow, StorageSession
+from kargo_dagster.defs.dagster_internals import CheckRow, StorageSession
 from kargo_dagster.defs.names import (
     HEALTH_CHECK,
-    META_ACTOR,
-    META_APPROVED,
     META_FREIGHT_JSON,
-    META_HOLD,
-    META_HOLD_REASON,
-    OUTCOME_SUPERSEDED,
-    TAG_ACTION,
-    TAG_FREIGHT,
-    TAG_OUTCOME,
-    TAG_PARTITION,
-    TAG_STAGE,
     VERIFIED_CHECK,
     freight_partitions_name,
     stage_asset_key,
     warehouse_key,
 )
-from kargo_dagster.defs.run_tags import actor as run_actor
+from kargo_dagster.defs.state_records import (
+    Approval,
+    CheckResult,
+    CheckState,
+    Hold,
+    HoldDecision,
+    Promotion,
+    PromotionRun,
+    RunOutcome,
+    approvals_from,
+    hold_decisions_from,
+)
 from kargo_dagster.freight import Freight
 from kargo_dagster.spec import FreightRequest, ProjectManifests
 
@@ -71,154 +71,6 @@ __all__ = [
 ]
 
 CHECKS = (HEALTH_CHECK, VERIFIED_CHECK)
-
-CheckState = Literal["passed", "failed", "pending", "skipped", "never run", "outdated"]
-
-
-class RunOutcome(StrEnum):
-    """How a promotion run stands or ended."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELING = "canceling"
-    CANCELED = "canceled"
-    SUPERSEDED = "superseded"
-
-
-_OUTCOMES = {
-    dg.DagsterRunStatus.SUCCESS: RunOutcome.SUCCEEDED,
-    dg.DagsterRunStatus.FAILURE: RunOutcome.FAILED,
-    dg.DagsterRunStatus.CANCELED: RunOutcome.CANCELED,
-    dg.DagsterRunStatus.CANCELING: RunOutcome.CANCELING,
-    dg.DagsterRunStatus.QUEUED: RunOutcome.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED: RunOutcome.QUEUED,
-    dg.DagsterRunStatus.STARTING: RunOutcome.RUNNING,
-    dg.DagsterRunStatus.STARTED: RunOutcome.RUNNING,
-}
-_FINISHED = (RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.CANCELED, RunOutcome.SUPERSEDED)
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """Freight that became current in a Stage: the Stage asset's materialization.
-
-    Attributes:
-        asset: The Stage asset (one per origin for a Stage that requests several).
-        freight: The Freight's partition key.
-        time: When (epoch seconds).
-        run_id: The promotion's run.
-        storage_id: The materialization's place in the event log.
-    """
-
-    asset: dg.AssetKey
-    freight: str
-    time: float
-    run_id: str
-    storage_id: int
-
-
-@dataclass(frozen=True)
-class PromotionRun:
-    """A run asked to promote Freight into one or more Stages, read from its Kargo tags.
-
-    Attributes:
-        run_id: The run.
-        stages: The Stages it promotes (``kargo/stage``; several for a run of several).
-        freight: The Freight (``kargo/freight``, else the run's partition).
-        action: ``promote``, ``auto-promote``, ``rollback``, ``reverify``.
-        actor: Who asked (``kargo/actor``, else the sensor or backfill that launched it).
-        created: When it was asked for (epoch seconds).
-        ended: When it ended, if it did.
-        outcome: How it stands or ended.
-    """
-
-    run_id: str
-    stages: tuple[str, ...]
-    freight: str
-    action: str
-    actor: str
-    created: float
-    ended: float | None
-    outcome: RunOutcome
-
-    @property
-    def finished(self) -> bool:
-        """Whether the run has ended."""
-        return self.outcome in _FINISHED
-
-    @classmethod
-    def from_row(cls, row: RunRow) -> "PromotionRun":
-        """The run as its stored row and tags describe it."""
-        tags = row.tags
-        outcome = _OUTCOMES.get(row.status, RunOutcome.RUNNING)
-        if tags.get(TAG_OUTCOME) == OUTCOME_SUPERSEDED and outcome in _FINISHED:
-            outcome = RunOutcome.SUPERSEDED
-        return cls(
-            run_id=row.run_id,
-            stages=tuple(s for s in tags.get(TAG_STAGE, "").split(",") if s),
-            freight=tags.get(TAG_FREIGHT) or tags.get(TAG_PARTITION, ""),
-            action=tags.get(TAG_ACTION, ""),
-            actor=run_actor(tags),
-            created=row.created,
-            ended=row.ended,
-            outcome=outcome,
-        )
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The latest evaluation of a Stage's ``health`` or ``verified`` check for one Freight.
-
-    Attributes:
-        state: ``passed``/``failed`` when it checked the Freight's latest promotion into the
-            Stage; ``outdated`` when the Freight was promoted again since; ``pending`` while
-            a run that plans it has not finished it; ``skipped`` when that run ended without
-            running it (its promotion failed); ``never run`` otherwise.
-        run_id: The run that last planned or ran it.
-        evaluated_at: When the verdict was given (epoch seconds), for a finished one.
-    """
-
-    asset: dg.AssetKey
-    check: str
-    freight: str
-    state: CheckState
-    run_id: str | None = None
-    evaluated_at: float | None = None
-
-    @property
-    def passed(self) -> bool:
-        """Whether the check passed against the Freight's latest promotion into the Stage."""
-        return self.state == "passed"
-
-
-@dataclass(frozen=True)
-class Approval:
-    """Freight approved for a Stage (Kargo's ``approvedFor``), by whom and when."""
-
-    asset: dg.AssetKey
-    freight: str
-    actor: str
-    time: float
-
-
-@dataclass(frozen=True)
-class Hold:
-    """A Stage on hold: the Freight held, why, by whom and when (epoch seconds)."""
-
-    freight: str
-    reason: str
-    actor: str
-    since: float
-
-
-@dataclass(frozen=True)
-class _HoldDecision:
-    asset: dg.AssetKey
-    held: bool
-    hold: Hold
-    storage_id: int
 
 
 def availability_request(stage: str, request: FreightRequest) -> AvailabilityRequest:
@@ -263,7 +115,7 @@ class PipelineState:
     recorded: Mapping[str, Freight] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     _stays: Mapping[dg.AssetKey, tuple[Occupancy, ...]] = field(default_factory=dict)
-    _holds: Mapping[dg.AssetKey, _HoldDecision] = field(default_factory=dict)
+    _holds: Mapping[dg.AssetKey, HoldDecision] = field(default_factory=dict)
 
     def current_freight(self, asset: dg.AssetKey) -> Promotion | None:
         """What the Stage asset holds now, if anything."""
@@ -471,13 +323,13 @@ def read_pipeline_state(
         current=current,
         promotions=promotions,
         checks=checks,
-        approvals=_approvals(observations),
+        approvals=approvals_from(observations),
         runs=runs,
         recorded=recorded,
         problems=tuple(problems),
         # Oldest first, as stored: soak is computed from them again and again.
         _stays={asset: tuple(rows) for asset, rows in stays.items()},
-        _holds=_hold_decisions(observations, current),
+        _holds=hold_decisions_from(observations, current),
     )
 
 
@@ -533,48 +385,13 @@ def _check_result(
     return CheckResult(row.asset, row.check, row.partition, state, row.run_id, row.evaluated_at)
 
 
-def _approvals(observations: Iterable[Any]) -> dict[tuple[dg.AssetKey, str], Approval]:
-    approvals: dict[tuple[dg.AssetKey, str], Approval] = {}
-    for row in observations:
-        if _value(row.metadata.get(META_APPROVED)) is True:
-            # Newest last: a later approval says who approved most recently.
-            approvals[(row.asset, row.partition)] = Approval(
-                row.asset, row.partition, _text(row.metadata.get(META_ACTOR)), row.timestamp
-            )
-    return approvals
-
-
-def _hold_decisions(
-    observations: Iterable[Any], current: Mapping[dg.AssetKey, Promotion]
-) -> dict[dg.AssetKey, _HoldDecision]:
-    decisions: dict[dg.AssetKey, _HoldDecision] = {}
-    for row in observations:
-        if META_HOLD not in row.metadata:
-            continue
-        promotion = current.get(row.asset)
-        if promotion is None or row.storage_id < promotion.storage_id:
-            continue
-        decisions[row.asset] = _HoldDecision(
-            asset=row.asset,
-            held=_value(row.metadata[META_HOLD]) is True,
-            hold=Hold(
-                freight=str(row.partition),
-                reason=_text(row.metadata.get(META_HOLD_REASON)),
-                actor=_text(row.metadata.get(META_ACTOR)),
-                since=row.timestamp,
-            ),
-            storage_id=row.storage_id,
-        )
-    return decisions
-
-
 def _recorded(
     session: StorageSession, project: str, warehouses: Collection[str], wanted: Collection[str]
 ) -> dict[str, Freight]:
     keys = [warehouse_key(project, name) for name in warehouses]
     found: dict[str, Freight] = {}
     for (_, partition), metadata in session.latest_materialization_metadata(keys, wanted).items():
-        value = _value(metadata.get(META_FREIGHT_JSON))
+        value = getattr(metadata.get(META_FREIGHT_JSON), "value", None)
         if isinstance(value, dict):
             found[partition] = Freight.from_json(value)
     return found
@@ -598,11 +415,3 @@ def _missing(
                 "was deleted, or the Warehouse renamed)"
             )
     return problems
-
-
-def _value(entry: object) -> object:
-    return getattr(entry, "value", entry)
-
-
-def _text(entry: object) -> str:
-    return str(_value(entry) or "")
