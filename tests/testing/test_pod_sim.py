@@ -54,7 +54,9 @@ def wait_for(what: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 
 def main_state(core: Any, name: str) -> Any:
-    return core.read_namespaced_pod(name, NAMESPACE).status.container_statuses[0].state
+    """The pod's main container state; an empty one until the simulator has reported any."""
+    statuses = core.read_namespaced_pod(name, NAMESPACE).status.container_statuses
+    return statuses[0].state if statuses else kubernetes.client.V1ContainerState()
 
 
 @pytest.fixture
