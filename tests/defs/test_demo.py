@@ -64,9 +64,20 @@ def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 120) 
 
 
 def rendered_dom(url: str, profile: Path) -> str:
-    """The page's DOM once headless Chromium has run its scripts for a while."""
+    """The page's DOM once headless Chromium has run its scripts for a while.
+
+    Headless Chromium's virtual time sometimes stops advancing on a loaded machine and the
+    process never ends; it is asked once more, with a fresh profile, before the test fails.
+    """
     chromium = shutil.which("chromium")
     assert chromium, "the UI test needs Debian's chromium (installed by .ci/run)"
+    try:
+        return _dump_dom(chromium, url, profile)
+    except subprocess.TimeoutExpired:
+        return _dump_dom(chromium, url, profile.with_name(profile.name + "-again"))
+
+
+def _dump_dom(chromium: str, url: str, profile: Path) -> str:
     return subprocess.run(
         [
             chromium,
