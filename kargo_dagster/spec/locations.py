@@ -19,18 +19,13 @@ from typing import Any
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.error import Mark, MarkedYAMLError, YAMLError
+from yaml.error import MarkedYAMLError, YAMLError
 from yaml.events import (
-    AliasEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
     StreamEndEvent,
 )
 
 from kargo_dagster.errors import ManifestProblem
+from kargo_dagster.spec.yaml_nodes import Mapping, Node, Scalar, Sequence, compose
 from kargo_dagster.spec.yaml_values import (
     MAP,
     MERGE,
@@ -43,7 +38,6 @@ from kargo_dagster.spec.yaml_values import (
     YAML_1_2,
     Version,
     construct_scalar,
-    resolve_plain,
 )
 
 __all__ = ["Document", "FieldPath", "read_documents"]
@@ -132,7 +126,7 @@ def _read(loader_class: Any, text: str, file: str) -> tuple[list[Document], YAML
         while type(event := get_event()) is not StreamEndEvent:
             # ruamel.yaml kept a %YAML version for the rest of the stream, not one document.
             version = event.version or version
-            root = _compose(get_event, version)
+            root = compose(get_event, version)
             document = _Builder(version).document(file, root)
             if document is not None:
                 documents.append(document)
@@ -164,90 +158,6 @@ def _syntax_problem(file: str, exc: YAMLError) -> ManifestProblem:
     )
 
 
-class _Scalar:
-    __slots__ = ("mark", "tag", "value")
-    kind = "scalar"
-
-    def __init__(self, tag: str, value: str, mark: Mark) -> None:
-        self.tag = tag
-        self.value = value
-        self.mark = mark
-
-
-class _Sequence:
-    __slots__ = ("items", "mark", "tag")
-    kind = "sequence"
-
-    def __init__(self, tag: str, mark: Mark) -> None:
-        self.tag = tag
-        self.mark = mark
-        self.items: list[_Node] = []
-
-
-class _Mapping:
-    __slots__ = ("items", "mark", "tag")
-    kind = "mapping"
-
-    def __init__(self, tag: str, mark: Mark) -> None:
-        self.tag = tag
-        self.mark = mark
-        self.items: list[_Node] = []  # key, value, key, value, ...
-
-
-_Node = _Scalar | _Sequence | _Mapping
-
-
-def _compose(get_event: Callable[[], Any], version: Version) -> _Node:
-    """Composes one document from its first node's event to its DocumentEndEvent."""
-    anchors: dict[str, _Node] = {}
-    open_collections: list[_Sequence | _Mapping] = []
-    root: _Node | None = None
-    while True:
-        event = get_event()
-        kind = type(event)
-        node: _Node
-        if kind is ScalarEvent:
-            tag = event.tag
-            # A bare "!" asks for the plain reading even of a quoted or empty scalar (libyaml
-            # does not flag an empty one as plain; ruamel.yaml read it as null).
-            if tag == "!" or (tag is None and event.implicit[0]):
-                tag = resolve_plain(event.value, version)
-            elif tag is None:
-                tag = STR
-            node = _Scalar(tag, event.value, event.start_mark)
-            if event.anchor is not None:
-                anchors[event.anchor] = node
-        elif kind is AliasEvent:
-            target = anchors.get(event.anchor)
-            if target is None:
-                raise ComposerError(
-                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
-                )
-            node = target
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            tag = event.tag
-            collection: _Sequence | _Mapping
-            if kind is MappingStartEvent:
-                collection = _Mapping(MAP if tag is None or tag == "!" else tag, event.start_mark)
-            else:
-                collection = _Sequence(SEQ if tag is None or tag == "!" else tag, event.start_mark)
-            # Registered before its children, so that an alias inside refers to it.
-            if event.anchor is not None:
-                anchors[event.anchor] = collection
-            open_collections.append(collection)
-            continue
-        elif kind is MappingEndEvent or kind is SequenceEndEvent:
-            node = open_collections.pop()
-        else:  # DocumentEndEvent
-            if root is None:  # a parser never ends a document without a node
-                raise ComposerError(None, None, "found a document without content", None)
-            return root
-        if open_collections:
-            open_collections[-1].items.append(node)
-        else:
-            root = node
-
-
 class _Builder:
     """Builds one document's plain data and its line index from the composed nodes.
 
@@ -262,31 +172,31 @@ class _Builder:
         # which plain data cannot; ruamel.yaml read such an alias as null.
         self.building: set[int] = set()
 
-    def document(self, file: str, root: _Node) -> Document | None:
+    def document(self, file: str, root: Node) -> Document | None:
         data = self.value(root, ())
         if data is None:
             return None
         # ruamel.yaml knew the line of its mapping and list types only (not of sets or pairs).
-        has_line = not isinstance(root, _Scalar) and root.tag not in (SET, PAIRS)
+        has_line = not isinstance(root, Scalar) and root.tag not in (SET, PAIRS)
         return Document(
             file=file, line=root.mark.line + 1 if has_line else 1, data=data, lines=self.lines
         )
 
-    def value(self, node: _Node, path: FieldPath) -> Any:
-        if isinstance(node, _Scalar):
+    def value(self, node: Node, path: FieldPath) -> Any:
+        if isinstance(node, Scalar):
             return node.value if node.tag == STR else self.scalar(node)
         identity = id(node)
         if identity in self.building:
             return None
         self.building.add(identity)
-        if isinstance(node, _Mapping):
+        if isinstance(node, Mapping):
             result = self.mapping(node, path)
         else:
             result = self.sequence(node, path)
         self.building.discard(identity)
         return result
 
-    def isolated(self, node: _Node, path: FieldPath) -> tuple[Any, dict[FieldPath, int]]:
+    def isolated(self, node: Node, path: FieldPath) -> tuple[Any, dict[FieldPath, int]]:
         """Builds ``node`` with lines of its own, for the caller to keep or drop."""
         outer = self.lines
         self.lines = {}
@@ -295,7 +205,7 @@ class _Builder:
         finally:
             self.lines = outer
 
-    def scalar(self, node: _Scalar) -> Any:
+    def scalar(self, node: Scalar) -> Any:
         tag = node.tag
         if tag in (MAP, SET):
             raise ConstructorError(
@@ -314,7 +224,7 @@ class _Builder:
         except ValueError as exc:
             raise ConstructorError(None, None, str(exc), node.mark) from None
 
-    def sequence(self, node: _Sequence, path: FieldPath) -> Any:
+    def sequence(self, node: Sequence, path: FieldPath) -> Any:
         tag = node.tag
         if tag in SCALAR_TAGS:
             raise ConstructorError(
@@ -334,7 +244,7 @@ class _Builder:
             items.append(self.value(child, child_path))
         return items
 
-    def mapping(self, node: _Mapping, path: FieldPath) -> Any:
+    def mapping(self, node: Mapping, path: FieldPath) -> Any:
         tag = node.tag
         if tag in SCALAR_TAGS:
             raise ConstructorError(
@@ -386,8 +296,8 @@ class _Builder:
                     lines.setdefault(field_path, line)
         return result
 
-    def key(self, mapping: _Node, key_node: _Node) -> Any:
-        if isinstance(key_node, _Scalar):
+    def key(self, mapping: Node, key_node: Node) -> Any:
+        if isinstance(key_node, Scalar):
             return key_node.value if key_node.tag == STR else self.scalar(key_node)
         # A list or mapping used as a key becomes a tuple (of items); ruamel.yaml kept no
         # lines inside keys.
@@ -403,7 +313,7 @@ class _Builder:
         return key
 
     def merged(
-        self, node: _Mapping, path: FieldPath
+        self, node: Mapping, path: FieldPath
     ) -> list[tuple[dict[Any, Any], dict[FieldPath, int]]]:
         """The mappings that ``<<`` keys merge into ``node``, in order, with their lines."""
         sources: list[tuple[dict[Any, Any], dict[FieldPath, int]]] = []
@@ -419,12 +329,12 @@ class _Builder:
                     'found duplicate merge key "<<"',
                     key_node.mark,
                 )
-            if isinstance(value_node, _Mapping):
+            if isinstance(value_node, Mapping):
                 candidates = [(value_node, self.isolated(value_node, path))]
-            elif isinstance(value_node, _Sequence):
+            elif isinstance(value_node, Sequence):
                 candidates = [(sub, self.isolated(sub, path)) for sub in value_node.items]
                 for sub, _ in candidates:
-                    if not isinstance(sub, _Mapping):
+                    if not isinstance(sub, Mapping):
                         raise ConstructorError(
                             "while constructing a mapping",
                             node.mark,
@@ -443,7 +353,7 @@ class _Builder:
             sources.extend(built for _, built in candidates if isinstance(built[0], dict))
         return sources
 
-    def set(self, node: _Mapping) -> set[Any]:
+    def set(self, node: Mapping) -> set[Any]:
         result: set[Any] = set()
         items = node.items
         for index in range(0, len(items), 2):
@@ -460,13 +370,13 @@ class _Builder:
             result.add(key)
         return result
 
-    def pairs(self, node: _Sequence, path: FieldPath) -> Any:
+    def pairs(self, node: Sequence, path: FieldPath) -> Any:
         """``!!omap`` (a mapping, with lines) or ``!!pairs`` (a list of tuples, without)."""
         context = _building(node.tag)
         entries: list[tuple[Any, Any]] = []
         ordered: dict[Any, Any] = {}
         for sub in node.items:
-            if not isinstance(sub, _Mapping):
+            if not isinstance(sub, Mapping):
                 raise ConstructorError(
                     context,
                     node.mark,
