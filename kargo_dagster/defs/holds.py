@@ -15,7 +15,7 @@ import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.names import META_ACTOR, META_HOLD, META_HOLD_REASON
-from kargo_dagster.defs.pipeline_state import Hold
+from kargo_dagster.defs.state_records import Hold, hold_decisions_from
 
 __all__ = ["META_HOLD", "Hold", "current_hold", "lift_hold", "place_hold"]
 
@@ -39,22 +39,11 @@ def current_hold(instance: dg.DagsterInstance, stage: dg.AssetKey) -> Hold | Non
     """The hold on ``stage``, if its latest hold decision placed one after its last promotion."""
     with storage_session(instance) as session:
         current = session.latest_materializations([stage]).get(stage)
-        decisions = [
-            row
-            for row in session.observations(
-                [stage], after_id=current.storage_id if current is not None else 0
-            )
-            if META_HOLD in row.metadata
-        ]
-    if not decisions or getattr(decisions[-1].metadata[META_HOLD], "value", None) is not True:
-        return None
-    latest = decisions[-1]
-    return Hold(
-        freight=str(latest.partition),
-        reason=_text(latest.metadata.get(META_HOLD_REASON)),
-        actor=_text(latest.metadata.get(META_ACTOR)),
-        since=latest.timestamp,
-    )
+        if current is None:
+            return None
+        observations = session.observations([stage], after_id=current.storage_id)
+    decision = hold_decisions_from(observations, {stage: current.storage_id}).get(stage)
+    return decision.hold if decision is not None and decision.held else None
 
 
 def _record(
@@ -73,7 +62,3 @@ def _record(
             metadata={META_HOLD: held, META_HOLD_REASON: reason, META_ACTOR: actor},
         )
     )
-
-
-def _text(value: object) -> str:
-    return str(getattr(value, "value", value) or "")

@@ -6,8 +6,8 @@ import dagster as dg
 from dagster_postgres.utils import DagsterPostgresException
 from sqlalchemy.exc import DBAPIError
 
+from kargo_dagster.defs.dagster_internals import unreachable
 from kargo_dagster.errors import InstanceError, KargoDagsterError
-from kargo_dagster.redaction import redact_text
 
 __all__ = ["open_instance"]
 
@@ -29,12 +29,5 @@ def open_instance() -> dg.DagsterInstance:
     try:
         return dg.DagsterInstance.get()
     except (DagsterPostgresException, DBAPIError) as error:
-        cause = error.__cause__ or error
-        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()
-        raise InstanceError(
-            redact_text(
-                f"cannot open the Dagster instance in {home} (its dagster.yaml storage): "
-                f"{reason[0] if reason else type(error).__name__}. Check that its database "
-                "is running and reachable"
-            )
-        ) from None
+        # Dagster's PostgreSQL storage retries connecting, then raises its own error.
+        raise InstanceError(unreachable(f"in {home}", error.__cause__ or error)) from None

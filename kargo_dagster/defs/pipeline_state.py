@@ -136,20 +136,15 @@ class PipelineState:
         return self.approvals.get((asset, freight))
 
     def hold(self, asset: dg.AssetKey) -> Hold | None:
-        """The hold on the Stage asset, if its latest hold decision placed one after the
-        Stage's latest promotion."""
+        """The hold on the Stage asset, if its latest hold decision since its current
+        promotion placed one."""
         decision = self._holds.get(asset)
-        if decision is None or not decision.held:
-            return None
-        current = self.current.get(asset)
-        if current is not None and current.time > decision.hold.since:
-            return None
-        return decision.hold
+        return decision.hold if decision is not None and decision.held else None
 
-    def decided_since(self, asset: dg.AssetKey, since: float) -> bool:
-        """Whether a hold was placed or lifted on the Stage asset after ``since``."""
-        decision = self._holds.get(asset)
-        return decision is not None and decision.hold.since > since
+    def decided(self, asset: dg.AssetKey) -> bool:
+        """Whether a hold was placed or lifted on the Stage asset since its current
+        promotion."""
+        return asset in self._holds
 
     def run(self, run_id: str) -> PromotionRun | None:
         """The run ``run_id``, if it was read."""
@@ -329,7 +324,9 @@ def read_pipeline_state(
         problems=tuple(problems),
         # Oldest first, as stored: soak is computed from them again and again.
         _stays={asset: tuple(rows) for asset, rows in stays.items()},
-        _holds=hold_decisions_from(observations, current),
+        _holds=hold_decisions_from(
+            observations, {asset: p.storage_id for asset, p in current.items()}
+        ),
     )
 
 

@@ -236,7 +236,7 @@ def _hold_after_manual_promotion(
     run = state.run(current.run_id)
     if run is None or run.action not in MANUAL_ACTIONS:
         return None
-    if state.decided_since(key, current.time):
+    if state.decided(key):
         return None
     freight = current.freight
     reason = f"{freight} was promoted by {run.actor} while {candidate} was the candidate"

@@ -181,10 +181,8 @@ class Hold:
 class HoldDecision:
     """The latest hold decision on a Stage asset: a hold placed (``held``) or lifted."""
 
-    asset: dg.AssetKey
     held: bool
     hold: Hold
-    storage_id: int
 
 
 def approvals_from(
@@ -202,18 +200,17 @@ def approvals_from(
 
 
 def hold_decisions_from(
-    observations: Iterable[ObservationRow], current: Mapping[dg.AssetKey, Promotion]
+    observations: Iterable[ObservationRow], promoted: Mapping[dg.AssetKey, int]
 ) -> dict[dg.AssetKey, HoldDecision]:
-    """Each Stage asset's newest hold decision made since its current promotion."""
+    """Each Stage asset's newest hold decision stored after its current promotion (whose
+    storage id ``promoted`` gives; a Stage that holds nothing has no hold)."""
     decisions: dict[dg.AssetKey, HoldDecision] = {}
     for row in observations:
         if META_HOLD not in row.metadata:
             continue
-        promotion = current.get(row.asset)
-        if promotion is None or row.storage_id < promotion.storage_id:
+        if row.asset not in promoted or row.storage_id < promoted[row.asset]:
             continue
         decisions[row.asset] = HoldDecision(
-            asset=row.asset,
             held=_value(row.metadata[META_HOLD]) is True,
             hold=Hold(
                 freight=str(row.partition),
@@ -221,7 +218,6 @@ def hold_decisions_from(
                 actor=_text(row.metadata.get(META_ACTOR)),
                 since=row.timestamp,
             ),
-            storage_id=row.storage_id,
         )
     return decisions
 

@@ -59,7 +59,7 @@ class TickCursor(BaseModel):
     def still(self, watermark: list[Any], fingerprint: str, now: float) -> bool:
         """Whether nothing the tick judged by has changed since this cursor was written."""
         return (
-            json.dumps(self.watermark, default=str) == json.dumps(watermark, default=str)
+            self.watermark == watermark
             and self.fingerprint == fingerprint
             and (self.wake_at is None or now < self.wake_at)
         )

@@ -57,6 +57,7 @@ __all__ = [
     "StorageSession",
     "add_run_tags",
     "storage_session",
+    "unreachable",
 ]
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
 
 from kargo_dagster.defs.dagster_internals.rows import Connections, RunRow, epoch, naive
+from kargo_dagster.defs.instance_queries import UNFINISHED
 from kargo_dagster.defs.names import RUN_TAG_KEYS, TAG_FREIGHT, TAG_PROJECT, TAG_STAGE
 
 
@@ -99,15 +100,6 @@ class RunReads(Connections):
             RunRow(run_id, dg.DagsterRunStatus(status), epoch(created) or 0.0, ended, tags, order)
             for run_id, ((order, status, created, ended), tags) in found.items()
         ]
-
-
-# Runs that may still promote: waiting in the queue, starting, or running.
-UNFINISHED = (
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-)
 
 
 def unfinished() -> Any:
