@@ -5,9 +5,11 @@ list (use ``dg.EnvVar`` for passwords, so the UI shows the variable's name, not 
 ``KARGO_DAGSTER_CREDS_*`` environment variables, and, when configured, Kargo credential
 Secrets read through the Kubernetes API.
 
-The Argo CD steps (``argocd-update``, ``argocd-wait``) reach Argo CD through ``argocd``:
-:class:`ArgoCDSettings`, which names the transport (today ``kubernetes``: Application
-resources through the Kubernetes API where Argo CD runs, as Kargo does) and its connection.
+The Argo CD steps (``argocd-update``, ``argocd-wait``) and the ``health`` check reach Argo CD
+through ``argocd``: :class:`ArgoCDSettings`, which names the transport (``kubernetes``:
+Application resources through the Kubernetes API where Argo CD runs, as Kargo does; or
+``rest``) and its connection. Without it they use Kargo's defaults: the Kubernetes API found
+through ``$KUBECONFIG``, the pod's service account or ``~/.kube/config``, namespace ``argocd``.
 """
 
 import os
@@ -114,7 +116,11 @@ class ArgoCDSettings(dg.Config):
         description="Where Applications are when a step names no namespace",
     )
     kubernetes: ArgoCDKubernetes | None = Field(
-        default=None, description="The Kubernetes connection; default: kubeconfig or in-cluster"
+        default=None,
+        description=(
+            "The Kubernetes connection; default: $KUBECONFIG, the pod's service account, "
+            "~/.kube/config"
+        ),
     )
     rest: ArgoCDRest | None = Field(
         default=None, description="Argo CD's REST API, for transport 'rest'"
@@ -144,7 +150,11 @@ class RolloutsSettings(dg.Config):
     """
 
     kubernetes: ArgoCDKubernetes | None = Field(
-        default=None, description="The Kubernetes connection; default: kubeconfig or in-cluster"
+        default=None,
+        description=(
+            "The Kubernetes connection; default: $KUBECONFIG, the pod's service account, "
+            "~/.kube/config"
+        ),
     )
     timeout_seconds: float = Field(
         default=600.0, ge=0, description="How long verified waits for an AnalysisRun to finish"
@@ -231,7 +241,12 @@ class KargoResource(dg.ConfigurableResource):
     kustomize: str = Field(default="", description="kustomize binary, preferred over kubectl")
     helm: str = Field(default="", description="helm binary (helm-template); default PATH")
     argocd: ArgoCDSettings | None = Field(
-        default=None, description="Argo CD, for argocd-update and argocd-wait; default: none"
+        default=None,
+        description=(
+            "Argo CD, for argocd-update, argocd-wait and the health check; default: its "
+            "Applications in namespace argocd, through $KUBECONFIG, the pod's service account "
+            "or ~/.kube/config, as Kargo finds them"
+        ),
     )
     rollouts: RolloutsSettings | None = Field(
         default=None,
@@ -291,19 +306,22 @@ class KargoResource(dg.ConfigurableResource):
             )
         return ChainedCredentialStore(stores)
 
-    def argocd_applications(
-        self,
-    ) -> "KubernetesArgoCDApplications | RestArgoCDApplications | None":
-        """A client for Argo CD's Applications, or None when ``argocd`` is not set.
+    def argocd_settings(self) -> ArgoCDSettings:
+        """The ``argocd`` setting, or the defaults (Kargo's) when it is not given."""
+        return self.argocd or ArgoCDSettings()
 
-        The caller closes it.
+    def argocd_applications(self) -> "KubernetesArgoCDApplications | RestArgoCDApplications":
+        """A client for Argo CD's Applications; the caller closes it.
+
+        Without an ``argocd`` setting, Argo CD's Applications are read in namespace ``argocd``
+        of the Kubernetes API found as Kargo finds it: ``$KUBECONFIG``, the pod's service
+        account, ``~/.kube/config``.
 
         Raises:
-            ArgoCDError: The connection settings cannot be used (no kubeconfig, bad file).
+            ArgoCDError: The connection settings cannot be used (a bad file or context), or
+                none is found; the message says what was tried.
         """
-        settings = self.argocd
-        if settings is None:
-            return None
+        settings = self.argocd_settings()
         if settings.transport == "rest":
             rest = settings.rest
             if rest is None:
@@ -342,7 +360,9 @@ def rollouts_api_client(settings: RolloutsSettings) -> "kubernetes.client.ApiCli
     from kargo_dagster.defs.kube_connections import argocd_api_client
 
     connection = settings.kubernetes or ArgoCDKubernetes()
-    return argocd_api_client(connection, _resolved(connection.token or ""))
+    return argocd_api_client(
+        connection, _resolved(connection.token or ""), setting="KargoResource.rollouts.kubernetes"
+    )
 
 
 def _resolved(value: str) -> str:

@@ -49,10 +49,7 @@ def stage_health_result(criteria: list[Any], kargo: KargoResource) -> dg.AssetCh
             metadata={"status": "Healthy", "applications": "none registered"},
             description="No Argo CD applications are registered for this Stage.",
         )
-    settings = kargo.argocd
-    if settings is None:
-        health = settle(None, criteria, timeout=0, interval=1)
-        return _result(health, None)
+    settings = kargo.argocd_settings()
     try:
         client = kargo.argocd_applications()
     except ArgoCDError as error:
@@ -61,7 +58,6 @@ def stage_health_result(criteria: list[Any], kargo: KargoResource) -> dg.AssetCh
             metadata={"status": HealthState.UNKNOWN.value},
             description=f"Unknown: cannot connect to Argo CD: {redact_text(str(error))}",
         )
-    assert client is not None  # settings are set
 
     def refresh(namespace: str, name: str) -> None:
         client.patch(namespace, name, hard_refresh_patch())

@@ -78,10 +78,8 @@ def argocd_connection(ctx: StepContext, step: str) -> ArgoCDApplications:
     """
     if ctx.argocd is None:
         raise TerminalStepError(
-            f"the {step} step needs a connection to Argo CD, and none is configured: give "
-            "KargoResource an `argocd` setting (the Kubernetes API where Argo CD's "
-            "Applications live), or pass PromotionServices(argocd=...) when running "
-            "promotions directly"
+            f"the {step} step needs a connection to Argo CD, and this promotion was given "
+            "none: pass PromotionServices(argocd=...) when running promotions directly"
         )
     return ctx.argocd
 

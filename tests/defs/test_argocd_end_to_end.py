@@ -26,6 +26,7 @@ from kargo_dagster.testing.demo_services import (
     DemoServices,
     demo_services,
 )
+from kargo_dagster.testing.kube_client_config import write_kubeconfig
 from tests.defs.promotions import check_json, failure_message, promote
 
 REPO = Path(__file__).parents[2]
@@ -54,7 +55,7 @@ class World:
         freight = Freight(origin=FreightOrigin(name="guestbook"), images=(image,))
         return record_freight(instance, "kargo-demo", freight)
 
-    def definitions(self, argocd: ArgoCDSettings) -> dg.Definitions:
+    def definitions(self, argocd: ArgoCDSettings | None) -> dg.Definitions:
         kargo = KargoResource(
             work_dir=str(self.work_dir), kubectl=str(TOOLS / "kubectl"), argocd=argocd
         )
@@ -159,6 +160,24 @@ def test_freight_goes_through_argo_cd_and_its_gates_from_dev_to_staging(tmp_path
         assert "newTag: v0.2.0" in world.services.gitops.git(
             "show", "main:env/staging/kustomization.yaml"
         )
+
+
+def test_without_an_argocd_setting_the_kubeconfig_in_the_environment_reaches_argo_cd(
+    tmp_path, instance, monkeypatch
+):
+    # As Kargo's controllers: no configuration, the standard chain finds the cluster.
+    with example_world(tmp_path) as world:
+        kubeconfig = write_kubeconfig(world.services.kube_url, tmp_path / "kubeconfig")
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        key = world.freight(instance, "v0.2.0")
+        promoted = promote(world.definitions(None), instance, DEV, key)
+        assert promoted.success, failure_message(promoted)
+        app = world.services.kube.get(
+            "argoproj.io/v1alpha1", "Application", "argocd", "guestbook-dev"
+        )
+        assert app["status"]["sync"]["revision"] == world.services.gitops.rev("main")
+        gates = checks(promoted)
+        assert gates["health"].passed, gates["health"].description
 
 
 def test_a_degraded_app_fails_the_gate_and_staging_refuses_the_freight(tmp_path, instance):

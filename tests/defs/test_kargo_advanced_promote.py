@@ -168,7 +168,13 @@ def test_the_kargo_advanced_task_promotes_into_dev_and_syncs_argo_cd(tmp_path, i
     ]
 
 
-def test_without_an_argo_cd_connection_the_promotion_says_how_to_configure_one(tmp_path, instance):
+def test_without_an_argo_cd_connection_the_promotion_says_what_it_tried(
+    tmp_path, instance, monkeypatch
+):
+    # Nothing in Kargo's chain: no $KUBECONFIG, not in a pod, no ~/.kube/config.
+    for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     remotes, remote, source_commit = repository(tmp_path)
     with GitHTTPServer(remotes) as git_server:
         repo_url = git_server.url_for(remote)
@@ -180,6 +186,8 @@ def test_without_an_argo_cd_connection_the_promotion_says_how_to_configure_one(t
         result = promote(defs, instance, dg.AssetKey(["kargo-advanced", "stage", "dev"]), key)
     assert not result.success
     assert (
-        "step 'task-1::step-7' (argocd-update): the argocd-update step needs a connection to "
-        "Argo CD, and none is configured: give KargoResource an `argocd` setting"
+        "no connection to the Kubernetes API where Argo CD runs is configured; tried "
+        "KargoResource.argocd.kubernetes.host and .kubeconfig (not set), $KUBECONFIG (not set), "
+        "the pod's service account (not in a Kubernetes pod: $KUBERNETES_SERVICE_HOST is unset), "
+        f"{tmp_path / 'home' / '.kube' / 'config'} (no such file)"
     ) in failure_message(result)

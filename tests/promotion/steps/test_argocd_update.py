@@ -174,9 +174,9 @@ def test_a_missing_app_is_an_error_to_retry(argocd, tmp_path):
     assert str(caught.value) == 'unable to find Argo CD Application "nope" in namespace "argocd"'
 
 
-def test_no_argocd_connection_fails_saying_how_to_configure_one(argocd, tmp_path):
+def test_no_argocd_connection_fails_saying_how_to_give_one(argocd, tmp_path):
     ctx = argocd.context(tmp_path, argocd=None)
-    with pytest.raises(TerminalStepError, match="give KargoResource an `argocd` setting"):
+    with pytest.raises(TerminalStepError, match=r"pass PromotionServices\(argocd=\.\.\.\)"):
         run_once(STEP, ctx, {"apps": [{"name": "guestbook"}]})
 
 
