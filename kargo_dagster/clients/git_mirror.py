@@ -17,16 +17,18 @@ cloned afresh after that.
 """
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
+import socket
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kargo_dagster.clients.file_lock import advisory_lock
 from kargo_dagster.clients.git_command import GitCommand
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import RepositoryError
@@ -38,7 +40,7 @@ __all__ = ["GitMirror", "GitMirrors", "RemoteRefs", "parse_ls_remote"]
 _HEADS = "refs/heads/"
 _TAGS = "refs/tags/"
 _STATE_VERSION = 1
-_LOCK_POLL_SECONDS = 0.05
+_FETCH_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -243,12 +245,13 @@ class GitMirrors:
                         action="configuring the mirror of",
                         git_dir=git_dir,
                     )
+                _remove_abandoned_locks(git_dir, self.timeout)
                 fetch = ["fetch", "--quiet", "--prune", "--prune-tags", "origin"]
                 if blobless and state is None:
                     # The first fetch with a filter makes the mirror a partial clone; later
                     # fetches keep using the filter on their own.
                     fetch.insert(1, "--filter=blob:none")
-                command.run(fetch, action="fetching", git_dir=git_dir)
+                _fetch(command, fetch, git_dir)
                 # Recorded after the fetch: what was fetched is at least this new, so a
                 # later ls-remote showing the same refs means nothing is missing.
                 _write_state(path, wanted)
@@ -261,6 +264,11 @@ class GitMirrors:
                 fetched=fetched,
                 command=command,
             )
+
+    def forget(self, repo_url: str) -> None:
+        """Make the next :meth:`synced` of ``repo_url`` fetch, whatever the remote says."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.path_for(repo_url) / "state.json").unlink()
 
     def absorb_push(self, repo_url: str, source: Path, branch: str, commit: str) -> bool:
         """Record that ``commit``, pushed from the clone at ``source``, is now ``branch``.
@@ -315,8 +323,7 @@ class GitMirrors:
     def _initialise(self, command: GitCommand, path: Path, repo_url: str) -> None:
         # Built under a temporary name and renamed, so a crash never leaves a half-configured
         # mirror behind that later calls would trust.
-        staging = path / f"repo.git.tmp-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = path / f"repo.git.tmp-{_unique()}"
         action = "creating the mirror of"
         command.run(["init", "--quiet", "--bare", str(staging)], action=action, cwd=path)
         for key, value in (
@@ -331,27 +338,24 @@ class GitMirrors:
             ("maintenance.autoDetach", "false"),
         ):
             command.run(["config", "--add", key, value], action=action, git_dir=staging)
-        staging.rename(path / "repo.git")
+        try:
+            staging.rename(path / "repo.git")
+        except OSError:
+            # Another machine sharing the volume made it first; theirs is as good.
+            shutil.rmtree(staging, ignore_errors=True)
+            if not (path / "repo.git").is_dir():
+                raise
 
     @contextlib.contextmanager
     def _locked(self, path: Path, label: str) -> Iterator[None]:
-        deadline = time.monotonic() + self.timeout
-        with (path / "lock").open("a+") as handle:
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise RepositoryError(
-                            f"the local mirror of git repository {label} stayed locked by "
-                            f"another process for {self.timeout:g}s"
-                        ) from None
-                    time.sleep(_LOCK_POLL_SECONDS)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        def busy() -> RepositoryError:
+            return RepositoryError(
+                f"the local mirror of git repository {label} stayed locked by another process "
+                f"for {self.timeout:g}s"
+            )
+
+        with advisory_lock(path / "lock", timeout=self.timeout, on_timeout=busy):
+            yield
 
 
 def _hand_over_objects(source: Path, git_dir: Path) -> bool:
@@ -383,6 +387,46 @@ def _hand_over_objects(source: Path, git_dir: Path) -> bool:
     return True
 
 
+def _fetch(command: GitCommand, args: list[str], git_dir: Path) -> None:
+    """Fetch into the mirror, waiting out another machine's fetch into the same volume.
+
+    The file lock keeps this machine's processes from fetching at once, but pods on other
+    machines fetching into a shared volume are kept apart only by git's own ref lock files:
+    a fetch that meets one was merely too early.
+    """
+    for attempt in range(_FETCH_ATTEMPTS):
+        try:
+            command.run(args, action="fetching", git_dir=git_dir)
+            return
+        except RepositoryError as error:
+            if ".lock" not in str(error) or attempt == _FETCH_ATTEMPTS - 1:
+                raise
+            time.sleep(1.0 + attempt)
+
+
+def _unique() -> str:
+    # Process IDs repeat across the pods that may share one volume; names must not.
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _remove_abandoned_locks(git_dir: Path, older_than: float) -> None:
+    """Delete git lock files left by a process that died mid-fetch (a pod evicted).
+
+    git makes them with ``O_EXCL`` and holds them for the length of one command; every
+    command here is stopped after ``older_than`` seconds, so an older one has no owner, and
+    would otherwise refuse every later fetch for good.
+    """
+    now = time.time()
+    candidates = [git_dir / name for name in ("packed-refs.lock", "shallow.lock", "config.lock")]
+    candidates += (git_dir / "refs").rglob("*.lock")
+    for lock in candidates:
+        try:
+            if now - lock.stat().st_mtime > older_than:
+                lock.unlink()
+        except FileNotFoundError:
+            continue
+
+
 def _read_state(path: Path) -> dict[str, object] | None:
     try:
         data = json.loads((path / "state.json").read_text())
@@ -394,6 +438,6 @@ def _read_state(path: Path) -> dict[str, object] | None:
 
 
 def _write_state(path: Path, data: dict[str, object]) -> None:
-    staging = path / f"state.json.tmp-{os.getpid()}"
+    staging = path / f"state.json.tmp-{_unique()}"
     staging.write_text(json.dumps({"version": _STATE_VERSION, **data}, indent=2) + "\n")
     staging.replace(path / "state.json")

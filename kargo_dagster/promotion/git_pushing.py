@@ -12,13 +12,14 @@ The first attempt pushes before fetching: when the remote has not moved since th
 the round trips; when it has moved, the rejection says so and the attempt goes on as
 Kargo's does, fetching, rebasing and pushing again without waiting.
 
-Pushes to one branch of one repository are serialised by a file lock under the cache
-directory, as Kargo serialises them with a mutex per repository and branch: two promotions
-of different Stages pushing to one branch then rebase in turn instead of racing.
+Pushes to one branch of one repository from one machine take turns through a file lock under
+the cache directory, as Kargo serialises them with a mutex per repository and branch: two
+promotions of different Stages pushing to one branch then rebase in turn instead of racing.
+Runs on other machines are not held back by it; the remote's refusal of a push that is not a
+fast-forward is what keeps every commit, wherever it was made.
 """
 
 import contextlib
-import fcntl
 import hashlib
 import random
 import re
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kargo_dagster.clients.file_lock import advisory_lock
 from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.git_worktree import WorkTree, step_error
 from kargo_dagster.urls import normalize_git_url
@@ -44,7 +46,6 @@ _MOVED = re.compile(
 _MOVED_DURING_RECEIVE = re.compile(
     r"^remote: error: cannot lock ref .*but expected", re.MULTILINE | re.IGNORECASE
 )
-_LOCK_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -157,26 +158,22 @@ def _integrate(tree: WorkTree, branch: str) -> None:
 
 @contextlib.contextmanager
 def branch_lock(lock_dir: Path, repo_url: str, branch: str, *, timeout: float) -> Iterator[None]:
-    """Hold the lock on ``branch`` of ``repo_url`` (across processes) for the block.
+    """Let the pushes to ``branch`` of ``repo_url`` from this machine take turns.
+
+    Only a speed-up: pushes from other machines (pods with disks of their own) are not
+    serialised by it, and need not be, since a push that finds the branch moved integrates
+    and tries again.
 
     Raises:
         RetryableStepError: Another push held it for ``timeout`` seconds.
     """
     key = hashlib.sha256(f"{normalize_git_url(repo_url)}\n{branch}".encode()).hexdigest()
     lock_dir.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout
-    with (lock_dir / f"{key}.lock").open("a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RetryableStepError(
-                        f"another promotion kept pushing to branch {branch!r} for {timeout:g}s"
-                    ) from None
-                time.sleep(_LOCK_POLL_SECONDS)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def busy() -> RetryableStepError:
+        return RetryableStepError(
+            f"another promotion kept pushing to branch {branch!r} for {timeout:g}s"
+        )
+
+    with advisory_lock(lock_dir / f"{key}.lock", timeout=timeout, on_timeout=busy):
+        yield

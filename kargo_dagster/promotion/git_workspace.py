@@ -24,6 +24,7 @@ fetches the cache's refs, which copies nothing, and switches to the wanted commi
 rewrites only the files that differ; untracked files left from before are removed.
 """
 
+import functools
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from kargo_dagster.promotion.git_worktree import (
 __all__ = ["CheckoutRequest", "CloneOptions", "GitWorkspace", "validate_sparse_patterns"]
 
 _INITIAL_COMMIT_MESSAGE = "Initial commit"
+# How git refuses to point a ref at an object the repository does not have.
+_MISSING_OBJECT = "nonexistent object"
 
 
 @dataclass(frozen=True)
@@ -169,27 +172,23 @@ class GitWorkspace:
         )
         created: list[Path] = []
         reused: set[Path] = set()
+        poolable = [
+            r.path for r in checkouts if defer and not (r.sparse or options.recurse_submodules)
+        ]
+        place = functools.partial(self._place, git, options, checkouts, poolable, created, reused)
         try:
-            with self.mirrors.synced(
-                options.repo_url,
-                blobless=options.blobless,
-                insecure_skip_tls_verify=options.insecure_skip_tls_verify,
-            ) as mirror:
-                pool = CheckoutPool(mirror.path / "checkouts")
-                partial = _is_partial(mirror)
-                remote = mirror.remote
-                poolable = [
-                    r.path
-                    for r in checkouts
-                    if defer and not (r.sparse or options.recurse_submodules)
-                ]
-                for request in checkouts:
-                    created.append(request.path)
-                    if request.path in poolable and pool.take(request.path):
-                        reused.add(request.path)
-                        _refresh_from_cache(git, remote, request.path)
-                    else:
-                        self._clone_from_cache(git, mirror, request, options)
+            try:
+                pool, partial, remote = place()
+            except RepositoryError as error:
+                if _MISSING_OBJECT not in str(error):
+                    raise
+                # The cache believed itself up to date but lacks what the remote has (another
+                # machine's write to a shared volume was lost): fetch again, once.
+                _remove(created)
+                created.clear()
+                reused.clear()
+                self.mirrors.forget(options.repo_url)
+                pool, partial, remote = place()
             heads = [
                 self._check_out(
                     git, remote, request, options, partial=partial, reused=request.path in reused
@@ -205,6 +204,35 @@ class GitWorkspace:
         if defer is not None and poolable:
             defer(lambda: pool.park(poolable))
         return heads
+
+    def _place(
+        self,
+        git: WorkTreeGit,
+        options: CloneOptions,
+        checkouts: Sequence[CheckoutRequest],
+        poolable: Sequence[Path],
+        created: list[Path],
+        reused: set[Path],
+    ) -> tuple[CheckoutPool, bool, RemoteRefs]:
+        """Sync the cache and put a repository at each checkout's path, refs as the remote's.
+
+        Returns:
+            The checkout pool, whether the cache is a partial clone, and the remote's refs.
+        """
+        with self.mirrors.synced(
+            options.repo_url,
+            blobless=options.blobless,
+            insecure_skip_tls_verify=options.insecure_skip_tls_verify,
+        ) as mirror:
+            pool = CheckoutPool(mirror.path / "checkouts")
+            for request in checkouts:
+                created.append(request.path)
+                if request.path in poolable and pool.take(request.path):
+                    reused.add(request.path)
+                else:
+                    self._clone_from_cache(git, mirror, request, options)
+                _point_at_remote(git, mirror.remote, request.path)
+            return pool, _is_partial(mirror), mirror.remote
 
     def _clone_from_cache(
         self,
@@ -265,9 +293,11 @@ class GitWorkspace:
         return tree.head()
 
 
-def _refresh_from_cache(git: WorkTreeGit, remote: RemoteRefs, path: Path) -> None:
+def _point_at_remote(git: WorkTreeGit, remote: RemoteRefs, path: Path) -> None:
     # The checkout borrows the cache's objects, which the cache's sync just brought up to
-    # the remote's refs; so only the refs move: one read, one atomic batch of updates.
+    # the remote's refs; so only the refs move: one read, one atomic batch of updates. They
+    # are set from what the remote itself just said, not from the cache's own branches,
+    # which a concurrent writer on a shared volume may have left behind.
     listed = git.run(
         ["for-each-ref", "--format=%(refname)", "refs/remotes/origin/", "refs/tags/"],
         action="checking out",

@@ -1,5 +1,8 @@
 """The cached clones behind git-clone, shared by concurrent promotions."""
 
+import json
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -80,3 +83,47 @@ def test_checkouts_leave_no_trace_in_the_cache(tmp_path: Path, remote: GitRemote
     # No work tree registrations or local branches for promotions accumulate in the cache.
     assert not (mirror / "repo.git" / "worktrees").exists()
     assert git(mirror / "repo.git", "for-each-ref", "--format=%(refname)") == "refs/heads/main"
+
+
+# A cache shared by pods on several machines (a ReadWriteMany volume) ----------------------
+
+
+def test_a_cache_whose_record_ran_ahead_of_its_objects_fetches_again(
+    tmp_path: Path, remote: GitRemote
+) -> None:
+    # Another machine recorded the remote's new state while its objects never reached this
+    # cache (its write was lost): the checkout still gets the remote's newest commit.
+    workspace = GitWorkspace(tmp_path / "cache", NO_CREDENTIALS)
+    options = CloneOptions(repo_url=remote.url, identity=DEFAULT_AUTHOR)
+    workspace.check_out(options, [CheckoutRequest(path=tmp_path / "w1" / "src", shown_as="src")])
+    newer = remote.commit("second", {"dev/values.yaml": "c\n"})
+    state_file = workspace.mirrors.path_for(remote.url) / "state.json"
+    state = json.loads(state_file.read_text())
+    state["remote"]["refs"]["refs/heads/main"] = newer
+    state["remote"]["headId"] = newer
+    state_file.write_text(json.dumps(state))
+    target = tmp_path / "w2" / "src"
+    [head] = workspace.check_out(options, [CheckoutRequest(path=target, shown_as="src")])
+    assert head == newer
+    assert (target / "dev" / "values.yaml").read_text() == "c\n"
+
+
+def test_lock_files_left_by_a_killed_fetch_do_not_block_the_cache(
+    tmp_path: Path, remote: GitRemote
+) -> None:
+    # A pod evicted mid-fetch leaves git's lock files in the shared cache; once they are
+    # older than any git command may run, they are cleared and the next fetch goes through.
+    workspace = GitWorkspace(tmp_path / "cache", NO_CREDENTIALS, timeout=60)
+    options = CloneOptions(repo_url=remote.url, identity=DEFAULT_AUTHOR)
+    workspace.check_out(options, [CheckoutRequest(path=tmp_path / "w1" / "src", shown_as="src")])
+    git_dir = workspace.mirrors.path_for(remote.url) / "repo.git"
+    abandoned = [git_dir / "refs" / "heads" / "main.lock", git_dir / "packed-refs.lock"]
+    for lock in abandoned:
+        lock.write_text("")
+        os.utime(lock, (time.time() - 3600, time.time() - 3600))
+    newer = remote.commit("second", {"dev/values.yaml": "c\n"})
+    [head] = workspace.check_out(
+        options, [CheckoutRequest(path=tmp_path / "w2" / "src", shown_as="src")]
+    )
+    assert head == newer
+    assert not any(lock.exists() for lock in abandoned)
