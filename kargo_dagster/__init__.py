@@ -7,7 +7,9 @@ Write ordinary Kargo manifests, then build Dagster definitions from them::
     defs = load_definitions("stages")
 
 The names that need Dagster are imported on first use, so that the manifest model and the
-command line's ``validate`` start without loading Dagster.
+command line's ``validate`` start without loading Dagster. ``KargoProject`` is the ``dg``
+Component (``dg scaffold defs kargo_dagster.KargoProject <folder>``); ``dg`` finds it through
+this package's ``dagster_dg_cli.registry_modules`` entry point.
 """
 
 import importlib
@@ -30,9 +32,11 @@ if TYPE_CHECKING:
         build_project_definitions,
         load_definitions,
     )
+    from kargo_dagster.defs.component import KargoProject
     from kargo_dagster.defs.freight_store import record_freight
 
 _LAZY = {
+    "KargoProject": "kargo_dagster.defs.component",
     "approve_freight": "kargo_dagster.defs.approvals",
     "build_definitions": "kargo_dagster.defs.builder",
     "build_project_definitions": "kargo_dagster.defs.builder",
@@ -48,6 +52,7 @@ __all__ = [
     "GitCommit",
     "Image",
     "KargoDagsterError",
+    "KargoProject",
     "ManifestError",
     "ManifestProblem",
     "ProjectManifests",
@@ -59,6 +64,11 @@ __all__ = [
     "load_manifests",
     "record_freight",
 ]
+
+
+def __dir__() -> list[str]:
+    # dg lists a registry module's components with dir(), so the lazy names are listed too.
+    return sorted({*globals(), *_LAZY})
 
 
 def __getattr__(name: str) -> Any:
