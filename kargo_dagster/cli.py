@@ -204,6 +204,98 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from kargo_dagster.deployment_checks import (
+        Finding,
+        check_helm_values,
+        check_instance,
+        check_secrets,
+        secrets_named,
+    )
+
+    catalog = load_manifests(args.path)
+    pools = [
+        f"kargo/{project.name}/{stage}"
+        for project in catalog.projects.values()
+        for stage in sorted(project.stages)
+    ]
+    findings: list[Finding] = [
+        Finding("ok", args.path, f"{len(catalog.projects)} Project(s), {len(pools)} Stage(s)")
+    ]
+    home = os.environ.get("DAGSTER_HOME")
+    instance_file = args.instance or (str(Path(home) / "dagster.yaml") if home else None)
+    if instance_file is not None:
+        config = _yaml_file(instance_file)
+        limits = _pool_limits(findings) if not args.instance else {}
+        findings += check_instance(config, instance_file, pools=pools, pool_limits=limits)
+    elif args.values is None:
+        raise KargoDagsterError(
+            "nothing to check: set DAGSTER_HOME, or give --instance dagster.yaml or --values"
+        )
+    if args.values is not None:
+        values = _yaml_file(args.values)
+        findings += check_helm_values(values, args.values)
+        if args.namespace:
+            findings += check_secrets(
+                secrets_named(values), args.namespace, _secret_exists(), args.values
+            )
+    for finding in findings:
+        print(finding)
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    print(f"{errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0
+
+
+def _yaml_file(path: str) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as error:
+        raise KargoDagsterError(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise KargoDagsterError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise KargoDagsterError(f"{path}: expected a mapping at the top")
+    return data
+
+
+def _pool_limits(findings: list) -> dict[str, int]:
+    """Limits set on single pools in the instance ``DAGSTER_HOME`` names, if it can be read."""
+    from kargo_dagster.defs.dagster_internals import pool_limits
+    from kargo_dagster.deployment_checks import Finding
+
+    try:
+        with _instance() as instance:
+            return pool_limits(instance)
+    except KargoDagsterError as error:
+        findings.append(Finding("warning", "instance", f"pool limits not read: {error}"))
+        return {}
+
+
+def _secret_exists():  # -> Callable[[str, str], bool]
+    import kubernetes
+
+    from kargo_dagster.defs.kube_connections import deployment_api_client
+
+    core = kubernetes.client.CoreV1Api(deployment_api_client())
+
+    def exists(namespace: str, name: str) -> bool:
+        try:
+            core.read_namespaced_secret(name, namespace)
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return False
+            raise KargoDagsterError(
+                f"cannot read Secret {namespace}/{name} (Kubernetes API answered "
+                f"{error.status} {error.reason})"
+            ) from None
+        return True
+
+    return exists
+
+
 def _load_defs(path: str):  # -> dg.Definitions
     """The ``defs`` of the code location file ``path`` (as ``dagster dev -f`` would load it)."""
     import importlib.util
@@ -347,6 +439,24 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--freight", help="the Freight's partition key (default: the current one)")
     verify.add_argument("--actor", help="who asks (default: $USER)")
     verify.set_defaults(handler=_verify)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check a deployment: instance settings, Helm values and their Secrets",
+        description=(
+            "Check what promotions rely on: one shared database, every Stage's pool limited "
+            "to 1, run queue and monitoring, and the Secrets the Helm values name. Reads "
+            "$DAGSTER_HOME/dagster.yaml (or --instance) and --values; with --namespace, asks "
+            "the cluster whether the Secrets exist."
+        ),
+    )
+    doctor.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    doctor.add_argument("--instance", help="a dagster.yaml (default: $DAGSTER_HOME/dagster.yaml)")
+    doctor.add_argument("--values", help="values for Dagster's Helm chart")
+    doctor.add_argument(
+        "--namespace", help="the Helm release's namespace: check that its Secrets exist"
+    )
+    doctor.set_defaults(handler=_doctor)
 
     demo = commands.add_parser("demo", help="run the Dagster webserver and daemon on the example")
     demo.add_argument("--workspace", default="workspace.yaml")

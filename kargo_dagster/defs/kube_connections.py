@@ -25,7 +25,12 @@ from kargo_dagster.errors import CredentialsError, KargoDagsterError
 if TYPE_CHECKING:
     from kargo_dagster.defs.resources import ArgoCDKubernetes, KubernetesCredentials
 
-__all__ = ["SERVICE_ACCOUNT_DIR", "argocd_api_client", "credentials_api_client"]
+__all__ = [
+    "SERVICE_ACCOUNT_DIR",
+    "argocd_api_client",
+    "credentials_api_client",
+    "deployment_api_client",
+]
 
 # Where Kubernetes mounts a pod's service account token and CA bundle.
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -33,9 +38,13 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 @dataclass(frozen=True)
 class _Explicit:
-    """The settings that override the chain; all empty means the chain alone decides."""
+    """The settings that override the chain; all empty means the chain alone decides.
+
+    ``setting`` names them in messages; ``settable`` is False where nothing can be set.
+    """
 
     setting: str
+    settable: bool = True
     host: str | None = None
     token: str = ""
     ca_cert_file: str | None = None
@@ -64,6 +73,21 @@ def credentials_api_client(
     return _connect(
         explicit, "the Kubernetes API for credential Secrets", CredentialsError, environ,
         service_account_dir,
+    )  # fmt: skip
+
+
+def deployment_api_client(
+    *, environ: Mapping[str, str] | None = None, service_account_dir: Path = SERVICE_ACCOUNT_DIR
+) -> kubernetes.client.ApiClient:
+    """The client ``kargo-dagster doctor`` looks at the cluster with: the chain alone.
+
+    Raises:
+        KargoDagsterError: Nothing in the chain is found; the message says what was tried.
+    """
+    return _connect(
+        _Explicit(setting="kargo-dagster doctor", settable=False),
+        "the Kubernetes API where Dagster runs",
+        KargoDagsterError, environ, service_account_dir,
     )  # fmt: skip
 
 
@@ -147,11 +171,13 @@ def _connect(
         if env.get("KUBERNETES_SERVICE_HOST")
         else "not in a Kubernetes pod: $KUBERNETES_SERVICE_HOST is unset"
     )
-    raise error_class(
-        f"no connection to {purpose} is configured; tried {explicit.setting}.host and "
-        f".kubeconfig (not set), $KUBECONFIG (not set), the pod's service account ({pod}), "
-        f"{home_config} (no such file)"
-    )
+    tried = [
+        *([f"{explicit.setting}.host and .kubeconfig (not set)"] if explicit.settable else []),
+        "$KUBECONFIG (not set)",
+        f"the pod's service account ({pod})",
+        f"{home_config} (no such file)",
+    ]
+    raise error_class(f"no connection to {purpose} is configured; tried {', '.join(tried)}")
 
 
 def _from_kubeconfig(path: str, context: str | None) -> kubernetes.client.ApiClient:

@@ -47,6 +47,7 @@ PRIVATE_SYMBOLS = (
     "dagster._core.storage.event_log.sqlite.sqlite_event_log.SqliteEventLogStorage",
     "dagster._core.storage.runs.sql_run_storage.SqlRunStorage.connect",
     "dagster.DagsterInstance.add_run_tags",
+    "dagster._core.storage.event_log.base.EventLogStorage.get_pool_limits",
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "RunRow",
     "StorageSession",
     "add_run_tags",
+    "pool_limits",
     "storage_session",
     "unreachable",
 ]
@@ -137,3 +139,17 @@ def _describe(instance: dg.DagsterInstance) -> str:
 def add_run_tags(instance: dg.DagsterInstance, run_id: str, tags: Mapping[str, str]) -> None:
     """Add ``tags`` to a run that is already going, keeping the tags it was launched with."""
     instance.add_run_tags(run_id, dict(tags))
+
+
+def pool_limits(instance: dg.DagsterInstance) -> dict[str, int]:
+    """The limits set on single pools in ``instance`` (not those a default gives).
+
+    Raises:
+        InstanceError: The instance's database cannot be reached.
+    """
+    try:
+        limits = instance.event_log_storage.get_pool_limits()
+    except (OperationalError, DagsterPostgresException) as error:
+        cause = error if isinstance(error, OperationalError) else error.__cause__
+        raise InstanceError(unreachable(_describe(instance), cause)) from None
+    return {limit.name: limit.limit for limit in limits if not limit.from_default}
