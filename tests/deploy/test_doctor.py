@@ -14,6 +14,7 @@ import yaml
 from kargo_dagster.cli import main
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.kube_client_config import write_kubeconfig
+from tests.deploy.test_helm_values import helm_template
 
 REPO = Path(__file__).parents[2]
 VALUES = REPO / "deploy" / "helm" / "values.yaml"
@@ -135,3 +136,19 @@ def test_nothing_to_check_says_what_to_give(capsys, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert main(["doctor", "--path", STAGES]) == 1
     assert "give --instance dagster.yaml or --values" in capsys.readouterr().err
+
+
+def test_the_instance_the_chart_renders_from_the_values_passes(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    rendered = helm_template(VALUES)
+    assert rendered.returncode == 0, rendered.stderr
+    [config_map] = [
+        doc
+        for doc in yaml.safe_load_all(rendered.stdout)
+        if doc and doc["kind"] == "ConfigMap" and doc["metadata"]["name"].endswith("-instance")
+    ]
+    path = tmp_path / "dagster.yaml"
+    path.write_text(config_map["data"]["dagster.yaml"])
+    code, lines = doctor(capsys, "--instance", str(path))
+    assert code == 0, lines
+    assert lines[-1] == "0 error(s), 0 warning(s)"
