@@ -85,7 +85,9 @@ spec:
 
 def freight(tag: str) -> Freight:
     digest = "sha256:" + tag.encode().hex().ljust(64, "0")
-    return Freight(origin=FreightOrigin(name="app"), images=(Image(repo_url=APP, tag=tag, digest=digest),))
+    return Freight(
+        origin=FreightOrigin(name="app"), images=(Image(repo_url=APP, tag=tag, digest=digest),)
+    )
 
 
 @pytest.mark.postgres
