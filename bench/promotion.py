@@ -5,6 +5,11 @@ through the engine against a repository served over git's smart HTTP protocol on
 the baseline is a shell of git commands on a kept clone of the same repository (fetch, reset,
 edit, commit, push). Both push a real commit each round.
 
+The same promotion also runs cold: from an empty work directory and an empty clone cache (no
+cached clone, no parked checkouts), new ones each round, as when a run starts in a fresh
+Kubernetes pod; its baseline is git from nothing too: ``git clone --depth 1`` into a new
+directory, the same edit, commit and push.
+
 Then the same promotion runs as Dagster does it for a user: a Stage of a Project whose
 promotion template has those four steps, each round a new Freight recorded and its Stage
 partition launched with ``dagster job launch`` onto the queue of a SQLite instance, where
@@ -13,16 +18,22 @@ log gives the breakdown: queueing (enqueued to launched), run start (launched to
 starting: a new process loading the definitions), steps (the Stage asset's step, the
 promotion itself) and finishing (step end to run end).
 
-Prints one JSON object as its last line: ``inprocess_over_git`` (median promotion time over
-median git time), ``daemon_total_s`` (median enqueued-to-finished time of a daemon-launched
-promotion run), ``daemon_over_git`` and the medians of the breakdown under ``daemon``.
+Prints one JSON object as its last line: ``files`` (the repository's size: that many
+manifests besides ``values.yaml``), ``inprocess_over_git`` (median warm promotion time over
+median git time), ``cold_over_git`` (median cold promotion time over median ``git clone
+--depth 1``-to-push time), ``cpu_over_git`` (the same two as ratios of median CPU time, of
+this process and the git processes: steadier than wall time when other work shares the
+machine), ``daemon_total_s`` (median enqueued-to-finished time of a daemon-launched promotion
+run), ``daemon_over_git`` and the medians of the breakdown under ``daemon``.
 
 Run with the project's virtual environment: ``.venv/bin/python bench/promotion.py``
-(``--skip-daemon`` for the in-process part only).
+(``--skip-daemon`` for the in-process parts only, ``--rounds`` for shorter runs; ``--help``).
 """
 
+import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -43,9 +54,12 @@ from kargo_dagster.promotion.step import PromotionInfo
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 
 ROUNDS = 15
+COLD_ROUNDS = 7
 DAEMON_ROUNDS = 5
 FILES = 1000
 VALUES = "image:\n  repository: ghcr.io/acme/app\n  tag: v0\n"
+
+Sample = tuple[float, float]  # one round's wall time and CPU time, in seconds
 
 
 def promotion_steps(url: str, tag: str) -> list[PlannedStep]:
@@ -189,7 +203,9 @@ def run_breakdown(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
     }
 
 
-def through_the_daemon(root: Path, url: str, tags: Callable[[], str]) -> dict[str, float]:
+def through_the_daemon(
+    root: Path, url: str, tags: Callable[[], str], rounds: int
+) -> dict[str, float]:
     """Median breakdown of promotion runs launched onto the queue and run by the daemon."""
     project = root / "project"
     (project / "stages").mkdir(parents=True)
@@ -218,7 +234,7 @@ def through_the_daemon(root: Path, url: str, tags: Callable[[], str]) -> dict[st
                 120,
                 f"the daemon (its log: {root / 'daemon.log'})",
             )
-            for round_ in range(DAEMON_ROUNDS + 1):
+            for round_ in range(rounds + 1):
                 key = record_freight(instance, "bench", freight_for(tags()))
                 launched = subprocess.run(
                     [
@@ -251,8 +267,50 @@ def through_the_daemon(root: Path, url: str, tags: Callable[[], str]) -> dict[st
     return {key: round(statistics.median(s[key] for s in samples), 3) for key in samples[0]}
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (the engine, the HTTP server) and its finished children (git)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def timed(samples: list[Sample], action: Callable[[], object]) -> None:
+    """Run ``action``, noting its wall time and the CPU time it took."""
+    cpu, started = cpu_seconds(), time.perf_counter()
+    action()
+    samples.append((time.perf_counter() - started, cpu_seconds() - cpu))
+
+
+def over(samples: list[Sample], baseline: list[Sample], kind: int) -> float:
+    """Median of ``samples`` over median of ``baseline``: wall time (0) or CPU time (1)."""
+    return round(
+        statistics.median(s[kind] for s in samples) / statistics.median(b[kind] for b in baseline),
+        2,
+    )
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog="Prints one JSON object as its last line (see the module's docstring).",
+    )
+    parser.add_argument(
+        "--skip-daemon", action="store_true", help="measure in process only (no dagster-daemon)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"warm rounds (default {ROUNDS}); cold and daemon rounds scale with it "
+        f"(default {COLD_ROUNDS} and {DAEMON_ROUNDS})",
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
-    with_daemon = "--skip-daemon" not in sys.argv[1:]
+    args = arguments()
+    rounds = max(1, args.rounds)
+    cold_rounds = max(1, round(rounds * COLD_ROUNDS / ROUNDS))
+    daemon_rounds = max(1, round(rounds * DAEMON_ROUNDS / ROUNDS))
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         remote = GitRemote.create(root / "remotes", "gitops")
@@ -275,13 +333,13 @@ def main() -> None:
             registry = builtin_registry()
             counter = iter(range(10**6))
 
-            def promote() -> None:
+            def promote(services: PromotionServices = services, work: Path = root / "work") -> None:
                 result = run_promotion(
                     steps=promotion_steps(url, f"v{next(counter)}"),
                     registry=registry,
                     promotion=info,
                     services=services,
-                    work_root=root / "work",
+                    work_root=work,
                 )
                 assert result.succeeded, result.message
 
@@ -298,17 +356,45 @@ def main() -> None:
                 git(kept, "push", "-q", "origin", "HEAD:main")
 
             promote()  # the first promotion fills the clone cache
-            samples: dict[str, list[float]] = {"promotion": [], "git": []}
-            for _ in range(ROUNDS):
-                for name, action in (("promotion", promote), ("git", plain_git)):
-                    started = time.perf_counter()
-                    action()
-                    samples[name].append(time.perf_counter() - started)
+            samples: dict[str, list[Sample]] = {
+                "promotion": [], "git": [], "cold_promotion": [], "cold_git": [],
+            }  # fmt: skip
+            for _ in range(rounds):
+                timed(samples["promotion"], promote)
+                timed(samples["git"], plain_git)
+
+            # Cold: nothing on disk from earlier rounds, on either side.
+            def cold_promote(fresh: Path) -> None:
+                promote(PromotionServices(git_cache_dir=fresh / "cache"), fresh / "work")
+
+            def cold_git(fresh: Path) -> None:
+                clone = fresh / "clone"
+                subprocess.run(
+                    ["git", "clone", "-q", "--depth", "1", url, str(clone)],
+                    check=True,
+                    capture_output=True,
+                )
+                (clone / "values.yaml").write_text(VALUES.replace("v0", f"c{next(counter)}"))
+                git(
+                    clone, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
+                    "commit", "-q", "-am", "Updated values.yaml",
+                )  # fmt: skip
+                git(clone, "push", "-q", "origin", "HEAD:main")
+
+            for _ in range(cold_rounds):
+                for name, cold in (("cold_promotion", cold_promote), ("cold_git", cold_git)):
+                    fresh = Path(tempfile.mkdtemp(prefix="cold-", dir=root))
+                    timed(samples[name], lambda cold=cold, fresh=fresh: cold(fresh))
+                    shutil.rmtree(fresh)
             daemon = (
-                through_the_daemon(root, url, lambda: f"d{next(counter)}") if with_daemon else None
+                through_the_daemon(root, url, lambda: f"d{next(counter)}", daemon_rounds)
+                if not args.skip_daemon
+                else None
             )
-        promotion = statistics.median(samples["promotion"])
-        baseline = statistics.median(samples["git"])
+        promotion, baseline, cold_promotion, cold_baseline = (
+            statistics.median(wall for wall, _ in samples[name])
+            for name in ("promotion", "git", "cold_promotion", "cold_git")
+        )
         total = daemon["total_s"] if daemon else None
         print(
             json.dumps(
@@ -317,6 +403,13 @@ def main() -> None:
                     "promotion_s": round(promotion, 4),
                     "git_s": round(baseline, 4),
                     "inprocess_over_git": round(promotion / baseline, 2),
+                    "cold_promotion_s": round(cold_promotion, 4),
+                    "cold_git_s": round(cold_baseline, 4),
+                    "cold_over_git": round(cold_promotion / cold_baseline, 2),
+                    "cpu_over_git": {
+                        "inprocess": over(samples["promotion"], samples["git"], 1),
+                        "cold": over(samples["cold_promotion"], samples["cold_git"], 1),
+                    },
                     "daemon": daemon,
                     "daemon_over_git": round(total / baseline, 1) if total else None,
                     "daemon_total_s": total,

@@ -223,6 +223,9 @@ class GitWorkspace:
             options.repo_url,
             blobless=options.blobless,
             insecure_skip_tls_verify=options.insecure_skip_tls_verify,
+            # A GitOps repository has usually moved since the last promotion: fetch at once,
+            # unless a checkout needs the remote's default branch, which only ls-remote tells.
+            fetch_first=all(r.branch or r.commit or r.tag for r in checkouts),
         ) as mirror:
             pool = CheckoutPool(mirror.path / "checkouts")
             for request in checkouts:

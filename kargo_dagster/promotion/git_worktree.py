@@ -14,6 +14,7 @@ its own), and errors scrubbed of secrets.
 """
 
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -258,10 +259,16 @@ class WorkTree:
 
     def head(self) -> str:
         """The commit ``HEAD`` points at."""
+        read = _read_head(self.path / ".git")
+        if read is not None and read[1]:
+            return read[1]
         return self.run("rev-parse", "HEAD", action="reading HEAD of").strip()
 
     def current_branch(self) -> str:
         """The checked-out branch, or ``""`` when ``HEAD`` is detached."""
+        read = _read_head(self.path / ".git")
+        if read is not None:
+            return read[0].removeprefix("refs/heads/")
         return self.run("branch", "--show-current", action="reading the branch of").strip()
 
     def identity(self, override: GitIdentity | None = None) -> GitIdentity:
@@ -347,3 +354,43 @@ def local_settings(git: WorkTreeGit, path: Path) -> dict[str, str]:
         key, _, value = line.partition("=")
         settings[key.lower()] = value
     return settings
+
+
+_OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def _read_head(git_dir: Path) -> tuple[str, str] | None:
+    """``HEAD``'s branch ref (``""`` when detached) and commit, read from the files git keeps.
+
+    A promotion asks for ``HEAD`` several times, and starting git costs more than the rest of
+    such a question. Only the plain layout is read (a ``.git`` directory, loose or packed
+    refs); anything else, an unborn branch included, gives None and the caller asks git.
+    """
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    if _OBJECT_ID.match(head):
+        return "", head
+    if not head.startswith("ref: refs/heads/"):
+        return None
+    ref = head.removeprefix("ref: ")
+    try:
+        commit = (git_dir / ref).read_text().strip()
+    except FileNotFoundError:
+        commit = _packed_ref(git_dir, ref)
+    except OSError:
+        return None
+    return (ref, commit) if commit and _OBJECT_ID.match(commit) else None
+
+
+def _packed_ref(git_dir: Path, ref: str) -> str:
+    try:
+        lines = (git_dir / "packed-refs").read_text().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        value, _, name = line.partition(" ")
+        if name == ref:
+            return value
+    return ""

@@ -412,3 +412,25 @@ def test_a_clone_borrowing_the_mirrors_objects_hands_its_new_ones_over(
     with mirrors.synced(remote.url) as mirror:
         assert not mirror.fetched
         assert _refs(mirror.git_dir)["refs/heads/main"] == pushed
+
+
+def test_fetching_first_reads_the_refs_from_the_mirror(
+    remote: GitRemote, mirrors: GitMirrors
+) -> None:
+    remote.branch("release")
+    with mirrors.synced(remote.url, fetch_first=True) as first:  # new: made as usual
+        assert first.remote.default_branch == "main"
+    third = remote.commit("third", {"x": "1"})
+    remote.tag("v2.0.0", third)
+    remote.git("branch", "-D", "release")
+    with mirrors.synced(remote.url, fetch_first=True) as second:
+        assert second.fetched
+        assert dict(second.remote.refs) == {
+            "refs/heads/main": third,
+            "refs/tags/v1.0.0": remote.rev("v1.0.0"),
+            "refs/tags/v2.0.0": third,
+        }
+        assert (second.remote.default_branch, second.remote.head_id) == ("main", third)
+    # What it read is recorded: an ordinary sync finds nothing to fetch.
+    with mirrors.synced(remote.url) as third_sync:
+        assert not third_sync.fetched
