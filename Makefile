@@ -32,6 +32,7 @@ tools: system-packages
 	scripts/install-tools
 
 # Three workers: most tests wait on daemons and servers. Tests that start the demo's services
-# on their fixed ports take turns (the demo_ports fixture).
+# on their fixed ports take turns (the demo_ports fixture). Work stealing: the slow tests
+# (daemons, races, scale) otherwise pile up on one worker while the others sit idle.
 test: system-packages tools lint
-	$(BIN)/python -m pytest -n 3
+	$(BIN)/python -m pytest -n 3 --dist worksteal
