@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import yaml
 from pydantic import SecretStr
 
 from kargo_dagster.clients.helm_index import ChartIndex, parse_index
@@ -328,7 +329,7 @@ def test_index_parsing(content: bytes, expected: ChartIndex, fast: bool):
     assert parse_index(content, "'r'", fast=fast) == expected
 
 
-def test_a_large_index_parses_quickly():
+def test_a_large_index_is_read_by_libyaml():
     entry = (
         "  - apiVersion: v2\n    name: c{c}\n    version: 1.{v}.0\n    appVersion: '1.{v}'\n"
         "    created: '2024-01-01T00:00:00Z'\n    digest: {digest}\n"
@@ -339,10 +340,9 @@ def test_a_large_index_parses_quickly():
         parts.append(f"  c{c}:\n")
         parts.extend(entry.format(c=c, v=v, digest="a" * 64) for v in range(20))
     content = "".join(parts).encode()
-    started = time.monotonic()
     index = parse_index(content, "'r'")
-    elapsed = time.monotonic() - started
     assert len(index.versions) == 400
     assert index.versions["c399"][-1] == "1.19.0"
-    # A pure-Python parse of these ~2.3 MB takes over ten seconds; libyaml well under one.
-    assert elapsed < 5, elapsed
+    # A pure-Python parse of these ~2.3 MB takes over ten seconds, libyaml well under one
+    # (bench/discovery.py measures it): the installed PyYAML must carry libyaml.
+    assert yaml.__with_libyaml__
