@@ -5,6 +5,7 @@ read or write the Dagster instance named by ``DAGSTER_HOME``.
 """
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from kargo_dagster.errors import KargoDagsterError, ManifestError
 from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
+from kargo_dagster.spec.diagnostics import did_you_mean
 
 DEFAULT_PATH = "stages"
 DEFAULT_WEBSERVER = "http://127.0.0.1:3000"
@@ -85,8 +87,7 @@ def _history(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.history import collect_history, render_history
 
     project = _project(load_manifests(args.path), args.project)
-    if args.stage not in project.stages:
-        raise KargoDagsterError(f"Project {project.name} has no Stage {args.stage}")
+    _check_stage(project, args.stage)
     with _instance() as instance:
         rows = collect_history(instance, project.name, args.stage, limit=args.limit)
     print(json.dumps(rows, indent=2) if args.json else render_history(args.stage, rows))
@@ -97,7 +98,8 @@ def _approve(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.approvals import approve_freight
 
     project = _project(load_manifests(args.path), args.project)
-    actor = args.actor or os.environ.get("USER") or "unknown"
+    _check_stage(project, args.stage)
+    actor = _actor(args)
     with _instance() as instance:
         approve_freight(
             instance, project, stage=args.stage, partition_key=args.freight, actor=actor
@@ -121,7 +123,8 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
     from kargo_dagster.defs.run_failures import failure_reasons
 
     project = _project(load_manifests(args.path), args.project)
-    actor = args.actor or os.environ.get("USER") or "unknown"
+    _check_stage(project, args.stage)
+    actor = _actor(args)
     verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
     with _instance() as instance:
         key, freight = promotion_target(
@@ -159,14 +162,12 @@ def _hold(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.names import stage_asset_key
 
     project = _project(load_manifests(args.path), args.project)
-    stage = project.stages.get(args.stage)
-    if stage is None:
-        raise KargoDagsterError(f"Project {project.name} has no Stage {args.stage}")
+    stage = _check_stage(project, args.stage)
     with _instance() as instance:
         for request in stage.spec.requested_freight:
             key = stage_asset_key(project, args.stage, request.origin.name)
             if args.lift:
-                actor = args.actor or os.environ.get("USER") or "unknown"
+                actor = _actor(args)
                 hold = lift_hold(instance, key, actor=actor)
             else:
                 hold = current_hold(instance, key)
@@ -189,9 +190,10 @@ def _hold(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.reverification import reverify
 
-    defs = _load_defs(args.definitions)
     project = _project(load_manifests(args.path), args.project)
-    actor = args.actor or os.environ.get("USER") or "unknown"
+    _check_stage(project, args.stage)
+    defs = _load_defs(args.definitions)
+    actor = _actor(args)
     with _instance() as instance:
         freight, outcomes = reverify(
             defs, instance, project, stage=args.stage, partition_key=args.freight, actor=actor
@@ -318,11 +320,36 @@ def _load_defs(path: str):  # -> dg.Definitions
 def _project(catalog: Catalog, name: str | None) -> ProjectManifests:
     project = catalog.projects.get(name) if name else None
     if project is None:
-        if name or len(catalog.projects) != 1:
+        if name:
+            hint = did_you_mean(name, catalog.projects)
+            names = ", ".join(sorted(catalog.projects)) or "none"
+            raise KargoDagsterError(f"no Project {name}{hint} (found: {names})")
+        if len(catalog.projects) != 1:
             names = ", ".join(sorted(catalog.projects)) or "none"
             raise KargoDagsterError(f"choose a Project with --project (found: {names})")
         project = next(iter(catalog.projects.values()))
     return project
+
+
+def _check_stage(project: ProjectManifests, name: str):  # -> the Stage's manifest
+    stage = project.stages.get(name)
+    if stage is None:
+        hint = did_you_mean(name, project.stages)
+        names = ", ".join(sorted(project.stages)) or "none"
+        raise KargoDagsterError(f"Project {project.name} has no Stage {name}{hint} ({names})")
+    return stage
+
+
+def _actor(args: argparse.Namespace) -> str:
+    """Who acts: ``--actor``, else the operating system's login name (never "unknown")."""
+    if args.actor:
+        return args.actor
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        # No login name in the environment and none in the password database (a container
+        # running under an arbitrary uid): the uid still says who.
+        return f"uid:{os.getuid()}"
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -386,7 +413,7 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--project", help="the Project (optional when there is one)")
     approve.add_argument("--stage", required=True)
     approve.add_argument("--freight", required=True, help="the Freight's partition key")
-    approve.add_argument("--actor", help="who approves (default: $USER)")
+    approve.add_argument("--actor", help="who approves (default: your login name)")
     approve.set_defaults(handler=_approve)
 
     promote = commands.add_parser(
@@ -402,7 +429,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--url", default=DEFAULT_WEBSERVER, help=f"the webserver (default {DEFAULT_WEBSERVER})"
         )
-        command.add_argument("--actor", help="who asks (default: $USER)")
+        command.add_argument("--actor", help="who asks (default: your login name)")
         command.add_argument(
             "--local",
             action="store_true",
@@ -424,7 +451,7 @@ def _parser() -> argparse.ArgumentParser:
     hold.add_argument("--project", help="the Project (optional when there is one)")
     hold.add_argument("--stage", required=True)
     hold.add_argument("--lift", action="store_true", help="lift the hold")
-    hold.add_argument("--actor", help="who lifts it (default: $USER)")
+    hold.add_argument("--actor", help="who lifts it (default: your login name)")
     hold.set_defaults(handler=_hold)
 
     verify = commands.add_parser(
@@ -437,7 +464,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--project", help="the Project (optional when there is one)")
     verify.add_argument("--stage", required=True)
     verify.add_argument("--freight", help="the Freight's partition key (default: the current one)")
-    verify.add_argument("--actor", help="who asks (default: $USER)")
+    verify.add_argument("--actor", help="who asks (default: your login name)")
     verify.set_defaults(handler=_verify)
 
     doctor = commands.add_parser(
