@@ -302,7 +302,9 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         text=True,
     )
     try:
-        data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process)
+        # The demo starts its services, a webserver, a daemon and their code servers: on two
+        # busy cores (the suite's other workers racing promotions) that takes minutes.
+        data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process, timeout=300)
         # The Warehouse sensor discovers the demo registry's newest image as Freight.
         freight = wait_for_freight(home, process)
         # The auto-promotion sensor promotes it into dev: the simulated Argo CD syncs
