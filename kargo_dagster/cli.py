@@ -121,12 +121,14 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
     from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
     from kargo_dagster.defs.promotion_targets import promote_here, promotion_target
     from kargo_dagster.defs.run_failures import failure_reasons
+    from kargo_dagster.defs.stage_pools import ensure_stage_pools
 
     project = _project(load_manifests(args.path), args.project)
     _check_stage(project, args.stage)
     actor = _actor(args)
     verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
     with _instance() as instance:
+        ensure_stage_pools(instance, project)
         key, freight = promotion_target(
             instance, project, stage=args.stage, freight=freight, rollback=action == "rollback"
         )

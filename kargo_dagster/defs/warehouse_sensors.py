@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from kargo_dagster.defs.freight_store import record_new_freight
 from kargo_dagster.defs.names import dagster_identifier
 from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.defs.stage_pools import ensure_stage_pools
 from kargo_dagster.discovery.subscribers import build_subscribers, subscriber_pool
 from kargo_dagster.discovery.warehouse import Subscribers, WarehouseDiscovery, discover_warehouse
 from kargo_dagster.spec import ProjectManifests, Warehouse
@@ -120,6 +121,8 @@ def build_warehouse_sensor(
     )
     def discover(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor, readable = WarehouseCursor.parse(context.cursor)
+        for pool in ensure_stage_pools(context.instance, project):
+            context.log.info(f"Concurrency pool {pool} gets the instance's default limit.")
         if not readable:
             context.log.warning("The cursor could not be read; discovery starts over.")
         now = time.time()

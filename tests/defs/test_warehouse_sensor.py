@@ -14,7 +14,7 @@ from kargo_dagster.defs.warehouse_sensors import WarehouseCursor, sensor_name
 from kargo_dagster.testing.oci_push import push_image
 from kargo_dagster.testing.registry import LocalRegistry
 from kargo_dagster.testing.token_auth import TokenAuthRegistry
-from tests.conftest import stored_bytes
+from tests.conftest import postgres_storage, stored_bytes
 
 MANIFESTS = """\
 apiVersion: kargo.akuity.io/v1alpha1
@@ -216,3 +216,25 @@ def test_interval_comes_from_the_warehouse_with_a_floor(tmp_path, registry):
     assert slow.resolve_sensor_def(SENSOR).minimum_interval_seconds == 120
     fast = load_definitions(folder.parent / "stages", min_warehouse_interval_seconds=1)
     assert fast.resolve_sensor_def(SENSOR).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+@pytest.mark.postgres
+def test_the_first_tick_gives_every_stage_pool_its_default_limit(
+    tmp_path, registry, postgres_database
+):
+    # The first promotions into a new Stage then find its pool's limit written: two run pods
+    # writing it at once on PostgreSQL would make one of them fail before it starts.
+    name = unique("pools/app")
+    push_image(registry, name, "v1.0.0")
+    defs = definitions(tmp_path, registry.repo_url(name))
+    overrides = {
+        **postgres_storage(postgres_database),
+        "concurrency": {"pools": {"default_limit": 1}},
+    }
+    with dg.instance_for_test(overrides=overrides, temp_dir=str(tmp_path)) as instance:
+        assert instance.event_log_storage.get_pool_limits() == []
+        tick(defs, instance, None)
+        limits = instance.event_log_storage.get_pool_limits()
+    assert [(limit.name, limit.limit, limit.from_default) for limit in limits] == [
+        ("kargo/demo/dev", 1, True)
+    ]

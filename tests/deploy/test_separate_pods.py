@@ -18,9 +18,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from kargo_dagster import record_freight
+from kargo_dagster import load_manifests, record_freight
 from kargo_dagster.defs.history import collect_history
 from kargo_dagster.defs.instance_queries import current_freight
+from kargo_dagster.defs.run_failures import failure_reasons
+from kargo_dagster.defs.stage_pools import ensure_stage_pools
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from tests.conftest import postgres_storage
@@ -111,6 +113,12 @@ def test_runs_in_separate_pods_promote_each_freight_once_on_a_linear_history(
         manifests.write_text(PROJECT_MANIFESTS + stages)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             keys = {v: record_freight(instance, PROJECT, freight(v)) for v in VERSIONS}
+            # What the Warehouse sensor's ticks do before anyone promotes (as Dagster's run
+            # queue does before it launches run pods).
+            project = load_manifests(manifests).projects[PROJECT]
+            assert sorted(ensure_stage_pools(instance, project)) == sorted(
+                f"kargo/pods/{s}" for s in STAGES
+            )
         # Worker i promotes version i into every Stage, each worker in another order, so
         # that runs into one Stage and runs into different Stages start together.
         orders = [("dev", "qa", "perf"), ("dev", "perf", "qa"), ("qa", "dev", "perf")]
@@ -159,6 +167,7 @@ def test_runs_in_separate_pods_promote_each_freight_once_on_a_linear_history(
             stage: {row["runID"]: row for row in collect_history(instance, PROJECT, stage)}
             for stage in STAGES
         }
+        failures = {r["run"]: failure_reasons(instance, r["run"]) for r in reports if not r["ok"]}
         held = {
             stage: current_freight(instance, dg.AssetKey([PROJECT, "stage", stage]))
             for stage in STAGES
@@ -166,18 +175,18 @@ def test_runs_in_separate_pods_promote_each_freight_once_on_a_linear_history(
     # Every run ended clearly: promoted, or gave way to a newer request saying so.
     promoted: dict[str, list[str]] = {stage: [] for stage in STAGES}
     for report in reports:
-        run, row = runs[report["run"]], history[report["stage"]].get(report["run"], {})
+        run, row = runs[report["run"]], history[report["stage"]][report["run"]]
         version = next(v for v, key in keys.items() if key == run.tags["kargo/freight"])
         if report["ok"]:
             assert run.status == dg.DagsterRunStatus.SUCCESS
-            assert row.get("result", "succeeded") == "succeeded"
+            assert row["result"] == "succeeded"
             promoted[report["stage"]].append(version)
         else:
             assert run.status == dg.DagsterRunStatus.FAILURE
-            assert run.tags.get("kargo/outcome") == "superseded", row
-            assert row.get(
-                "reason", "Superseded: a newer promotion into Stage " + report["stage"] + " (run "
-            ).startswith(f"Superseded: a newer promotion into Stage {report['stage']} (run ")
+            assert run.tags.get("kargo/outcome") == "superseded", failures[report["run"]]
+            assert row["reason"].startswith(
+                f"Superseded: a newer promotion into Stage {report['stage']} (run "
+            )
     assert_one_commit_per_promotion(remote, promoted)
     for stage in STAGES:
         # What the Stage holds is what its last commit wrote.

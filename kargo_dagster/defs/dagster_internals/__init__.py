@@ -8,13 +8,14 @@ SQL statements over one connection per storage database, and returns plain rows;
 mean for Kargo is :mod:`kargo_dagster.defs.pipeline_state`'s business.
 
 It also adds tags to a running run (a promotion launched from the UI or a backfill carries
-no Kargo tags, so the Stage asset adds them itself).
+no Kargo tags, so the Stage asset adds them itself), and gives the Stages' concurrency pools
+their default limit ahead of the first run that claims one (:func:`initialize_pools`).
 
 Every private symbol used is listed in ``PRIVATE_SYMBOLS``; a test resolves each one, so a
 Dagster upgrade that moves one fails loudly there rather than in a promotion.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 
 import dagster as dg
@@ -48,6 +49,8 @@ PRIVATE_SYMBOLS = (
     "dagster._core.storage.runs.sql_run_storage.SqlRunStorage.connect",
     "dagster.DagsterInstance.add_run_tags",
     "dagster._core.storage.event_log.base.EventLogStorage.get_pool_limits",
+    "dagster._core.storage.event_log.base.EventLogStorage.initialize_concurrency_limit_to_default",
+    "dagster.DagsterInstance.global_op_concurrency_default_limit",
 )
 
 __all__ = [
@@ -57,6 +60,8 @@ __all__ = [
     "RunRow",
     "StorageSession",
     "add_run_tags",
+    "default_pool_limit",
+    "initialize_pools",
     "pool_limits",
     "storage_session",
     "unreachable",
@@ -153,3 +158,44 @@ def pool_limits(instance: dg.DagsterInstance) -> dict[str, int]:
         cause = error if isinstance(error, OperationalError) else error.__cause__
         raise InstanceError(unreachable(_describe(instance), cause)) from None
     return {limit.name: limit.limit for limit in limits if not limit.from_default}
+
+
+def default_pool_limit(instance: dg.DagsterInstance) -> int | None:
+    """The limit a pool without one of its own gets (``concurrency.pools.default_limit``)."""
+    return instance.global_op_concurrency_default_limit
+
+
+def initialize_pools(instance: dg.DagsterInstance, pools: Iterable[str]) -> list[str]:
+    """Give each of ``pools`` that lacks its limit the instance's default one; return those.
+
+    A run claims its pool before its step starts, and the first run into a pool writes the
+    pool's default limit. On PostgreSQL two runs writing it at once make one of them fail
+    before any of its code runs (dagster-io/dagster#33552); Dagster's run queue writes the
+    limits before it launches runs, but runs launched without the queue do not. The sensors
+    write them here first, from one process. Another process writing the same limit at the
+    same moment is not an error: its limit is the same.
+
+    Raises:
+        InstanceError: The instance's database cannot be reached.
+    """
+    default = default_pool_limit(instance)
+    if default is None:
+        return []
+    storage = instance.event_log_storage
+    try:
+        limits = {limit.name: limit for limit in storage.get_pool_limits()}
+    except (OperationalError, DagsterPostgresException) as error:
+        cause = error if isinstance(error, OperationalError) else error.__cause__
+        raise InstanceError(unreachable(_describe(instance), cause)) from None
+    missing = [
+        pool
+        for pool in dict.fromkeys(pools)
+        if pool not in limits or (limits[pool].from_default and limits[pool].limit != default)
+    ]
+    for pool in missing:
+        try:
+            storage.initialize_concurrency_limit_to_default(pool)
+        except SQLAlchemyError:
+            # Written by another process between our read and our write.
+            continue
+    return missing
