@@ -84,7 +84,7 @@ class Generator:
         materialization = dg.AssetMaterialization(
             asset_key=WAREHOUSE_KEY,
             partition=key,
-            description=f"Freight {key} ({freight.id})",
+            description=f"Freight {key} (alias {freight.alias}, ID {freight.id})",
             metadata=freight_metadata(freight),
         )
         event = DagsterEvent(
@@ -233,6 +233,7 @@ class Generator:
             "run_id": run_id,
             "run8": run_id[:8],
             "partition": freight.partition_key,
+            "alias": freight.alias,
             "freight_id": freight.id,
             "fid7": freight.id[:7],
             "tag": tag,

@@ -343,6 +343,7 @@ def _run_holes(
         run_id: "run_id",
         run_id[:8]: "run8",
         freight.partition_key: "partition",
+        freight.alias: "alias",
         freight.id: "freight_id",
         freight.id[:7]: "fid7",
         freight.images[0].tag: "tag",

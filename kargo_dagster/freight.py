@@ -15,9 +15,12 @@ Kargo's URL normalisers (``pkg/urls``) lean on Go's ``net/url`` and go-container
 that the normalisers touch are ported in ``kargo_dagster.urls`` rather than approximated
 with ``urllib``.
 
-The partition key is ``<adjective>-<animal>-<first 7 hex of the ID>``: readable, a pure
-function of the ID, and distinct for IDs whose 7-hex prefixes differ. This module never
-imports Dagster.
+The partition key puts the versions first, ``<versions>-<first 7 hex of the ID>``
+(``v0.3.0-d095447``), so a person can tell Freight apart in the UI and type its key on a
+command line. It is a pure function of the artifacts, and distinct for IDs whose 7-hex
+prefixes differ. The Kargo-style alias ``<adjective>-<animal>-<first 7 hex>`` is still
+derived from the ID: it was the partition key before, so Freight recorded then keeps it as its
+key, and ``parse_partition_key`` reads both forms. This module never imports Dagster.
 """
 
 import hashlib
@@ -34,6 +37,7 @@ from kargo_dagster.redaction import redact_url
 from kargo_dagster.urls import go_path_join, normalize_chart_repo_url, normalize_git_url
 
 __all__ = [
+    "LEGACY_PARTITION_KEY_PATTERN",
     "PARTITION_KEY_PATTERN",
     "Chart",
     "Freight",
@@ -45,7 +49,22 @@ __all__ = [
     "parse_partition_key",
 ]
 
-PARTITION_KEY_PATTERN = re.compile(r"^([a-z]+)-([a-z]+)-([0-9a-f]{7})$")
+# Every partition key ends in "-" and the ID's first 7 hex digits. What comes before starts
+# with a letter or digit (a key starting with "-" would read as an option on a command line)
+# and never holds "..", so never Dagster's forbidden "..." either. Legacy keys
+# (<adjective>-<animal>-<hex>, below) match this pattern too.
+PARTITION_KEY_PATTERN = re.compile(r"^(?!.*\.\.)([A-Za-z0-9][A-Za-z0-9.+_-]*)-([0-9a-f]{7})$")
+# The key of Freight recorded before keys showed versions: its Kargo-style alias.
+LEGACY_PARTITION_KEY_PATTERN = re.compile(r"^([a-z]+)-([a-z]+)-([0-9a-f]{7})$")
+
+# A token keeps ASCII letters, digits, ".", "+" and "-": Dagster accepts them in partition
+# keys (it forbids "...", control characters, and "|", ",", "[", "]" in multi-partition keys)
+# and no shell gives them a meaning. "_" is reserved to separate tokens.
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9.+-]+")
+_DASH_RUN = re.compile(r"-{2,}")
+_DOT_RUN = re.compile(r"\.{2,}")
+MAX_TOKEN_LENGTH = 40
+MAX_TOKENS = 3
 
 
 # --- Models ----------------------------------------------------------------------------------
@@ -202,6 +221,26 @@ def _alias_for(freight_id: str) -> str:
     return f"{adjective}-{animal}-{freight_id[:7]}"
 
 
+def _token(version: str, fallback: str) -> str:
+    """``version`` as one part of a partition key, or ``fallback`` if nothing of it is safe.
+
+    Examples:
+        >>> _token("release/1.2_rc 1", "x"), _token("v1...2+build", "x"), _token("__", "chart")
+        ('release-1.2-rc-1', 'v1.2+build', 'chart')
+    """
+    token = _DOT_RUN.sub(".", _DASH_RUN.sub("-", _UNSAFE_RUN.sub("-", version)))
+    # Stripping after the cut keeps a cut from ending the token in a separator; stripping the
+    # start keeps the key from starting with "-" (an option, to a command line).
+    return token[:MAX_TOKEN_LENGTH].strip(".+-") or fallback
+
+
+def _image_token(image: Image) -> str:
+    # An untagged image shows its digest as "sha256-<7 hex>", the short form people recognise.
+    algorithm, _, digest_hex = image.digest.partition(":")
+    by_digest = _token(f"{algorithm}-{digest_hex[:7]}" if digest_hex else image.digest, "image")
+    return _token(image.tag, by_digest)
+
+
 # Object-level fields of a Kargo Freight resource that are not part of its contents.
 _KARGO_OBJECT_FIELDS = frozenset(
     {"apiVersion", "kind", "metadata", "alias", "discoveredAt", "status", "artifacts"}
@@ -225,6 +264,8 @@ class Freight(_Model):
         >>> freight.id
         '6e372ca37f877154bba815594de5b95e5477cab0'
         >>> freight.partition_key
+        'v1-6e372ca'
+        >>> freight.alias
         'azure-bobcat-6e372ca'
     """
 
@@ -251,13 +292,47 @@ class Freight(_Model):
 
     @property
     def alias(self) -> str:
-        """``<adjective>-<animal>-<first 7 hex of id>``, derived from the ID alone."""
+        """``<adjective>-<animal>-<first 7 hex of id>``, derived from the ID alone.
+
+        Kargo gives each Freight a readable alias; this is ours. It was the partition key
+        before keys showed versions, so Freight recorded then is still found under it.
+        """
         return _alias_for(self.id)
 
     @property
     def partition_key(self) -> str:
-        """The Dagster partition key of this Freight; the same string as ``alias``."""
-        return self.alias
+        """The Dagster partition key: the versions, then the first 7 hex digits of the ID.
+
+        One token per artifact, images (tag, else ``sha256-<7 hex>`` of the digest), then
+        charts (version), then commits (tag, else the first 7 characters of the ID), joined
+        by ``_``; at most three, then ``_+N`` for the rest. Each token keeps ASCII letters,
+        digits, ``.``, ``+`` and ``-`` (anything else becomes ``-``) and at most 40 of them.
+        The hex suffix makes the key as unique as the ID's prefix, whatever the versions.
+
+        Examples:
+            >>> origin = FreightOrigin(name="w")
+            >>> commit = GitCommit(repo_url="https://github.com/a/b", id="0123456789abcdef")
+            >>> chart = Chart(repo_url="oci://ghcr.io/a/c", version="1.2.0+build.7")
+            >>> image = Image(repo_url="ghcr.io/a/b", digest="sha256:9f86d081884c7d65")
+            >>> artifacts = {"images": (image,), "charts": (chart,), "commits": (commit,)}
+            >>> Freight(origin=origin, **artifacts).partition_key
+            'sha256-9f86d08_1.2.0+build.7_0123456-a134760'
+            >>> images = tuple(Image(repo_url=f"r/{n}", tag=f"v{n}") for n in range(5))
+            >>> Freight(origin=origin, images=images).partition_key
+            'v0_v1_v2_+2-62055ee'
+        """
+        tokens = [_image_token(i) for i in self.images]
+        tokens += [_token(c.version, "chart") for c in self.charts]
+        tokens += [_token(c.tag, _token(c.id[:7], "commit")) for c in self.commits]
+        if len(tokens) > MAX_TOKENS:
+            tokens = [*tokens[:MAX_TOKENS], f"+{len(tokens) - MAX_TOKENS}"]
+        return f"{'_'.join(tokens)}-{self.id[:7]}"
+
+    @property
+    def partition_keys(self) -> tuple[str, str]:
+        """Every key this Freight may be recorded under: ``partition_key``, then the legacy
+        key (``alias``) of Freight recorded before keys showed versions."""
+        return self.partition_key, self.alias
 
     def to_json(self) -> dict[str, Any]:
         """Kargo's JSON for this Freight's contents, keys sorted and empty fields omitted.
@@ -349,19 +424,24 @@ def parse_partition_key(key: str) -> str:
     """Return the 7-hex-digit Freight ID prefix from a Freight partition key.
 
     Args:
-        key: A key made by ``Freight.partition_key``, ``<adjective>-<animal>-<7 hex>``.
+        key: A key made by ``Freight.partition_key`` (``<versions>-<7 hex>``), or a legacy
+            key, ``<adjective>-<animal>-<7 hex>``, of Freight recorded before keys showed
+            versions.
 
     Raises:
-        FreightError: ``key`` does not have that form.
+        FreightError: ``key`` has neither form.
 
     Examples:
+        >>> parse_partition_key("v0.3.0-d095447")
+        'd095447'
         >>> parse_partition_key("azure-bobcat-6e372ca")
         '6e372ca'
     """
     match = PARTITION_KEY_PATTERN.fullmatch(key)
     if match is None:
         raise FreightError(
-            f"{key[:80]!r} is not a Freight partition key: expected '<adjective>-<animal>-"
-            "<first 7 hex digits of the Freight ID>', e.g. 'brave-otter-1a2b3c4'"
+            f"{key[:80]!r} is not a Freight partition key: expected '<versions>-<first 7 hex "
+            "digits of the Freight ID>', e.g. 'v0.3.0-1a2b3c4', or, for Freight recorded by "
+            "older versions, '<adjective>-<animal>-<7 hex>', e.g. 'brave-otter-1a2b3c4'"
         )
-    return match.group(3)
+    return match.group(2)

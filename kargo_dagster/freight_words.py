@@ -2,12 +2,14 @@
 
 ``kargo_dagster.freight`` picks one adjective and one animal from these tuples by indexing
 them with bytes of the Freight ID, so the alias of a given Freight depends on the exact
-contents and order of both tuples. **Never edit them**: adding, removing or reordering a
-word renames every existing Freight partition, and Dagster would then treat known Freight
-as new. Every word is short, lowercase ASCII (``[a-z]+``), unique, and inoffensive.
+contents and order of both tuples. **Never edit them**: the alias was the partition key
+before keys showed versions, and Freight recorded then is still found by its alias; adding,
+removing or reordering a word would lose those partitions, and the Warehouse sensor would
+record known Freight again. Every word is short, lowercase ASCII (``[a-z]+``), unique, and
+inoffensive.
 
 Kargo itself picks a random, project-unique alias with the ``moniker`` library; this project
-needs the alias to be a pure function of the ID instead, because it is the partition key.
+needs the alias to be a pure function of the ID instead, because old partition keys are it.
 """
 
 ADJECTIVES: tuple[str, ...] = (

@@ -11,15 +11,27 @@ import doctest
 import hashlib
 import itertools
 import json
+import random
 import re
+import shlex
 from pathlib import Path
 
 import pytest
+from dagster._core.definitions.partitions.utils.base import (
+    raise_error_on_invalid_partition_key_substring,
+)
+from dagster._core.definitions.partitions.utils.multi import (
+    INVALID_STATIC_PARTITIONS_KEY_CHARACTERS,
+)
 from pydantic import ValidationError
 
 from kargo_dagster import freight as freight_module
 from kargo_dagster.errors import FreightError
 from kargo_dagster.freight import (
+    LEGACY_PARTITION_KEY_PATTERN,
+    MAX_TOKEN_LENGTH,
+    MAX_TOKENS,
+    PARTITION_KEY_PATTERN,
     Chart,
     Freight,
     FreightOrigin,
@@ -262,33 +274,149 @@ def test_normalisers_return_unparseable_input_unchanged() -> None:
 # --- Alias and partition key -----------------------------------------------------------------
 
 
-def test_alias_is_partition_key_and_deterministic() -> None:
+def test_partition_key_shows_versions_then_id_prefix() -> None:
     freight = demo_freight()
-    assert freight.alias == freight.partition_key == demo_freight().partition_key
-    adjective, animal, prefix = freight.partition_key.split("-")
+    assert freight.partition_key == demo_freight().partition_key
+    # Images (tag), then charts (version), then commits (no tag: the short commit ID).
+    assert freight.partition_key == f"1.27.0_0.2.0_0123456-{freight.id[:7]}"
+    assert parse_partition_key(freight.partition_key) == freight.id[:7]
+
+
+def test_alias_is_kargo_style_and_deterministic() -> None:
+    freight = demo_freight()
+    assert freight.alias == demo_freight().alias != freight.partition_key
+    adjective, animal, prefix = freight.alias.split("-")
     assert adjective in ADJECTIVES
     assert animal in ANIMALS
-    assert prefix == freight.id[:7] == parse_partition_key(freight.partition_key)
-    assert re.fullmatch(r"[a-z0-9-]+", freight.partition_key)
+    assert prefix == freight.id[:7] == parse_partition_key(freight.alias)
+    assert freight.partition_keys == (freight.partition_key, freight.alias)
 
 
-def test_pinned_partition_keys() -> None:
-    # Changing the word lists or the byte choice would rename every existing partition.
+def test_pinned_partition_keys_and_aliases() -> None:
+    # Changing the word lists or the byte choice would lose every partition recorded under
+    # its alias; changing the token rules would record known Freight again under a new key.
     guestbook = Freight(origin=FreightOrigin(name="guestbook"), images=(guestbook_image(),))
-    assert guestbook.partition_key == "civil-quail-be5e0f9"
-    assert demo_freight().partition_key == "fast-impala-e3e9cbe"
+    assert guestbook.partition_key == "v0.0.1-be5e0f9"
+    assert guestbook.alias == "civil-quail-be5e0f9"
+    assert demo_freight().partition_key == "1.27.0_0.2.0_0123456-e3e9cbe"
+    assert demo_freight().alias == "fast-impala-e3e9cbe"
+
+
+def _image(tag: str = "", digest: str = "") -> Image:
+    return Image(repo_url="ghcr.io/x/app", tag=tag, digest=digest)
+
+
+def _key(**artifacts: tuple) -> str:
+    return Freight(origin=FreightOrigin(name="w"), **artifacts).partition_key  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "versions"),
+    [
+        ({"images": (_image("v0.3.0"),)}, "v0.3.0"),
+        ({"images": (_image(digest=DIGEST),)}, "sha256-3a2e0ac"),
+        ({"images": (_image(digest="sha512:ABCDEF0123456789"),)}, "sha512-ABCDEF0"),
+        ({"images": (_image("1.0_rc1", DIGEST),)}, "1.0-rc1"),
+        ({"charts": (Chart(repo_url="oci://r/c", version="1.2.0+build.7"),)}, "1.2.0+build.7"),
+        (
+            {"commits": (GitCommit(repo_url="https://g/a/b", id=COMMIT_ID, tag="release/v1"),)},
+            "release-v1",
+        ),
+        ({"commits": (GitCommit(repo_url="https://g/a/b", id=COMMIT_ID),)}, "9f2b0c5"),
+        # Images first, then charts, then commits, whatever the order given.
+        (
+            {
+                "commits": (GitCommit(repo_url="https://g/a/b", id=COMMIT_ID, tag="v2"),),
+                "charts": (Chart(repo_url="oci://r/c", version="3.0.0"),),
+                "images": (_image("v1"),),
+            },
+            "v1_3.0.0_v2",
+        ),
+        # At most three tokens, then how many more.
+        ({"images": tuple(_image(f"v{n}") for n in range(3))}, "v0_v1_v2"),
+        ({"images": tuple(_image(f"v{n}") for n in range(4))}, "v0_v1_v2_+1"),
+        ({"images": tuple(_image(f"v{n}") for n in range(12))}, "v0_v1_v2_+9"),
+        # A token is cut at 40 characters, without leaving a separator at its end.
+        ({"images": (_image("a" * 39 + "." + "b" * 10),)}, "a" * 39),
+        ({"images": (_image("c" * 60),)}, "c" * 40),
+        # Awkward tags: separators and unsafe characters become one "-", never at either end.
+        ({"images": (_image("--v1--"),)}, "v1"),
+        ({"images": (_image("v1...2"),)}, "v1.2"),
+        ({"images": (_image("v1,2[3]|4"),)}, "v1-2-3-4"),
+        ({"images": (_image("ünïcode-1"),)}, "n-code-1"),
+        ({"images": (_image("$(rm -rf ~)"),)}, "rm-rf"),
+        # Nothing safe left: the digest, else the artifact's kind.
+        ({"images": (_image("___", DIGEST),)}, "sha256-3a2e0ac"),
+        ({"images": (_image("???"),)}, "image"),
+        ({"charts": (Chart(repo_url="oci://r/c", version="~~"),)}, "chart"),
+        (
+            {"commits": (GitCommit(repo_url="https://g/a/b", id=COMMIT_ID, tag="@{}"),)},
+            "9f2b0c5",
+        ),
+    ],
+)
+def test_partition_key_tokens(artifacts: dict, versions: str) -> None:
+    key = _key(**artifacts)
+    assert key.rsplit("-", 1)[0] == versions
+    assert_valid_partition_key(key)
+
+
+# Characters that tags, chart versions and git tags may hold, and some they should not.
+AWKWARD = "aZ09._-+/:@~^*?[]{}(),|;&$`'\"\\ \t\n\r\a\b\f\v\0…ü语🙂"
+
+
+def assert_valid_partition_key(key: str) -> None:
+    """Dagster accepts ``key``, a shell reads it as one plain word, and it parses back."""
+    raise_error_on_invalid_partition_key_substring([key])  # "..." and control characters
+    assert not INVALID_STATIC_PARTITIONS_KEY_CHARACTERS & set(key)  # multi-partition keys
+    assert shlex.quote(key) == key  # nothing a shell would interpret
+    assert not key.startswith("-")  # not an option to a command line
+    assert key.isascii() and key.isprintable()
+    assert PARTITION_KEY_PATTERN.fullmatch(key)
+    assert len(key) <= MAX_TOKENS * (MAX_TOKEN_LENGTH + 1) + len("+999-0123456")
+
+
+def test_every_partition_key_is_valid_and_deterministic() -> None:
+    rng = random.Random(20261207)
+
+    def version() -> str:
+        return "".join(rng.choice(AWKWARD) for _ in range(rng.randint(1, 60)))
+
+    origin = FreightOrigin(name="w")
+    keys: dict[str, str] = {}
+    for _ in range(3000):
+        images = tuple(
+            Image(repo_url=f"r/{n}", tag=version(), digest=rng.choice(("", DIGEST)))
+            for n in range(rng.randint(0, 3))
+        )
+        charts = tuple(
+            Chart(repo_url=f"oci://r/{n}", version=version()) for n in range(rng.randint(0, 2))
+        )
+        commits = tuple(
+            GitCommit(repo_url=f"https://g/{n}", id=COMMIT_ID, tag=rng.choice(("", version())))
+            for n in range(rng.randint(0 if images or charts else 1, 2))
+        )
+        freight = Freight(origin=origin, images=images, charts=charts, commits=commits)
+        key = freight.partition_key
+        assert_valid_partition_key(key)
+        assert parse_partition_key(key) == freight.id[:7]
+        assert Freight.model_validate(freight.model_dump()).partition_key == key
+        keys[freight.id] = key
+    # Keys are as distinct as the IDs' 7-hex prefixes, whatever the versions.
+    assert len(set(keys.values())) == len({freight_id[:7] for freight_id in keys}) > 2000
 
 
 def test_keys_are_unique_when_id_prefixes_differ() -> None:
     origin = FreightOrigin(name="w")
     freights = [
-        Freight(origin=origin, images=(Image(repo_url="ghcr.io/x/app", tag=f"v{n}"),))
-        for n in range(2000)
+        Freight(origin=origin, images=(Image(repo_url="ghcr.io/x/app", tag="latest", digest=d),))
+        for d in (f"sha256:{n:064x}" for n in range(2000))
     ]
+    # The same tag every time: the ID prefix alone tells the keys apart.
     by_prefix = {f.id[:7]: f.partition_key for f in freights}
-    assert len(set(by_prefix.values())) == len(by_prefix)
-    # The words vary too, so keys stay easy to tell apart.
-    assert len({key.rsplit("-", 1)[0] for key in by_prefix.values()}) > 1000
+    assert len(set(by_prefix.values())) == len(by_prefix) > 1990
+    # The aliases' words vary too, so aliases stay easy to tell apart.
+    assert len({f.alias.rsplit("-", 1)[0] for f in freights}) > 1000
 
 
 def test_word_lists() -> None:
@@ -300,15 +428,44 @@ def test_word_lists() -> None:
 @pytest.mark.parametrize(
     "key",
     [
+        "v0.3.0-d095447",
+        "1.27.0_0.2.0_0123456-e3e9cbe",
+        "v0_v1_v2_+2-62055ee",
+        "1.2.0+build.7-0123456",
+        # Legacy keys: the aliases Freight was recorded under before keys showed versions.
+        "azure-bobcat-6e372ca",
+        "civil-quail-be5e0f9",
+    ],
+)
+def test_parse_partition_key_reads_both_forms(key: str) -> None:
+    assert parse_partition_key(key) == key[-7:]
+
+
+def test_legacy_keys_are_aliases() -> None:
+    alias = demo_freight().alias
+    assert LEGACY_PARTITION_KEY_PATTERN.fullmatch(alias)
+    assert PARTITION_KEY_PATTERN.fullmatch(alias)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
         "",
+        "1234567",
+        "-1234567",
         "brave-otter",
-        "Brave-otter-1234567",
         "brave-otter-123456",
         "brave-otter-12345678",
         "brave-otter-123456g",
-        "braveotter-1234567",
-        "brave-sea-otter-1234567",
-        "1234567",
+        "brave-otter-123456A",
+        "-v1-1234567",
+        "_v1-1234567",
+        "v1...2-1234567",
+        "v1..2-1234567",
+        "v1,2-1234567",
+        "v1 2-1234567",
+        "v1/2-1234567",
+        "v1\n-1234567",
     ],
 )
 def test_parse_partition_key_rejects_other_strings(key: str) -> None:

@@ -3,6 +3,10 @@
 The partition is added *before* the Warehouse's materialization is reported: Dagster stores a
 runless event before it applies partition requests from the same sensor result, so reporting
 first would attach the event to a key that does not exist yet.
+
+Freight recorded before partition keys showed versions is keyed by its alias
+(``<adjective>-<animal>-<hex>``); it stays recorded under that key, and is never recorded a
+second time under its new one.
 """
 
 import dagster as dg
@@ -17,11 +21,14 @@ from kargo_dagster.freight import Freight
 
 
 def freight_metadata(freight: Freight) -> dict[str, dg.MetadataValue]:
-    """What a Warehouse partition shows: the artifacts as a table and as JSON, and the ID."""
+    """What a Warehouse partition shows: the artifacts as a table and as JSON, the ID and
+    the Kargo-style alias."""
     rows = freight.artifact_rows()
     columns = list(rows[0]) if rows else []
     return {
         META_FREIGHT_ID: dg.MetadataValue.text(freight.id),
+        # Next to the ID, as Kargo shows both; the alias names legacy partitions too.
+        "kargo/freight_alias": dg.MetadataValue.text(freight.alias),
         "artifacts": dg.MetadataValue.table(
             records=[dg.TableRecord(row) for row in rows],
             schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns]),
@@ -34,28 +41,49 @@ def record_freight(instance: dg.DagsterInstance, project: str, freight: Freight)
     """Add ``freight`` to its Warehouse's partitions and record its artifacts.
 
     Recording the same Freight twice adds nothing new: the partition key is derived from the
-    Freight ID, and the materialization is only reported when the partition is new.
+    Freight's artifacts, and the materialization is only reported when the Freight is new.
 
     Returns:
-        The partition key.
+        The partition key: ``freight.partition_key``, or the legacy key (its alias) when the
+        Freight was recorded under that.
     """
-    record_new_freight(instance, project, freight)
-    return freight.partition_key
+    return recorded_partition_key(instance, project, freight) or _record(instance, project, freight)
 
 
 def record_new_freight(instance: dg.DagsterInstance, project: str, freight: Freight) -> bool:
-    """Like :func:`record_freight`; returns whether the Freight was new."""
-    partitions = freight_partitions_name(project, freight.origin.name)
-    key = freight.partition_key
-    if instance.has_dynamic_partition(partitions, key):
+    """Like :func:`record_freight`; returns whether the Freight was new, that is recorded
+    under neither its partition key nor its legacy key."""
+    if recorded_partition_key(instance, project, freight) is not None:
         return False
-    instance.add_dynamic_partitions(partitions, [key])
+    _record(instance, project, freight)
+    return True
+
+
+def recorded_partition_key(
+    instance: dg.DagsterInstance, project: str, freight: Freight
+) -> str | None:
+    """The key ``freight`` is recorded under in its Warehouse, or None if it is not recorded.
+
+    The partition is added before the Freight's materialization is reported, so a partition
+    alone means recorded. Its key is ``freight.partition_key``, or its alias for Freight
+    recorded before keys showed versions.
+    """
+    partitions = freight_partitions_name(project, freight.origin.name)
+    for key in freight.partition_keys:
+        if instance.has_dynamic_partition(partitions, key):
+            return key
+    return None
+
+
+def _record(instance: dg.DagsterInstance, project: str, freight: Freight) -> str:
+    key = freight.partition_key
+    instance.add_dynamic_partitions(freight_partitions_name(project, freight.origin.name), [key])
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=warehouse_key(project, freight.origin.name),
             partition=key,
-            description=f"Freight {key} ({freight.id})",
+            description=f"Freight {key} (alias {freight.alias}, ID {freight.id})",
             metadata=freight_metadata(freight),
         )
     )
-    return True
+    return key

@@ -23,6 +23,7 @@ def promotion_summary(
     availability: str,
     steps: Sequence[Mapping[str, Any]] = (),
     commits: Mapping[str, str] | None = None,
+    partition_key: str | None = None,
 ) -> str:
     """The summary: a heading, who and why, the artifacts, the steps and the commits.
 
@@ -34,10 +35,12 @@ def promotion_summary(
         availability: Why the Freight was available to the Stage.
         steps: One mapping per step with ``alias``, ``uses``, ``status`` and ``message``.
         commits: Commit links by step alias.
+        partition_key: The promoted partition; default ``freight.partition_key``. Freight
+            recorded before keys showed versions is keyed by its alias instead.
     """
     verb = {"rollback": "Rolled back", "auto-promote": "Auto-promoted"}.get(action, "Promoted")
     lines = [
-        f"### {verb} {freight.partition_key} into {stage}",
+        f"### {verb} {partition_key or freight.partition_key} into {stage}",
         "",
         f"By **{_cell(actor)}** ({_cell(action)}). {_cell(availability)}.",
         "",

@@ -159,7 +159,11 @@ def build_warehouse_sensor(
         )
         done = healthy.model_copy(update={"last_freight_id": freight.id})
         if not created:
-            reason = f"No new Freight: the newest artifacts are Freight {key}, already recorded."
+            # Freight recorded before keys showed versions keeps its alias as key: name both.
+            reason = (
+                f"No new Freight: the newest artifacts are Freight {key} "
+                f"(alias {freight.alias}), already recorded."
+            )
         else:
             reason = f"Created Freight {key} (ID {freight.id}) in Warehouse {name}."
             context.log.info(reason)

@@ -11,10 +11,12 @@ import pytest
 from kargo_dagster import load_definitions
 from kargo_dagster.defs.resources import KargoResource, RepositoryCredentials
 from kargo_dagster.defs.warehouse_sensors import WarehouseCursor, sensor_name
+from kargo_dagster.freight import Freight
 from kargo_dagster.testing.oci_push import push_image
 from kargo_dagster.testing.registry import LocalRegistry
 from kargo_dagster.testing.token_auth import TokenAuthRegistry
 from tests.conftest import postgres_storage, stored_bytes
+from tests.defs.test_freight_store import record_as_before_upgrade
 
 MANIFESTS = """\
 apiVersion: kargo.akuity.io/v1alpha1
@@ -119,6 +121,25 @@ def test_an_unreadable_cursor_starts_over_without_duplicates(tmp_path, registry,
     result = tick(defs, instance, "{not json")
     assert "already recorded" in reason(result)
     assert len(instance.get_dynamic_partitions(PARTITIONS)) == 1
+
+
+def test_freight_recorded_under_its_legacy_key_is_not_recorded_again(tmp_path, registry, instance):
+    # Before partition keys showed versions, Freight was keyed by its alias; after an upgrade
+    # the sensor, with a fresh cursor, must find that Freight rather than record it again.
+    name = unique("legacy/app")
+    push_image(registry, name, "v1.0.0")
+    defs = definitions(tmp_path, registry.repo_url(name))
+    with dg.instance_for_test() as scratch:
+        tick(defs, scratch, None)
+        record = scratch.fetch_materializations(WAREHOUSE, limit=1).records[0]
+        metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
+        freight = Freight.from_json(metadata["kargo/freight"].value)  # type: ignore[arg-type]
+    legacy = record_as_before_upgrade(instance, "demo", freight)
+
+    result = tick(defs, instance, None)
+    assert "already recorded" in reason(result) and legacy in reason(result)
+    assert instance.get_dynamic_partitions(PARTITIONS) == [legacy]
+    assert len(instance.fetch_materializations(WAREHOUSE, limit=10).records) == 1
 
 
 def test_a_failing_registry_is_reported_and_backs_off(tmp_path, registry, instance):
