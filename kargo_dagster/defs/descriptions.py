@@ -61,10 +61,13 @@ def warehouse_description(warehouse: Warehouse) -> str:
 
 
 def stage_description(stage: Stage, origin: str) -> str:
-    """The annotation, or a sentence naming where the Stage takes Freight from."""
+    """The annotation, or a sentence naming where the Stage takes Freight from; then where
+    the Project's pipeline view is."""
+    # The view shows every Stage at once; a Stage's own page shows one partition at a time.
+    view = f"The Project's pipeline view: asset {stage.metadata.namespace}/pipeline."
     given = stage.metadata.annotations.get(ANNOTATION_DESCRIPTION)
     if given:
-        return given
+        return f"{given}\n\n{view}"
     request = next(r for r in stage.spec.requested_freight if r.origin.name == origin)
     sources: list[str] = []
     if request.sources.direct:
@@ -78,5 +81,5 @@ def stage_description(stage: Stage, origin: str) -> str:
     kind = "control-flow Stage" if stage.is_control_flow else "Stage"
     return (
         f"Kargo {kind} {stage.metadata.name}: promotes Freight of Warehouse {origin} "
-        f"from {' or '.join(sources)}."
+        f"from {' or '.join(sources)}. {view}"
     )

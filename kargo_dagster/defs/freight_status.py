@@ -6,7 +6,9 @@ records the same as an observation on the Freight's Warehouse partition whenever
 a cell per Stage (``current``, ``verified``, ``failed``, ``approved``, ``soaking``,
 ``promotion failed``, who promoted and approved it and when, as ``kargo-dagster status``
 prints), a line per Stage and a markdown table. The partition's page in the UI then tells
-the Freight's story next to its artifacts, and the event log keeps every change.
+the Freight's story next to its artifacts, and the event log keeps every change. The same
+tick records the Project's pipeline view (:mod:`kargo_dagster.defs.pipeline_view`) when it
+changed: it is read from the same state.
 """
 
 import json
@@ -18,6 +20,7 @@ from kargo_dagster.defs.dagster_internals import StorageSession
 from kargo_dagster.defs.freight_matrix import FREIGHT_LIMIT, freight_cells
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
 from kargo_dagster.defs.pipeline_state import PipelineState, read_pipeline_state, stage_requests
+from kargo_dagster.defs.pipeline_view import pipeline_events, pipeline_key
 from kargo_dagster.defs.tick_cursor import fingerprint, watched_tick
 from kargo_dagster.spec import ProjectManifests
 
@@ -68,8 +71,10 @@ def build_freight_status_sensor(
 ) -> dg.SensorDefinition:
     """The Project's ``<project>__freight_status`` sensor, running by default."""
     partitions = [freight_partitions_name(project.name, name) for name in project.warehouses]
-    # Their observations (Freight status and metadata) change nothing the tick decides.
-    warehouses = [warehouse_key(project.name, name) for name in project.warehouses]
+    # Their observations (Freight status and metadata), and the pipeline view this sensor
+    # records itself, change nothing the tick decides.
+    recorded_on = [warehouse_key(project.name, name) for name in project.warehouses]
+    view = [pipeline_key(project.name)]
     judged_by = fingerprint(
         [stage.model_dump(mode="json") for stage in project.stages.values()],
         sorted(project.warehouses),
@@ -81,21 +86,29 @@ def build_freight_status_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Records where each Freight stands (current, verified, approved, ...) on its "
-            "Warehouse partition whenever it changes."
+            f"Warehouse partition, and the pipeline view on {project.name}/pipeline, whenever "
+            "they change."
         ),
     )
     def freight_status(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        with watched_tick(context, partitions, judged_by, warehouses) as tick:
+        with watched_tick(context, partitions, judged_by, recorded_on, view) as tick:
             if tick.quiet is not None:
                 return dg.SensorResult(
                     skip_reason="nothing changed since the last tick", cursor=tick.quiet.dump()
                 )
-            state = read_pipeline_state(tick.session, project, newest=FREIGHT_LIMIT, now=tick.now)
-            events = freight_status_events(tick.session, state)
+            # The records of what Stages hold give the pipeline view its versions.
+            state = read_pipeline_state(
+                tick.session, project, newest=FREIGHT_LIMIT, records="current", now=tick.now
+            )
+            events: list[dg.AssetObservation | dg.AssetMaterialization] = [
+                *freight_status_events(tick.session, state),
+                *pipeline_events(tick.session, state),
+            ]
         cursor = tick.cursor(wake_at=next_change(state))
         if not events:
             return dg.SensorResult(
-                skip_reason="no Freight changed where it stands", cursor=cursor.dump()
+                skip_reason="no Freight changed where it stands, nor any Stage",
+                cursor=cursor.dump(),
             )
         return dg.SensorResult(asset_events=events, cursor=cursor.dump())
 

@@ -104,15 +104,17 @@ def watched_tick(
     partitions_defs: Collection[str],
     judged_by: str,
     unwatched: Collection[dg.AssetKey] = (),
+    silent: Collection[dg.AssetKey] = (),
 ) -> Iterator[Tick]:
     """Start a tick: read the instance's watermark and compare it with the cursor's.
 
-    Observations of the ``unwatched`` assets do not count as changes: what the tick judges
-    by is not in them (the Warehouses' Freight status and metadata, say).
+    Observations of the ``unwatched`` assets, and any event of the ``silent`` ones, do not
+    count as changes: what the tick judges by is not in them (the Warehouses' Freight status
+    and metadata, the pipeline view).
     """
     now = time.time()
     previous = TickCursor.parse(context.cursor)
     with storage_session(context.instance) as session:
-        watermark = session.watermark(partitions_defs, unwatched)
+        watermark = session.watermark(partitions_defs, unwatched, silent)
         unchanged = previous is not None and previous.still(watermark, judged_by, now)
         yield Tick(session, now, watermark, judged_by, previous if unchanged else None)

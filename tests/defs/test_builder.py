@@ -33,6 +33,7 @@ def test_one_asset_per_warehouse_and_per_stage_origin(graph):
         "shop/stage/edge/app",
         "shop/stage/edge/config",
         "shop/delivery-metrics",
+        "shop/pipeline",
     }
 
 
@@ -52,7 +53,7 @@ def test_stages_share_their_origins_partitions(graph):
     names = {
         k.to_user_string(): graph.get(k).partitions_def.name  # type: ignore[union-attr]
         for k in graph.get_all_asset_keys()
-        if k.path[1] != "delivery-metrics"
+        if k.path[1] not in ("delivery-metrics", "pipeline")
     }
     assert names["shop/warehouse/app"] == names["shop/stage/prod"] == "shop/app"
     assert names["shop/stage/edge/config"] == names["shop/warehouse/config"] == "shop/config"
@@ -61,7 +62,7 @@ def test_stages_share_their_origins_partitions(graph):
 def test_each_stage_has_blocking_partitioned_gates(graph):
     for asset_key in graph.get_all_asset_keys():
         checks = {c.name: c for c in graph.get_check_keys_for_assets([asset_key])}
-        if asset_key.path[1] in ("warehouse", "delivery-metrics"):
+        if asset_key.path[1] in ("warehouse", "delivery-metrics", "pipeline"):
             assert checks == {}
             continue
         assert set(checks) == {"health", "verified"}
@@ -79,7 +80,7 @@ def test_ui_attributes(graph):
     assert dev.pools == {"kargo/shop/dev"}
     assert dev.description == (
         "Kargo control-flow Stage dev: promotes Freight of Warehouse app from Warehouse app "
-        "directly."
+        "directly. The Project's pipeline view: asset shop/pipeline."
     )
     assert graph.get(key("stage", "edge", "app")).pools == {"kargo/shop/edge"}
     assert graph.get(key("stage", "edge", "config")).pools == {"kargo/shop/edge"}

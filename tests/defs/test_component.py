@@ -86,6 +86,7 @@ min_warehouse_interval_seconds: 900
         "shop/stage/dev",
         "shop/stage/prod",
         "shop/delivery-metrics",
+        "shop/pipeline",
     }
     assert defs.resources == {"kargo": kargo}
     assert defs.executor is dg.multiprocess_executor

@@ -29,6 +29,7 @@ from kargo_dagster.defs.dagster_internals.rows import (
     epoch,
     event_columns,
     event_row,
+    materialization_row,
     naive,
     observation_row,
 )
@@ -38,17 +39,27 @@ class AssetReads(Connections):
     """Reads of what happened to assets: materializations, observations, checks."""
 
     def watermark(
-        self, partitions_defs: Collection[str], unwatched: Collection[dg.AssetKey] = ()
+        self,
+        partitions_defs: Collection[str],
+        unwatched: Collection[dg.AssetKey] = (),
+        silent: Collection[dg.AssetKey] = (),
     ) -> list[Any]:
         """What changes whenever anything a Project's state is read from changes.
 
-        The newest event (observations of the ``unwatched`` assets aside), the number of runs
-        and their latest update, and the Freight partitions (removing one writes no event).
+        The newest event (observations of the ``unwatched`` assets and every event of the
+        ``silent`` ones aside), the number of runs and their latest update, and the Freight
+        partitions (removing one writes no event).
         """
-        counted = sa.or_(
-            EVENTS.c.dagster_event_type.is_(None),
-            EVENTS.c.dagster_event_type != OBSERVATION,
-            EVENTS.c.asset_key.notin_(asset_strings(unwatched)),
+        counted = sa.and_(
+            sa.or_(
+                EVENTS.c.dagster_event_type.is_(None),
+                EVENTS.c.dagster_event_type != OBSERVATION,
+                EVENTS.c.asset_key.notin_(asset_strings(unwatched)),
+            ),
+            sa.or_(
+                EVENTS.c.asset_key.is_(None),
+                EVENTS.c.asset_key.notin_(asset_strings(silent)),
+            ),
         )
         events = sa.select(sa.func.max(EVENTS.c.id)).where(counted).scalar_subquery()
         partitions = (
@@ -293,6 +304,25 @@ class AssetReads(Connections):
             observation = observation_row(event, row[-1])
             if observation is not None and key in observation.metadata and event.partition:
                 found[(event.asset, event.partition)] = observation
+        return found
+
+    def latest_unpartitioned_materializations_containing(
+        self, assets: Collection[dg.AssetKey], key: str
+    ) -> dict[dg.AssetKey, ObservationRow]:
+        """For each unpartitioned asset, the newest (runless) materialization whose metadata
+        has ``key``."""
+        if not assets:
+            return {}
+        newest = self._newest(
+            MATERIALIZATION,
+            assets,
+            also=[EVENTS.c.partition.is_(None), EVENTS.c.event.contains(json.dumps(key))],
+        )
+        found: dict[dg.AssetKey, ObservationRow] = {}
+        for event, row in self._newest_rows(newest, EVENTS.c.event):
+            recorded = materialization_row(event, row[-1])
+            if recorded is not None and key in recorded.metadata:
+                found[event.asset] = recorded
         return found
 
     def latest_materialization_metadata(

@@ -172,6 +172,21 @@ def observation_row(event: EventRow, body: str) -> ObservationRow | None:
     )
 
 
+def materialization_row(event: EventRow, body: str) -> ObservationRow | None:
+    """The materialization an event row and its stored body hold, if it is one, read like
+    an observation (where, when and its metadata)."""
+    materialization = dg.deserialize_value(body, dg.EventLogEntry).asset_materialization
+    if materialization is None:
+        return None
+    return ObservationRow(
+        event.asset,
+        event.partition,
+        event.storage_id,
+        event.timestamp,
+        dict(materialization.metadata),
+    )
+
+
 def check_columns() -> list[Any]:
     return [
         CHECKS.c.asset_key,
