@@ -11,13 +11,27 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kargo_dagster.errors import KargoDagsterError, ManifestError
+from kargo_dagster.cli_doctor import add_doctor
+from kargo_dagster.cli_root import find_root, load_defs
+from kargo_dagster.errors import KargoDagsterError, ManifestError, PromotionRefusedError
 from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
 from kargo_dagster.spec.diagnostics import did_you_mean
 
-DEFAULT_PATH = "stages"
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
 DEFAULT_WEBSERVER = "http://127.0.0.1:3000"
+# Defaults resolved against the project root (found from the current directory up), so a
+# command works from any directory inside the project.
+PATH_HELP = "the Kargo manifests (default: the project's, found from the current directory)"
+DEFINITIONS_HELP = "the code location file (default: the project's definitions.py)"
+FREIGHT_FORMS = (
+    "its partition key, a version (image tag, chart version, git tag or commit), its ID or "
+    "a 7+ hex prefix, or its alias"
+)
+FREIGHT_HELP = f"the Freight: {FREIGHT_FORMS}"
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -65,7 +79,19 @@ def _discover(args: argparse.Namespace) -> int:
         elif results:
             print(render_discoveries(project.name, results))
     if not found_any:
-        raise KargoDagsterError(f"no Warehouse matches in {args.path}")
+        names = {
+            w
+            for p in catalog.projects.values()
+            if not args.project or p.name == args.project
+            for w in p.warehouses
+        }
+        listed = ", ".join(sorted(names)) or "none"
+        if args.warehouse:
+            hint = did_you_mean(args.warehouse, names)
+            raise KargoDagsterError(
+                f"no Warehouse {args.warehouse} in {args.path}{hint} (found: {listed})"
+            )
+        raise KargoDagsterError(f"no Warehouse in {args.path} (found: {listed})")
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if failed else 0
@@ -74,8 +100,9 @@ def _discover(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.status import collect_status, render_status_table
 
+    catalog = _manifests(args)
     with _instance() as instance:
-        report = collect_status(instance, load_manifests(args.path))
+        report = collect_status(instance, catalog)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -86,7 +113,7 @@ def _status(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.history import collect_history, render_history
 
-    project = _project(load_manifests(args.path), args.project)
+    project = _project(_manifests(args), args.project)
     _check_stage(project, args.stage)
     with _instance() as instance:
         rows = collect_history(instance, project.name, args.stage, limit=args.limit)
@@ -96,15 +123,15 @@ def _history(args: argparse.Namespace) -> int:
 
 def _approve(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.approvals import approve_freight
+    from kargo_dagster.defs.freight_lookup import resolve_freight
 
-    project = _project(load_manifests(args.path), args.project)
+    project = _project(_manifests(args), args.project)
     _check_stage(project, args.stage)
     actor = _actor(args)
     with _instance() as instance:
-        approve_freight(
-            instance, project, stage=args.stage, partition_key=args.freight, actor=actor
-        )
-    print(f"Freight {args.freight} approved for Stage {args.stage} by {actor}")
+        freight = resolve_freight(instance, project, stage=args.stage, given=args.freight)
+        approve_freight(instance, project, stage=args.stage, partition_key=freight, actor=actor)
+    print(f"Freight {freight} approved for Stage {args.stage} by {actor}")
     return 0
 
 
@@ -118,20 +145,37 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> int:
     from kargo_dagster.clients.dagster_webserver import DagsterWebserver
-    from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
-    from kargo_dagster.defs.promotion_targets import promote_here, promotion_target
+    from kargo_dagster.defs.freight_lookup import resolve_freight
+    from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK, stage_job_name_for
+    from kargo_dagster.defs.promotion_targets import (
+        check_available,
+        promote_here,
+        promotion_target,
+    )
     from kargo_dagster.defs.run_failures import failure_reasons
     from kargo_dagster.defs.stage_pools import ensure_stage_pools
 
-    project = _project(load_manifests(args.path), args.project)
+    project = _project(_manifests(args), args.project)
     _check_stage(project, args.stage)
     actor = _actor(args)
     verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
     with _instance() as instance:
         ensure_stage_pools(instance, project)
+        if freight is not None:
+            freight = resolve_freight(instance, project, stage=args.stage, given=freight)
         key, freight = promotion_target(
             instance, project, stage=args.stage, freight=freight, rollback=action == "rollback"
         )
+        # The Stage asset's own gate, asked now: Kargo offers no way to promote Freight that
+        # is not available (approval is the way), so neither does this command.
+        availability = check_available(
+            instance, project, stage=args.stage, key=key, freight=freight
+        )
+        if not availability.available:
+            raise PromotionRefusedError(
+                f"{availability.reason}\n  Nothing was launched. To approve it: "
+                + _command("approve", args, "--stage", args.stage, "--freight", freight)
+            )
         what = (
             f"{args.stage} to {freight}" if action == "rollback" else f"{freight} into {args.stage}"
         )
@@ -143,18 +187,55 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
             "kargo/actor": actor,
         }
         if args.local:
-            result = promote_here(_load_defs(args.definitions), instance, key, freight, tags)
+            result = promote_here(load_defs(args.definitions), instance, key, freight, tags)
+            if args.wait:
+                return _report_end(instance, project.name, result.run_id, f"{verb} {what}")
             outcome = "succeeded" if result.success else "failed"
             print(f"Run {result.run_id} {verb} {what} {outcome}")
             for failure in failure_reasons(instance, result.run_id):
                 print(f"  {failure}")
             return 0 if result.success else 1
-    with DagsterWebserver(args.url) as webserver:
-        run = webserver.launch_partition(
-            key.path, freight, checks=(HEALTH_CHECK, VERIFIED_CHECK), tags=tags
-        )
-    print(f"Launched run {run.run_id} {verb} {what}: {run.url}")
-    return 0
+        with DagsterWebserver(args.url) as webserver:
+            run = webserver.launch_partition(
+                key.path,
+                freight,
+                checks=(HEALTH_CHECK, VERIFIED_CHECK),
+                tags=tags,
+                job=stage_job_name_for(key, "promote"),
+            )
+        print(f"Launched run {run.run_id} {verb} {what}: {run.url}", flush=True)
+        if not args.wait:
+            return 0
+        try:
+            return _report_end(instance, project.name, run.run_id, f"{verb} {what}")
+        except KeyboardInterrupt:
+            # Waiting is the command's business; the run is the instance's and goes on.
+            print(f"Stopped waiting; run {run.run_id} goes on: {run.url}", file=sys.stderr)
+            return 130
+
+
+def _report_end(instance: "DagsterInstance", project: str, run_id: str, what: str) -> int:
+    """Follow run ``run_id`` to its end and print one line saying how it ended."""
+    from kargo_dagster.defs.promotion_outcomes import follow_run
+    from kargo_dagster.defs.state_records import RunOutcome
+
+    def progress(outcome: RunOutcome) -> None:
+        # While it waits, on stderr: stdout keeps the one line a script reads.
+        if outcome in (RunOutcome.QUEUED, RunOutcome.RUNNING, RunOutcome.CANCELING):
+            print(f"Run {run_id} is {outcome.value}", file=sys.stderr, flush=True)
+
+    end = follow_run(instance, project, run_id, on_change=progress)
+    print(f"Run {run_id} {what} {end}")
+    return 0 if end.succeeded else 1
+
+
+def _command(name: str, args: argparse.Namespace, *arguments: str) -> str:
+    """The ``kargo-dagster`` command line that does ``name`` on what ``args`` chose."""
+    import shlex
+
+    chosen = [("--path", args.path), ("--project", args.project)]
+    words = [name, *(w for flag, value in chosen if value for w in (flag, value)), *arguments]
+    return shlex.join(["kargo-dagster", *words])
 
 
 def _hold(args: argparse.Namespace) -> int:
@@ -163,7 +244,7 @@ def _hold(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.holds import current_hold, lift_hold
     from kargo_dagster.defs.names import stage_asset_key
 
-    project = _project(load_manifests(args.path), args.project)
+    project = _project(_manifests(args), args.project)
     stage = _check_stage(project, args.stage)
     with _instance() as instance:
         for request in stage.spec.requested_freight:
@@ -190,15 +271,19 @@ def _hold(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from kargo_dagster.defs.freight_lookup import resolve_freight
     from kargo_dagster.defs.reverification import reverify
 
-    project = _project(load_manifests(args.path), args.project)
+    project = _project(_manifests(args), args.project)
     _check_stage(project, args.stage)
-    defs = _load_defs(args.definitions)
     actor = _actor(args)
     with _instance() as instance:
+        given = args.freight
+        if given is not None:
+            given = resolve_freight(instance, project, stage=args.stage, given=given)
+        defs = load_defs(args.definitions)
         freight, outcomes = reverify(
-            defs, instance, project, stage=args.stage, partition_key=args.freight, actor=actor
+            defs, instance, project, stage=args.stage, partition_key=given, actor=actor
         )
     for outcome in outcomes:
         verdict = "passed" if outcome.passed else "failed"
@@ -208,115 +293,9 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
-def _doctor(args: argparse.Namespace) -> int:
-    from kargo_dagster.deployment_checks import (
-        Finding,
-        check_helm_values,
-        check_instance,
-        check_secrets,
-        secrets_named,
-    )
-
-    catalog = load_manifests(args.path)
-    pools = [
-        f"kargo/{project.name}/{stage}"
-        for project in catalog.projects.values()
-        for stage in sorted(project.stages)
-    ]
-    findings: list[Finding] = [
-        Finding("ok", args.path, f"{len(catalog.projects)} Project(s), {len(pools)} Stage(s)")
-    ]
-    home = os.environ.get("DAGSTER_HOME")
-    instance_file = args.instance or (str(Path(home) / "dagster.yaml") if home else None)
-    if instance_file is not None:
-        config = _yaml_file(instance_file)
-        limits = _pool_limits(findings) if not args.instance else {}
-        findings += check_instance(config, instance_file, pools=pools, pool_limits=limits)
-    elif args.values is None:
-        raise KargoDagsterError(
-            "nothing to check: set DAGSTER_HOME, or give --instance dagster.yaml or --values"
-        )
-    if args.values is not None:
-        values = _yaml_file(args.values)
-        findings += check_helm_values(values, args.values)
-        if args.namespace:
-            findings += check_secrets(
-                secrets_named(values), args.namespace, _secret_exists(), args.values
-            )
-    for finding in findings:
-        print(finding)
-    errors = sum(f.level == "error" for f in findings)
-    warnings = sum(f.level == "warning" for f in findings)
-    print(f"{errors} error(s), {warnings} warning(s)")
-    return 1 if errors else 0
-
-
-def _yaml_file(path: str) -> dict:
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as error:
-        raise KargoDagsterError(f"cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise KargoDagsterError(f"{path} is not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise KargoDagsterError(f"{path}: expected a mapping at the top")
-    return data
-
-
-def _pool_limits(findings: list) -> dict[str, int]:
-    """Limits set on single pools in the instance ``DAGSTER_HOME`` names, if it can be read."""
-    from kargo_dagster.defs.dagster_internals import pool_limits
-    from kargo_dagster.deployment_checks import Finding
-
-    try:
-        with _instance() as instance:
-            return pool_limits(instance)
-    except KargoDagsterError as error:
-        findings.append(Finding("warning", "instance", f"pool limits not read: {error}"))
-        return {}
-
-
-def _secret_exists():  # -> Callable[[str, str], bool]
-    import kubernetes
-
-    from kargo_dagster.defs.kube_connections import deployment_api_client
-
-    core = kubernetes.client.CoreV1Api(deployment_api_client())
-
-    def exists(namespace: str, name: str) -> bool:
-        try:
-            core.read_namespaced_secret(name, namespace)
-        except kubernetes.client.ApiException as error:
-            if error.status == 404:
-                return False
-            raise KargoDagsterError(
-                f"cannot read Secret {namespace}/{name} (Kubernetes API answered "
-                f"{error.status} {error.reason})"
-            ) from None
-        return True
-
-    return exists
-
-
-def _load_defs(path: str):  # -> dg.Definitions
-    """The ``defs`` of the code location file ``path`` (as ``dagster dev -f`` would load it)."""
-    import importlib.util
-
-    import dagster as dg
-
-    file = Path(path).resolve()
-    if not file.is_file():
-        raise KargoDagsterError(f"no definitions file {path}: give --definitions")
-    spec = importlib.util.spec_from_file_location("kargo_dagster_user_definitions", file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    defs = getattr(module, "defs", None)
-    if not isinstance(defs, dg.Definitions):
-        raise KargoDagsterError(f"{path} defines no `defs = dg.Definitions(...)`")
-    return defs
+def _manifests(args: argparse.Namespace) -> Catalog:
+    """The manifests ``--path`` names, else the project's, found from the current directory."""
+    return load_manifests(args.path if args.path else find_root().manifests())
 
 
 def _project(catalog: Catalog, name: str | None) -> ProjectManifests:
@@ -358,8 +337,8 @@ def _demo(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.demo import run_demo
 
     return run_demo(
-        workspace=Path(args.workspace),
-        home=Path(args.home),
+        workspace=Path(args.workspace) if args.workspace else find_root().workspace(),
+        home=Path(args.home) if args.home else find_root().path / ".dagster-demo",
         port=args.port,
         publish_every=args.publish_every,
     )
@@ -398,12 +377,12 @@ def _parser() -> argparse.ArgumentParser:
     discover.set_defaults(handler=_discover)
 
     status = commands.add_parser("status", help="which Freight each Stage holds")
-    status.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    status.add_argument("--path", help=PATH_HELP)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=_status)
 
     history = commands.add_parser("history", help="a Stage's promotions, newest first")
-    history.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    history.add_argument("--path", help=PATH_HELP)
     history.add_argument("--project", help="the Project (optional when there is one)")
     history.add_argument("--stage", required=True)
     history.add_argument("--limit", type=int, default=20, help="how many (default 20)")
@@ -411,10 +390,10 @@ def _parser() -> argparse.ArgumentParser:
     history.set_defaults(handler=_history)
 
     approve = commands.add_parser("approve", help="make Freight available to a Stage")
-    approve.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    approve.add_argument("--path", help=PATH_HELP)
     approve.add_argument("--project", help="the Project (optional when there is one)")
     approve.add_argument("--stage", required=True)
-    approve.add_argument("--freight", required=True, help="the Freight's partition key")
+    approve.add_argument("--freight", required=True, help=FREIGHT_HELP)
     approve.add_argument("--actor", help="who approves (default: your login name)")
     approve.set_defaults(handler=_approve)
 
@@ -425,7 +404,7 @@ def _parser() -> argparse.ArgumentParser:
         "rollback", help="promote a Stage's previous Freight (or --to) again, as a rollback"
     )
     for command, handler in ((promote, _promote), (rollback, _rollback)):
-        command.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+        command.add_argument("--path", help=PATH_HELP)
         command.add_argument("--project", help="the Project (optional when there is one)")
         command.add_argument("--stage", required=True)
         command.add_argument(
@@ -437,19 +416,22 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="run the promotion in this process instead of through the webserver",
         )
+        command.add_argument("--definitions", help=f"{DEFINITIONS_HELP}, for --local")
         command.add_argument(
-            "--definitions",
-            default="definitions.py",
-            help="the code location file, for --local (default definitions.py)",
+            "--wait",
+            action="store_true",
+            help="follow the run to its end; exit 0 only if the Freight was promoted",
         )
         command.set_defaults(handler=handler)
-    promote.add_argument("--freight", required=True, help="the Freight's partition key")
-    rollback.add_argument("--to", help="the Freight to go back to (default: the previous one)")
+    promote.add_argument("--freight", required=True, help=FREIGHT_HELP)
+    rollback.add_argument(
+        "--to", help=f"the Freight to go back to (default: the previous one); {FREIGHT_FORMS}"
+    )
 
     hold = commands.add_parser(
         "hold", help="show, or with --lift end, a Stage's auto-promotion hold"
     )
-    hold.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
+    hold.add_argument("--path", help=PATH_HELP)
     hold.add_argument("--project", help="the Project (optional when there is one)")
     hold.add_argument("--stage", required=True)
     hold.add_argument("--lift", action="store_true", help="lift the hold")
@@ -459,37 +441,23 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify", help="run a Stage's health and verified checks again for its Freight"
     )
-    verify.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
-    verify.add_argument(
-        "--definitions", default="definitions.py", help="the code location file (its `defs`)"
-    )
+    verify.add_argument("--path", help=PATH_HELP)
+    verify.add_argument("--definitions", help=DEFINITIONS_HELP)
     verify.add_argument("--project", help="the Project (optional when there is one)")
     verify.add_argument("--stage", required=True)
-    verify.add_argument("--freight", help="the Freight's partition key (default: the current one)")
+    verify.add_argument(
+        "--freight", help=f"the Freight (default: the current one); {FREIGHT_FORMS}"
+    )
     verify.add_argument("--actor", help="who asks (default: your login name)")
     verify.set_defaults(handler=_verify)
 
-    doctor = commands.add_parser(
-        "doctor",
-        help="check a deployment: instance settings, Helm values and their Secrets",
-        description=(
-            "Check what promotions rely on: one shared database, every Stage's pool limited "
-            "to 1, run queue and monitoring, and the Secrets the Helm values name. Reads "
-            "$DAGSTER_HOME/dagster.yaml (or --instance) and --values; with --namespace, asks "
-            "the cluster whether the Secrets exist."
-        ),
-    )
-    doctor.add_argument("--path", default=DEFAULT_PATH, help="the Kargo manifests")
-    doctor.add_argument("--instance", help="a dagster.yaml (default: $DAGSTER_HOME/dagster.yaml)")
-    doctor.add_argument("--values", help="values for Dagster's Helm chart")
-    doctor.add_argument(
-        "--namespace", help="the Helm release's namespace: check that its Secrets exist"
-    )
-    doctor.set_defaults(handler=_doctor)
+    add_doctor(commands)
 
     demo = commands.add_parser("demo", help="run the Dagster webserver and daemon on the example")
-    demo.add_argument("--workspace", default="workspace.yaml")
-    demo.add_argument("--home", default=".dagster-demo", help="the demo's DAGSTER_HOME")
+    demo.add_argument("--workspace", help="the workspace (default: the project's)")
+    demo.add_argument(
+        "--home", help="the demo's DAGSTER_HOME (default: .dagster-demo in the project)"
+    )
     demo.add_argument("--port", type=int, default=3000)
     demo.add_argument(
         "--publish-every",

@@ -75,4 +75,4 @@ def test_discover_rejects_an_unknown_warehouse(tmp_path):
     (tmp_path / "w.yaml").write_text(DISCOVER_MANIFESTS)
     result = run("discover", str(tmp_path), "--warehouse", "nope")
     assert result.returncode == 1
-    assert "no Warehouse matches" in result.stderr
+    assert result.stderr == f"kargo-dagster: no Warehouse nope in {tmp_path} (found: app)\n"

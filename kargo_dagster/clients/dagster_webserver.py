@@ -91,8 +91,10 @@ class DagsterWebserver:
         *,
         checks: Sequence[str] = (),
         tags: Mapping[str, str] | None = None,
+        job: str | None = None,
     ) -> LaunchedRun:
-        """Materialize one partition of ``asset_key`` (with its ``checks``) as a queued run.
+        """Materialize one partition of ``asset_key`` (with its ``checks``) as a queued run,
+        in ``job`` when the asset belongs to it (else Dagster's asset job).
 
         Raises:
             WebserverError: The webserver is unreachable, knows no such asset, or refused.
@@ -105,7 +107,8 @@ class DagsterWebserver:
                 "code location with these manifests loaded?"
             )
         jobs = found.get("jobNames") or []
-        job = _ASSET_JOB if _ASSET_JOB in jobs or not jobs else jobs[0]
+        if job is None or job not in jobs:
+            job = _ASSET_JOB if _ASSET_JOB in jobs or not jobs else jobs[0]
         repository = found["repository"]
         run_tags = {"dagster/partition": partition_key, **(tags or {})}
         params: dict[str, Any] = {

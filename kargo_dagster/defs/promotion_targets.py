@@ -7,17 +7,18 @@ before any run is queued.
 
 import dagster as dg
 
+from kargo_dagster.availability import Availability
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.names import (
-    HEALTH_CHECK,
-    VERIFIED_CHECK,
     freight_partitions_name,
     stage_asset_key,
+    stage_job_name_for,
 )
+from kargo_dagster.defs.pipeline_state import read_pipeline_state
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import ProjectManifests
 
-__all__ = ["promote_here", "promotion_target"]
+__all__ = ["check_available", "promote_here", "promotion_target"]
 
 # How far back a rollback looks for the Freight held before the current one; a Stage
 # re-promoted this many times in a row has nothing else to go back to in memory.
@@ -75,6 +76,45 @@ def promotion_target(
     )
 
 
+def check_available(
+    instance: dg.DagsterInstance,
+    project: ProjectManifests,
+    *,
+    stage: str,
+    key: dg.AssetKey,
+    freight: str,
+) -> Availability:
+    """The Stage asset's gate, asked before launching: is ``freight`` available to ``stage``?
+
+    The same reads and rule as the gate the Stage asset applies when it runs, so a command
+    line promotion that would be refused is refused before a run is queued.
+
+    Returns:
+        The decision; its ``reason`` says why, or what is missing and what would make the
+        Freight available.
+
+    Raises:
+        PromotionRefusedError: The Freight is not recorded by the Warehouse ``key`` requests.
+    """
+    requests = [
+        request
+        for request in project.stages[stage].spec.requested_freight
+        if stage_asset_key(project, stage, request.origin.name) == key
+    ]
+    with storage_session(instance) as session:
+        state = read_pipeline_state(
+            session, project, newest=0, stages=[stage], freight=[freight], records="asked"
+        )
+    recorded = state.recorded.get(freight)
+    if not requests or recorded is None or recorded.origin.name != requests[0].origin.name:
+        origins = ", ".join(r.origin.name for r in project.stages[stage].spec.requested_freight)
+        raise PromotionRefusedError(
+            f"Freight {freight} is not recorded by the Warehouse(s) Stage {stage} requests "
+            f"({origins}); see `kargo-dagster status`"
+        )
+    return state.availability(stage, requests[0], freight)
+
+
 def promote_here(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -87,10 +127,7 @@ def promote_here(
     For ``--local``: no webserver or daemon needed; the run still goes into the instance with
     its tags, so the UI, ``status`` and ``history`` show it like any other.
     """
-    checks = {dg.AssetCheckKey(key, HEALTH_CHECK), dg.AssetCheckKey(key, VERIFIED_CHECK)}
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={key}, asset_check_selection=checks
-    )
+    job = defs.resolve_job_def(stage_job_name_for(key, "promote"))
     return job.execute_in_process(
         partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags
     )

@@ -70,8 +70,9 @@ def test_local_promotion_and_rollback_run_in_process(tmp_path, instance, monkeyp
         ("promote", "alice"),
         ("promote", "alice"),
     ]
-    # Refused promotions say why and exit 1.
+    # Unavailable Freight is refused before any run, saying why, and the command exits 1.
     v3 = record_freight(instance, "shop", app_freight("v3.0.0"))
     staging = [*local[:3], "staging", *local[4:]]
     assert main(["promote", *staging, "--freight", v3]) == 1
-    assert f"Freight {v3} is not available to Stage staging" in capsys.readouterr().out
+    assert f"Freight {v3} is not available to Stage staging" in capsys.readouterr().err
+    assert len(instance.get_runs()) == 3
