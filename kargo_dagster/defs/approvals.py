@@ -6,13 +6,16 @@ appears in the asset's history beside the promotions it allowed.
 """
 
 import dagster as dg
-from pydantic import Field
 
 from kargo_dagster.defs.names import (
     META_ACTOR,
     META_APPROVED,
-    dagster_identifier,
+    TAG_ACTION,
+    TAG_PROJECT,
+    TAG_STAGE,
+    TAG_USER,
     freight_partitions_name,
+    stage_job_name,
     stage_key,
 )
 from kargo_dagster.errors import PromotionRefusedError
@@ -63,42 +66,41 @@ def approve_freight(
     )
 
 
-class ApprovalConfig(dg.Config):
-    """What the approval job approves, filled in the UI's launchpad."""
+def build_approve_job(
+    project: ProjectManifests,
+    stage: str,
+    origin: str,
+    partitions_def: dg.DynamicPartitionsDefinition,
+) -> dg.JobDefinition:
+    """The ``<project>__approve__<stage>`` job: approval from the Dagster UI.
 
-    stage: str = Field(description="The Stage to approve the Freight for")
-    freight: str = Field(description="The Freight's partition key")
-    actor: str = Field(default="", description="Who approves; default: the run's user tag")
-
-
-def build_approval_job(project: ProjectManifests) -> dg.JobDefinition:
-    """The Project's ``<project>__approve`` job: approval from the Dagster UI.
-
-    It does what ``kargo-dagster approve`` does; launch it from the job's launchpad with the
-    Stage and Freight. The actor is the config's ``actor``, else the ``dagster/user`` tag
-    the UI adds where users sign in, else ``dagster-ui``.
+    It is partitioned by the Freight of ``origin``, so approving is picking the Freight from
+    the launchpad's partition list: nothing to type. It does what ``kargo-dagster approve``
+    does. The actor is the ``dagster/user`` tag the UI adds where users sign in, else
+    ``dagster-ui``.
     """
-    name = f"{dagster_identifier(project.name)}__approve"
+    name = stage_job_name(project, stage, origin, "approve")
 
-    @dg.op(name=f"{name}_freight", description="Record the approval on the Stage partition.")
-    def approve(context: dg.OpExecutionContext, config: ApprovalConfig) -> None:
-        actor = config.actor or context.run.tags.get("dagster/user") or "dagster-ui"
+    @dg.op(name=f"{name}_freight", description=f"Record the approval for Stage {stage}.")
+    def approve(context: dg.OpExecutionContext) -> None:
+        actor = context.run.tags.get(TAG_USER) or "dagster-ui"
+        freight = context.partition_key
         try:
             approve_freight(
-                context.instance,
-                project,
-                stage=config.stage,
-                partition_key=config.freight,
-                actor=actor,
+                context.instance, project, stage=stage, partition_key=freight, actor=actor
             )
         except PromotionRefusedError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
-        context.log.info(f"Freight {config.freight} approved for Stage {config.stage} by {actor}")
+        context.log.info(f"Freight {freight} approved for Stage {stage} by {actor}")
 
     @dg.job(
         name=name,
-        description=f"Approve Freight for a Stage of Project {project.name} (Kargo's approval).",
-        tags={"kargo/project": project.name, "kargo/action": "approve"},
+        partitions_def=partitions_def,
+        description=(
+            f"Approve Freight of Warehouse {origin} for Stage {stage} (Kargo's manual "
+            "approval): pick the Freight as the run's partition."
+        ),
+        tags={TAG_PROJECT: project.name, TAG_STAGE: stage, TAG_ACTION: "approve"},
     )
     def approval_job() -> None:
         approve()

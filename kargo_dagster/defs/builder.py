@@ -13,15 +13,16 @@ from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.defs.approvals import build_approval_job
 from kargo_dagster.defs.delivery_metrics_asset import build_delivery_metrics_asset
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
 from kargo_dagster.defs.freight_status import build_freight_status_sensor
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
+from kargo_dagster.defs.pipeline_view import build_pipeline_spec
 from kargo_dagster.defs.promotion_sensor import build_promotion_sensor
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.stage_assets import build_stage_asset
 from kargo_dagster.defs.stage_checks import build_stage_checks
+from kargo_dagster.defs.stage_jobs import PromoteJob, build_stage_jobs
 from kargo_dagster.defs.warehouse_sensors import build_warehouse_sensor
 from kargo_dagster.errors import KargoDagsterError
 from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
@@ -49,6 +50,8 @@ def build_project_definitions(
     }
     assets: list[dg.AssetsDefinition | dg.AssetSpec] = []
     checks: list[dg.AssetChecksDefinition] = []
+    jobs: list[dg.JobDefinition | PromoteJob] = []
+    promote_jobs: dict[dg.AssetKey, PromoteJob] = {}
     sensors = [
         build_warehouse_sensor(
             project=project,
@@ -88,6 +91,9 @@ def build_project_definitions(
                 partitions_def=partitions_def,
             )
             assets.append(asset)
+            promote, approve = build_stage_jobs(project, stage, request, asset.key, partitions_def)
+            promote_jobs[asset.key] = promote
+            jobs.extend((promote, approve))
             with warnings.catch_warnings():
                 # Partitioned checks are a Dagster preview; per-Freight gates depend on them.
                 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec")
@@ -101,13 +107,12 @@ def build_project_definitions(
                     )
                 )
     sensors.append(build_freight_status_sensor(project))
-    promotion_sensor = build_promotion_sensor(project)
+    promotion_sensor = build_promotion_sensor(project, jobs=promote_jobs)
     if promotion_sensor is not None:
         sensors.append(promotion_sensor)
     assets.append(build_delivery_metrics_asset(project))
-    return dg.Definitions(
-        assets=assets, asset_checks=checks, sensors=sensors, jobs=[build_approval_job(project)]
-    )
+    assets.append(build_pipeline_spec(project))
+    return dg.Definitions(assets=assets, asset_checks=checks, sensors=sensors, jobs=jobs)
 
 
 def build_definitions(

@@ -24,8 +24,10 @@ def collect_history(
     """The Stage's latest ``limit`` promotion runs, newest first, as JSON-ready rows."""
     with storage_session(instance) as session:
         runs = [PromotionRun.from_row(row) for row in session.stage_runs(project, stage, limit)]
+    # The run's own one-line reason wins; runs from before it was recorded fall back to
+    # their step failures.
     reasons = failure_reasons_of(
-        instance, [run.run_id for run in runs if run.outcome in _EXPLAINED]
+        instance, [run.run_id for run in runs if run.outcome in _EXPLAINED and not run.reason]
     )
     return [
         {
@@ -34,7 +36,7 @@ def collect_history(
             "action": run.action,
             "actor": run.actor,
             "result": run.outcome.value,
-            "reason": reasons[run.run_id][0].splitlines()[0] if run.run_id in reasons else "",
+            "reason": run.reason or first_line(reasons.get(run.run_id, [])),
             "runID": run.run_id,
             "finishedAt": run.ended,
         }
@@ -42,8 +44,13 @@ def collect_history(
     ]
 
 
+def first_line(reasons: list[str]) -> str:
+    """The first line of the most telling reason, empty when there is none."""
+    return reasons[0].splitlines()[0] if reasons else ""
+
+
 # Runs whose failure reason history shows (a superseded run says what superseded it).
-_EXPLAINED = (RunOutcome.FAILED, RunOutcome.SUPERSEDED)
+_EXPLAINED = (RunOutcome.FAILED, RunOutcome.SUPERSEDED, RunOutcome.REFUSED)
 
 
 def render_history(stage: str, rows: list[dict[str, Any]]) -> str:

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from kargo_dagster.defs.names import (
-    META_FREIGHT_JSON,
-)
+from kargo_dagster.defs.names import META_FREIGHT_JSON, TAG_BACKFILL, TAG_OUTCOME
 from kargo_dagster.freight import Freight
 
 
@@ -71,10 +69,14 @@ UNFINISHED = [
 
 
 def newer_promotion(
-    instance: dg.DagsterInstance, run_id: str, stage: dg.AssetKey
+    instance: dg.DagsterInstance, run_id: str, stage: dg.AssetKey, *, backfill: str | None = None
 ) -> dg.DagsterRun | None:
     """A run asked for after ``run_id`` that promotes into ``stage`` too, if any: one still
-    queued or running, or one that succeeded."""
+    queued or running, or one that succeeded (and did not decline, changing nothing).
+
+    Runs of ``backfill`` do not count: the one Freight a backfill promotes into a Stage does
+    not give way to the backfill's other runs, which give way to it.
+    """
     mine = instance.get_run_record_by_id(run_id)
     if mine is None:
         return None
@@ -92,6 +94,8 @@ def newer_promotion(
         if record.dagster_run.run_id != run_id
         and record.create_timestamp > mine.create_timestamp
         and stage in (record.dagster_run.asset_selection or ())
+        and TAG_OUTCOME not in record.dagster_run.tags
+        and (backfill is None or record.dagster_run.tags.get(TAG_BACKFILL) != backfill)
     ]
     # The newest request is the one that will promote; report it.
     return newer[0] if newer else None

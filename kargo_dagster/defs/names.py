@@ -16,16 +16,23 @@ TAG_STAGE = "kargo/stage"
 TAG_FREIGHT = "kargo/freight"
 TAG_ACTION = "kargo/action"
 TAG_ACTOR = "kargo/actor"
-# Set by a promotion that gave way to a newer request for its Stage. Its run still ends as a
-# failure (it promoted nothing), but it is no failed attempt: auto-promotion may pick its
-# Freight again, and history and the delivery metrics report it as superseded.
+# Set by a promotion that changed nothing: it gave way to a newer request for its Stage
+# (superseded) or found its Freight not available to the Stage (refused). Such a run ends
+# without materializing the Stage, so neither the Stage nor the Freight turns red; it is no
+# failed attempt either: history and the delivery metrics report it by its outcome.
 TAG_OUTCOME = "kargo/outcome"
 OUTCOME_SUPERSEDED = "superseded"
+OUTCOME_REFUSED = "refused"
+# One line saying why a promotion run changed nothing or failed (Stage, Freight, step or
+# check, reason): the run's page shows it at the top, and `history` prints it.
+TAG_REASON = "kargo/reason"
 
 # Tags Dagster sets on runs it launches by itself, which say who asked for a promotion.
 TAG_SENSOR = "dagster/sensor_name"
 TAG_BACKFILL = "dagster/backfill"
 TAG_PARTITION = "dagster/partition"
+# Where users sign in to the UI, the user who launched the run.
+TAG_USER = "dagster/user"
 # The run tags the state reads (the Kargo ones, and who launched a run without them).
 RUN_TAG_KEYS = (
     TAG_PROJECT,
@@ -34,9 +41,11 @@ RUN_TAG_KEYS = (
     TAG_ACTION,
     TAG_ACTOR,
     TAG_OUTCOME,
+    TAG_REASON,
     TAG_SENSOR,
     TAG_BACKFILL,
     TAG_PARTITION,
+    TAG_USER,
 )
 
 # The blocking checks on every Stage asset: Argo CD health, then the Stage's verification.
@@ -78,6 +87,21 @@ def stage_asset_key(project: ProjectManifests, stage: str, origin: str) -> dg.As
     when it requests several."""
     requests = project.stages[stage].spec.requested_freight
     return stage_key(project.name, stage, origin if len(requests) > 1 else None)
+
+
+def stage_job_name(project: ProjectManifests, stage: str, origin: str, verb: str) -> str:
+    """The name of a Stage's ``promote`` or ``approve`` job (one per origin it requests).
+
+    Examples:
+        ``kargo_demo__promote__prod``, ``shop__approve__staging__app``.
+    """
+    return stage_job_name_for(stage_asset_key(project, stage, origin), verb)
+
+
+def stage_job_name_for(key: dg.AssetKey, verb: str) -> str:
+    """The name of the ``promote`` or ``approve`` job of the Stage asset ``key``."""
+    project, _, *stage = key.path
+    return "__".join(dagster_identifier(part) for part in (project, verb, *stage))
 
 
 def freight_partitions_name(project: str, warehouse: str) -> str:

@@ -176,7 +176,8 @@ class PipelineState:
     def _attempts(self) -> dict[tuple[str, str], PromotionRun]:
         found: dict[tuple[str, str], PromotionRun] = {}
         for run in self.runs:  # newest first: the first one seen is the latest
-            if run.outcome != RunOutcome.SUPERSEDED:
+            # A superseded or refused run changed nothing: it is no attempt.
+            if run.outcome not in (RunOutcome.SUPERSEDED, RunOutcome.REFUSED):
                 for stage in run.stages:
                     found.setdefault((stage, run.freight), run)
         return found

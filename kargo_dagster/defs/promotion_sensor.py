@@ -16,26 +16,27 @@ end after the watermark's queries when nothing changed and no soak has completed
 """
 
 import time
+from collections.abc import Mapping
 
 import dagster as dg
 
 from kargo_dagster.autopromotion import auto_promotion_enabled, decide
 from kargo_dagster.defs.holds import place_hold
 from kargo_dagster.defs.names import (
-    HEALTH_CHECK,
     TAG_ACTION,
     TAG_ACTOR,
     TAG_FREIGHT,
     TAG_PARTITION,
     TAG_PROJECT,
     TAG_STAGE,
-    VERIFIED_CHECK,
     dagster_identifier,
     freight_partitions_name,
     stage_asset_key,
     warehouse_key,
 )
 from kargo_dagster.defs.pipeline_state import Hold, PipelineState, read_pipeline_state
+from kargo_dagster.defs.pipeline_view import pipeline_key
+from kargo_dagster.defs.stage_jobs import PromoteJob
 from kargo_dagster.defs.tick_cursor import fingerprint, watched_tick
 from kargo_dagster.spec import FreightRequest, ProjectManifests, Stage
 
@@ -63,9 +64,15 @@ def auto_promoted_stages(project: ProjectManifests) -> list[Stage]:
 
 
 def build_promotion_sensor(
-    project: ProjectManifests, *, minimum_interval_seconds: int = 15
+    project: ProjectManifests,
+    *,
+    jobs: Mapping[dg.AssetKey, PromoteJob],
+    minimum_interval_seconds: int = 15,
 ) -> dg.SensorDefinition | None:
-    """The Project's auto-promotion sensor, or None when no Stage auto-promotes."""
+    """The Project's auto-promotion sensor, or None when no Stage auto-promotes.
+
+    ``jobs`` are the Stage assets' promote jobs: the sensor's runs go through them.
+    """
     stages = auto_promoted_stages(project)
     if not stages:
         return None
@@ -87,14 +94,16 @@ def build_promotion_sensor(
         name=f"{dagster_identifier(project.name)}__auto_promotion",
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        target=dg.AssetSelection.assets(*keys) | dg.AssetSelection.checks_for_assets(*keys),
+        jobs=[jobs[key] for key in keys],
         description=(
             f"Promotes the newest available Freight into {names}, as the Project's "
             "promotionPolicies enable, one promotion per Stage at a time."
         ),
     )
     def auto_promote(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        with watched_tick(context, partitions, judged_by, warehouses) as tick:
+        with watched_tick(
+            context, partitions, judged_by, warehouses, [pipeline_key(project.name)]
+        ) as tick:
             if tick.quiet is not None:
                 return dg.SensorResult(
                     skip_reason=f"nothing changed since the last tick: {tick.quiet.note}",
@@ -112,7 +121,7 @@ def build_promotion_sensor(
         waits: list[float] = []
         for stage in stages:
             for request in stage.spec.requested_freight:
-                run, reason = _evaluate(context.instance, state, stage, request, waits)
+                run, reason = _evaluate(context.instance, state, stage, request, waits, jobs)
                 if run is not None:
                     requests.append(run)
                     context.log.info(reason)
@@ -142,6 +151,7 @@ def _evaluate(
     stage: Stage,
     request: FreightRequest,
     waits: list[float],
+    jobs: Mapping[dg.AssetKey, PromoteJob],
 ) -> tuple[dg.RunRequest | None, str]:
     project = state.project
     name = stage.metadata.name
@@ -168,11 +178,7 @@ def _evaluate(
         dg.RunRequest(
             run_key=f"{project.name}/{name}/{decision.freight}/after/{previous}",
             partition_key=decision.freight,
-            asset_selection=[key],
-            asset_check_keys=[
-                dg.AssetCheckKey(key, HEALTH_CHECK),
-                dg.AssetCheckKey(key, VERIFIED_CHECK),
-            ],
+            job_name=jobs[key].name,
             tags={
                 TAG_PROJECT: project.name,
                 TAG_STAGE: name,

@@ -20,6 +20,7 @@ from kargo_dagster.defs.names import (
     TAG_STAGE,
     VERIFIED_CHECK,
     stage_asset_key,
+    stage_job_name_for,
 )
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import ProjectManifests
@@ -78,7 +79,8 @@ def reverify(
             f"Freight {partition_key} was never promoted into Stage {stage}: nothing to verify"
         )
     checks = {dg.AssetCheckKey(key, HEALTH_CHECK), dg.AssetCheckKey(key, VERIFIED_CHECK)}
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+    # The Stage's own job, with its checks alone.
+    job = defs.resolve_job_def(stage_job_name_for(key, "promote")).get_subset(
         asset_selection=set(), asset_check_selection=checks
     )
     tags = {

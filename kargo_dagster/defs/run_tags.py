@@ -15,20 +15,25 @@ from kargo_dagster.defs.names import (
     TAG_PROJECT,
     TAG_SENSOR,
     TAG_STAGE,
+    TAG_USER,
 )
 
 ACTION_PROMOTE = "promote"
 
 
 def actor(run_tags: Mapping[str, str]) -> str:
-    """Who launched the run: the ``kargo/actor`` tag, else the sensor or backfill, else unknown."""
+    """Who launched the run: the ``kargo/actor`` tag, else the UI's signed-in user, else the
+    sensor or backfill, else ``dagster-ui`` (a run without any of these tags was launched
+    from the UI, where nobody signs in)."""
     if run_tags.get(TAG_ACTOR):
         return run_tags[TAG_ACTOR]
+    if run_tags.get(TAG_USER):
+        return run_tags[TAG_USER]
     if run_tags.get(TAG_SENSOR):
         return f"sensor:{run_tags[TAG_SENSOR]}"
     if run_tags.get(TAG_BACKFILL):
         return f"backfill:{run_tags[TAG_BACKFILL]}"
-    return "unknown"
+    return "dagster-ui"
 
 
 def promotion_tags(
@@ -43,3 +48,10 @@ def promotion_tags(
         TAG_ACTION: run_tags.get(TAG_ACTION) or ACTION_PROMOTE,
         TAG_ACTOR: actor(run_tags),
     }
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text``'s first line, cut at ``limit`` characters: what a run's tag shows."""
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -3,21 +3,35 @@
 The asset refuses Freight that is not available to the Stage (Kargo's rule, see
 ``kargo_dagster.availability``) before it does anything else, so a promotion launched from the
 UI, a backfill or the command line is gated exactly like an automatic one.
+
+A promotion that changes nothing (refused, or superseded by a newer request) ends without
+materializing the Stage rather than failing: a failed run would paint the Stage and the
+Freight red although the Stage still runs what it ran, healthy. The run carries the outcome
+and a one-line reason as tags, at the top of its page.
 """
+
+from collections.abc import Iterator
 
 import dagster as dg
 
-from kargo_dagster.defs.dagster_internals import add_run_tags, storage_session
+from kargo_dagster.defs.dagster_internals import (
+    add_run_tags,
+    backfill_partitions,
+    storage_session,
+)
 from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
 from kargo_dagster.defs.freight_store import freight_metadata
 from kargo_dagster.defs.instance_queries import newer_promotion
 from kargo_dagster.defs.names import (
     META_ACTOR,
+    OUTCOME_REFUSED,
     OUTCOME_SUPERSEDED,
     TAG_ACTION,
     TAG_ACTOR,
+    TAG_BACKFILL,
     TAG_FREIGHT,
     TAG_OUTCOME,
+    TAG_REASON,
     dagster_identifier,
     pool_name,
     stage_asset_key,
@@ -28,7 +42,7 @@ from kargo_dagster.defs.promotion_runner import promote as run_stage_promotion
 from kargo_dagster.defs.promotion_runner import result_metadata
 from kargo_dagster.defs.promotion_summary import promotion_summary
 from kargo_dagster.defs.resources import KargoResource
-from kargo_dagster.defs.run_tags import promotion_tags
+from kargo_dagster.defs.run_tags import one_line, promotion_tags
 from kargo_dagster.spec import Catalog, FreightRequest, ProjectManifests, Stage
 
 
@@ -58,6 +72,8 @@ def build_stage_asset(
     @dg.asset(
         key=key,
         partitions_def=partitions_def,
+        # A refused or superseded promotion materializes nothing (see the module's docstring).
+        output_required=False,
         deps=upstream_keys(project, request),
         group_name=dagster_identifier(project.name),
         pool=pool_name(project.name, name),
@@ -71,7 +87,9 @@ def build_stage_asset(
             "kargo/manifest": dg.MetadataValue.path(f"{source.file}:{source.line}"),
         },
     )
-    def promote(context: dg.AssetExecutionContext, kargo: KargoResource) -> dg.MaterializeResult:
+    def promote(
+        context: dg.AssetExecutionContext, kargo: KargoResource
+    ) -> Iterator[dg.MaterializeResult]:
         partition_key = context.partition_key
         instance = context.instance
         run = instance.get_run_by_id(context.run.run_id)
@@ -82,21 +100,34 @@ def build_stage_asset(
             freight=partition_key,
         )
         add_run_tags(instance, context.run.run_id, tags)
+        chosen = backfill_choice(context, partitions_def)
+        if chosen is not None and chosen != partition_key:
+            decline(
+                context,
+                OUTCOME_SUPERSEDED,
+                f"Superseded: this backfill selects several Freight for Stage {name} and "
+                f"promotes only the newest of them, {chosen}; this run changed nothing",
+            )
+            return
         # One promotion per Stage runs at a time; a request that waited its turn while a newer
         # one for the same Stage was made gives way to it, so the Stage goes straight to what
         # was asked for last instead of passing through every request in between.
-        newer = newer_promotion(instance, context.run.run_id, context.asset_key)
+        newer = newer_promotion(
+            instance,
+            context.run.run_id,
+            context.asset_key,
+            backfill=context.run.tags.get(TAG_BACKFILL) if chosen is not None else None,
+        )
         if newer is not None:
             wanted = newer.tags.get(TAG_FREIGHT) or newer.tags.get("dagster/partition", "?")
-            add_run_tags(instance, context.run.run_id, {TAG_OUTCOME: OUTCOME_SUPERSEDED})
-            raise dg.Failure(
-                description=(
-                    f"Superseded: a newer promotion into Stage {name} (run {newer.run_id}, "
-                    f"Freight {wanted}) was requested while this one waited; this run changed "
-                    "nothing"
-                ),
-                allow_retries=False,
+            decline(
+                context,
+                OUTCOME_SUPERSEDED,
+                f"Superseded: a newer promotion into Stage {name} (run {newer.run_id}, "
+                f"Freight {wanted}) was requested while this one waited; this run changed "
+                "nothing",
             )
+            return
         # The gate: the Freight's record and its availability, read together.
         with storage_session(instance) as session:
             state = read_pipeline_state(
@@ -109,20 +140,20 @@ def build_stage_asset(
             )
         freight = state.recorded.get(partition_key)
         if freight is None or freight.origin.name != origin:
-            raise dg.Failure(
-                description=(
-                    f"Partition {partition_key} is not Freight recorded by Warehouse {origin}: "
-                    "promote Freight that the Warehouse discovered (see its partitions)."
-                ),
-                allow_retries=False,
+            decline(
+                context,
+                OUTCOME_REFUSED,
+                f"Refused: partition {partition_key} is not Freight recorded by Warehouse "
+                f"{origin}, so Stage {name} cannot take it; promote Freight that the Warehouse "
+                "discovered (see its partitions)",
             )
+            return
         availability = state.availability(name, request, partition_key)
         if not availability.available:
-            raise dg.Failure(
-                description=availability.reason,
-                metadata={k: dg.MetadataValue.text(v) for k, v in availability.details.items()},
-                allow_retries=False,
-            )
+            for label, detail in availability.details.items():
+                context.log.info(f"{label}: {detail}")
+            decline(context, OUTCOME_REFUSED, f"Refused: {availability.reason}")
+            return
         context.log.info(availability.reason)
         promotion_metadata: dict[str, dg.MetadataValue] = {"steps": dg.MetadataValue.int(0)}
         steps: list[dict[str, str]] = []
@@ -154,13 +185,15 @@ def build_stage_asset(
                     + (f": {step.message}" if step.message else "")
                 )
             if not result.succeeded:
-                raise dg.Failure(
-                    description=f"Promotion of {partition_key} into Stage {name} "
-                    f"{result.phase.lower()}: {result.message}",
-                    metadata=promotion_metadata,
-                    allow_retries=False,
+                reason = (
+                    f"Promotion of {partition_key} into Stage {name} "
+                    f"{result.phase.lower()}: {result.message}"
                 )
-        return dg.MaterializeResult(
+                add_run_tags(instance, context.run.run_id, {TAG_REASON: one_line(reason)})
+                raise dg.Failure(
+                    description=reason, metadata=promotion_metadata, allow_retries=False
+                )
+        yield dg.MaterializeResult(
             metadata={
                 **freight_metadata(freight),
                 "availability": dg.MetadataValue.text(availability.reason),
@@ -176,9 +209,43 @@ def build_stage_asset(
                         availability=availability.reason,
                         steps=steps,
                         commits=commits,
+                        partition_key=partition_key,
                     )
                 ),
             }
         )
 
     return promote
+
+
+def backfill_choice(
+    context: dg.AssetExecutionContext, partitions_def: dg.DynamicPartitionsDefinition
+) -> str | None:
+    """The one Freight a backfill promotes into this Stage: the newest it selects.
+
+    Promoting each selected Freight one after another would take the Stage through every
+    version in turn; Kargo promotes one Freight at a time, so a backfill is taken as asking
+    for the newest. None when the run is not part of a backfill of several partitions.
+    """
+    backfill = context.run.tags.get(TAG_BACKFILL)
+    if not backfill:
+        return None
+    selected = backfill_partitions(context.instance, backfill, context.asset_key)
+    if not selected or len(selected) < 2:
+        return None
+    # Dynamic partitions keep the order the Warehouse recorded the Freight in.
+    order = {
+        key: index
+        for index, key in enumerate(
+            partitions_def.get_partition_keys(dynamic_partitions_store=context.instance)
+        )
+    }
+    return max(selected, key=lambda key: order.get(key, -1))
+
+
+def decline(context: dg.AssetExecutionContext, outcome: str, reason: str) -> None:
+    """End the promotion without materializing the Stage, saying why on the run."""
+    add_run_tags(
+        context.instance, context.run.run_id, {TAG_OUTCOME: outcome, TAG_REASON: one_line(reason)}
+    )
+    context.log.warning(reason)

@@ -7,8 +7,10 @@ that promotes through several Stages, a failed check stops the Stages after it.
 
 import dagster as dg
 
-from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
+from kargo_dagster.defs.dagster_internals import add_run_tags, mark_partition_attempt_failed
+from kargo_dagster.defs.names import HEALTH_CHECK, TAG_REASON, VERIFIED_CHECK
 from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.defs.run_tags import one_line
 from kargo_dagster.defs.stage_health import registered_health_checks, stage_health_result
 from kargo_dagster.defs.stage_verification import analysis_verification
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
@@ -23,6 +25,7 @@ def build_stage_checks(
     partitions_def: dg.DynamicPartitionsDefinition,
 ) -> list[dg.AssetChecksDefinition]:
     """The ``health`` and ``verified`` checks of one Stage asset."""
+    name = stage.metadata.name
 
     def evaluate_health(
         context: dg.AssetCheckExecutionContext, kargo: KargoResource
@@ -40,7 +43,7 @@ def build_stage_checks(
         description="Argo CD health of the applications this Stage's promotion updated.",
     )
     def health(context: dg.AssetCheckExecutionContext, kargo: KargoResource) -> dg.AssetCheckResult:
-        return evaluate_health(context, kargo)
+        return explained(context, HEALTH_CHECK, evaluate_health(context, kargo))
 
     @dg.asset_check(
         asset=asset_key,
@@ -55,6 +58,9 @@ def build_stage_checks(
     def verified(
         context: dg.AssetCheckExecutionContext, kargo: KargoResource
     ) -> dg.AssetCheckResult:
+        return explained(context, VERIFIED_CHECK, verify(context, kargo))
+
+    def verify(context: dg.AssetCheckExecutionContext, kargo: KargoResource) -> dg.AssetCheckResult:
         healthy = evaluate_health(context, kargo)
         if not healthy.passed:
             return dg.AssetCheckResult(
@@ -76,5 +82,20 @@ def build_stage_checks(
                 description="The Stage has no verification: Freight is verified once healthy.",
             )
         return analysis_verification(context, kargo, catalog=catalog, project=project, stage=stage)
+
+    def explained(
+        context: dg.AssetCheckExecutionContext, check: str, result: dg.AssetCheckResult
+    ) -> dg.AssetCheckResult:
+        # A failed blocking check fails the run with Dagster's own error; the run's one-line
+        # reason says which check failed for which Freight where, and why, and the Freight's
+        # partition of the Stage shows failed at a glance.
+        if not result.passed:
+            why = result.description or "no reason given"
+            reason = f"{check} failed for Freight {context.partition_key} in Stage {name}: {why}"
+            add_run_tags(context.instance, context.run.run_id, {TAG_REASON: one_line(reason)})
+            mark_partition_attempt_failed(
+                context.instance, context.run, asset_key, context.partition_key
+            )
+        return result
 
     return [health, verified]

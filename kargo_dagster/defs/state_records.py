@@ -14,11 +14,13 @@ from kargo_dagster.defs.names import (
     META_APPROVED,
     META_HOLD,
     META_HOLD_REASON,
+    OUTCOME_REFUSED,
     OUTCOME_SUPERSEDED,
     TAG_ACTION,
     TAG_FREIGHT,
     TAG_OUTCOME,
     TAG_PARTITION,
+    TAG_REASON,
     TAG_STAGE,
 )
 from kargo_dagster.defs.run_tags import actor as run_actor
@@ -49,6 +51,7 @@ class RunOutcome(StrEnum):
     CANCELING = "canceling"
     CANCELED = "canceled"
     SUPERSEDED = "superseded"
+    REFUSED = "refused"
 
 
 _OUTCOMES = {
@@ -61,7 +64,15 @@ _OUTCOMES = {
     dg.DagsterRunStatus.STARTING: RunOutcome.RUNNING,
     dg.DagsterRunStatus.STARTED: RunOutcome.RUNNING,
 }
-_FINISHED = (RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.CANCELED, RunOutcome.SUPERSEDED)
+_FINISHED = (
+    RunOutcome.SUCCEEDED,
+    RunOutcome.FAILED,
+    RunOutcome.CANCELED,
+    RunOutcome.SUPERSEDED,
+    RunOutcome.REFUSED,
+)
+# Outcomes a run names in its ``kargo/outcome`` tag once it ends.
+_TAGGED = {OUTCOME_SUPERSEDED: RunOutcome.SUPERSEDED, OUTCOME_REFUSED: RunOutcome.REFUSED}
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,8 @@ class PromotionRun:
         created: When it was asked for (epoch seconds).
         ended: When it ended, if it did.
         outcome: How it stands or ended.
+        reason: The one line the run gave for changing nothing or failing (``kargo/reason``),
+            empty when it gave none.
     """
 
     run_id: str
@@ -106,6 +119,7 @@ class PromotionRun:
     created: float
     ended: float | None
     outcome: RunOutcome
+    reason: str = ""
 
     @property
     def finished(self) -> bool:
@@ -117,8 +131,9 @@ class PromotionRun:
         """The run as its stored row and tags describe it."""
         tags = row.tags
         outcome = _OUTCOMES.get(row.status, RunOutcome.RUNNING)
-        if tags.get(TAG_OUTCOME) == OUTCOME_SUPERSEDED and outcome in _FINISHED:
-            outcome = RunOutcome.SUPERSEDED
+        tagged = _TAGGED.get(tags.get(TAG_OUTCOME, ""))
+        if tagged is not None and outcome in _FINISHED:
+            outcome = tagged
         return cls(
             run_id=row.run_id,
             stages=tuple(s for s in tags.get(TAG_STAGE, "").split(",") if s),
@@ -128,6 +143,7 @@ class PromotionRun:
             created=row.created,
             ended=row.ended,
             outcome=outcome,
+            reason=tags.get(TAG_REASON, ""),
         )
 
 

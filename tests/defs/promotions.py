@@ -33,3 +33,17 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 def check_json(evaluation: dg.AssetCheckEvaluation, key: str) -> Any:
     """A check evaluation's metadata entry ``key`` as plain data (a JSON entry's value)."""
     return cast(Any, evaluation.metadata[key]).value
+
+
+def declined(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, outcome: str) -> str:
+    """The one-line reason of a promotion that changed nothing (``refused``/``superseded``).
+
+    Such a run succeeds without materializing the Stage (so nothing turns red in the UI) and
+    carries its outcome and reason as tags, which is what its page shows at the top.
+    """
+    assert result.success, failure_message(result)
+    assert not result.get_asset_materialization_events()
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    assert run.tags.get("kargo/outcome") == outcome, run.tags
+    return run.tags["kargo/reason"]

@@ -14,6 +14,7 @@ from kargo_dagster.defs.names import (
     META_ACTOR,
     META_APPROVED,
     META_HOLD,
+    OUTCOME_REFUSED,
     OUTCOME_SUPERSEDED,
     TAG_FREIGHT,
     TAG_OUTCOME,
@@ -96,7 +97,8 @@ def last_promotion_failed(
         dg.RunsFilter(tags={TAG_PROJECT: project, TAG_STAGE: stage, TAG_FREIGHT: freight})
     )
     for run in runs:
-        if run.tags.get(TAG_OUTCOME) == OUTCOME_SUPERSEDED:
+        # A superseded or refused run changed nothing: it is no attempt.
+        if run.tags.get(TAG_OUTCOME) in (OUTCOME_SUPERSEDED, OUTCOME_REFUSED):
             continue
         if run.status != dg.DagsterRunStatus.FAILURE:
             return False

@@ -27,7 +27,7 @@ from kargo_dagster.testing.demo_services import (
     demo_services,
 )
 from kargo_dagster.testing.kube_client_config import write_kubeconfig
-from tests.defs.promotions import check_json, failure_message, promote
+from tests.defs.promotions import check_json, declined, failure_message, promote
 
 REPO = Path(__file__).parents[2]
 TOOLS = REPO / ".tools" / "bin"
@@ -152,10 +152,9 @@ def test_freight_goes_through_argo_cd_and_its_gates_from_dev_to_staging(tmp_path
         assert not gates["verified"].passed
         assert gates["verified"].metadata["phase"].value == "Failed"
         assert 'Metric "guestbook-healthy" assessed Failed' in (gates["verified"].description or "")
-        refused = promote(world.defs, instance, STAGING, bad)
-        assert not refused.success
-        assert f"Freight {bad}" in failure_message(refused)
-        assert "not verified in Stage dev" in failure_message(refused)
+        refused = declined(instance, promote(world.defs, instance, STAGING, bad), "refused")
+        assert f"Freight {bad}" in refused
+        assert "not verified in Stage dev" in refused
         # Staging still runs the good Freight.
         assert "newTag: v0.2.0" in world.services.gitops.git(
             "show", "main:env/staging/kustomization.yaml"
@@ -192,7 +191,7 @@ def test_a_degraded_app_fails_the_gate_and_staging_refuses_the_freight(tmp_path,
         assert 'has health state "Degraded"' in (gates["health"].description or "")
         assert not gates["verified"].passed
         refused = promote(world.defs, instance, STAGING, key)
-        assert "not verified in Stage dev" in failure_message(refused)
+        assert "not verified in Stage dev" in declined(instance, refused, "refused")
 
 
 def test_an_app_not_authorized_for_the_stage_is_refused(tmp_path, instance):

@@ -80,20 +80,27 @@ def skipped(result: dg.SensorResult) -> str:
     return result.skip_reason.skip_message or "" if result.skip_reason else ""
 
 
+def stage_of(request: dg.RunRequest) -> dg.AssetKey:
+    """The Stage asset a requested run promotes, from its job (``shop__promote__<stage>``)."""
+    assert request.job_name is not None
+    project, stage = request.job_name.split("__promote__")
+    return dg.AssetKey([project, "stage", stage])
+
+
 def targets(result: dg.SensorResult) -> list[tuple[dg.AssetKey, str | None]]:
     """The Stage and Freight of each promotion a tick requests."""
-    return [
-        (r.asset_selection[0], r.partition_key)
-        for r in result.run_requests or []
-        if r.asset_selection
-    ]
+    return [(stage_of(r), r.partition_key) for r in result.run_requests or []]
 
 
 def run_requested(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest):
-    """Execute a requested run as the daemon would: its Stage partition, checks and tags."""
-    [key] = request.asset_selection or []
-    assert request.partition_key is not None
-    return promote(defs, instance, key, request.partition_key, tags=dict(request.tags))
+    """Execute a requested run as the daemon would: its job, partition and tags."""
+    assert request.job_name is not None and request.partition_key is not None
+    return defs.resolve_job_def(request.job_name).execute_in_process(
+        partition_key=request.partition_key,
+        instance=instance,
+        tags=dict(request.tags),
+        raise_on_error=False,
+    )
 
 
 def started_run(instance: dg.DagsterInstance, stage: str, key: str) -> dg.DagsterRun:
@@ -121,13 +128,11 @@ def test_new_freight_flows_from_dev_to_staging_by_itself(defs, instance):
     newest = freight(instance, "v1.1.0")
     first = tick(defs, instance)
     [request] = first.run_requests or []
-    assert (request.asset_selection, request.partition_key) == ([DEV], newest)
+    assert (stage_of(request), request.partition_key) == (DEV, newest)
     assert request.tags["kargo/action"] == "auto-promote"
     assert request.tags["kargo/actor"] == "kargo-dagster auto-promotion"
-    assert set(request.asset_check_keys or []) == {
-        dg.AssetCheckKey(DEV, "health"),
-        dg.AssetCheckKey(DEV, "verified"),
-    }
+    # The Stage's own job, which runs its checks with it.
+    assert request.job_name == "shop__promote__dev"
     # A tick repeated before the run starts asks for the same run (the daemon dedupes it).
     [again] = tick(defs, instance).run_requests or []
     assert again.run_key == request.run_key
@@ -135,7 +140,7 @@ def test_new_freight_flows_from_dev_to_staging_by_itself(defs, instance):
 
     # Verified in dev, the Freight is staging's candidate; dev already has it.
     [to_staging] = tick(defs, instance).run_requests or []
-    assert (to_staging.asset_selection, to_staging.partition_key) == ([STAGING], newest)
+    assert (stage_of(to_staging), to_staging.partition_key) == (STAGING, newest)
     run = run_requested(defs, instance, to_staging)
     assert run.success
     tags = instance.get_run_by_id(run.run_id).tags  # type: ignore[union-attr]
@@ -159,14 +164,19 @@ def test_a_promotion_under_way_or_a_failed_one_is_not_repeated(defs, instance):
 
 
 def test_a_request_that_gave_way_to_a_newer_one_is_no_failed_attempt(defs, instance):
-    # A promotion superseded in the queue (tests/defs/test_promotion_queue.py) ends as a failed
-    # run tagged kargo/outcome=superseded; its Freight is still auto-promotion's to try.
+    # A promotion superseded in the queue (tests/defs/test_promotion_queue.py) ends as a
+    # successful run that materialized nothing, tagged kargo/outcome=superseded; its Freight
+    # is still auto-promotion's to try.
     key = freight(instance, "v1.0.0")
     run = started_run(instance, "dev", key)
     instance.add_run_tags(run.run_id, {"kargo/outcome": "superseded"})
-    instance.report_run_failed(run)
+    success = dg.DagsterEvent(
+        event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name
+    )
+    instance.report_dagster_event(success, run_id=run.run_id)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS  # type: ignore[union-attr]
     [request] = tick(defs, instance).run_requests or []
-    assert (request.asset_selection, request.partition_key) == ([DEV], key)
+    assert (stage_of(request), request.partition_key) == (DEV, key)
 
 
 def test_a_manual_promotion_of_other_freight_holds_the_stage_until_lifted(

@@ -6,8 +6,8 @@ from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.cli import main
 from kargo_dagster.defs.approvals import approve_freight
 from kargo_dagster.spec import load_manifests
-from tests.defs.promotions import promote
-from tests.defs.test_pipeline import DEV, SHOP, STAGING, app_freight
+from tests.defs.promotions import declined, promote
+from tests.defs.test_pipeline import DEV, QA, SHOP, STAGING, app_freight
 
 
 def test_status_shows_where_each_freight_stands(instance, monkeypatch, capsys):
@@ -19,7 +19,10 @@ def test_status_shows_where_each_freight_stands(instance, monkeypatch, capsys):
     assert promote(defs, instance, DEV, v1, tags={"kargo/actor": "alice"}).success
     assert promote(defs, instance, STAGING, v1, tags={"kargo/actor": "alice"}).success
     assert promote(defs, instance, DEV, v2, tags={"kargo/actor": "bob"}).success
-    assert not promote(defs, instance, STAGING, v3).success  # never in dev
+    never_in_dev = promote(defs, instance, STAGING, v3)
+    assert "not available" in declined(instance, never_in_dev, "refused")
+    # qa's promotion steps cannot run here: its promotion fails.
+    assert not promote(defs, instance, QA, v3).success
     approve_freight(instance, project, stage="staging", partition_key=v3, actor="carol")
     monkeypatch.setenv("DAGSTER_HOME", str(instance.root_directory))
 
@@ -39,7 +42,9 @@ def test_status_shows_where_each_freight_stands(instance, monkeypatch, capsys):
     assert rows[v1]["staging"]["promotedAt"].endswith("+00:00")
     assert rows[v1]["staging"]["verifiedAt"] >= rows[v1]["staging"]["promotedAt"]
     assert "verifiedAt" not in rows[v3]["staging"]
-    assert rows[v3]["staging"]["states"] == ["approved", "promotion failed"]
+    # The refused promotion changed nothing; the failed one is shown.
+    assert rows[v3]["staging"]["states"] == ["approved"]
+    assert rows[v3]["qa"]["states"] == ["promotion failed"]
     assert rows[v3]["staging"]["approvedBy"] == "carol"
     # prod wants an hour of soak in staging: v1 is verified there but has not soaked.
     assert rows[v1]["prod"]["states"] == ["soaking"]

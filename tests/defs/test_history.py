@@ -4,7 +4,7 @@ import json
 
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.cli import main
-from tests.defs.promotions import promote
+from tests.defs.promotions import declined, promote
 from tests.defs.test_pipeline import DEV, SHOP, STAGING, app_freight
 
 
@@ -17,7 +17,8 @@ def test_history_lists_a_stages_promotions_newest_first(instance, monkeypatch, c
     rollback = {"kargo/actor": "carol", "kargo/action": "rollback"}
     assert promote(defs, instance, DEV, v1, tags=rollback).success
     v3 = record_freight(instance, "shop", app_freight("v3.0.0"))
-    assert not promote(defs, instance, STAGING, v3, tags={"kargo/actor": "dave"}).success
+    refused = promote(defs, instance, STAGING, v3, tags={"kargo/actor": "dave"})
+    assert "not available" in declined(instance, refused, "refused")
     monkeypatch.setenv("DAGSTER_HOME", str(instance.root_directory))
 
     assert main(["history", "--path", str(SHOP), "--stage", "dev", "--json"]) == 0
@@ -31,7 +32,7 @@ def test_history_lists_a_stages_promotions_newest_first(instance, monkeypatch, c
     out = capsys.readouterr().out
     header, row, reason = out.splitlines()
     assert header.split() == ["TIME", "FREIGHT", "ACTION", "ACTOR", "RESULT", "RUNID"]
-    assert row.split()[1:5] == [v3, "promote", "dave", "failed"]
-    assert reason.strip().startswith(f"Freight {v3} is not available to Stage staging")
+    assert row.split()[1:5] == [v3, "promote", "dave", "refused"]
+    assert reason.strip().startswith(f"Refused: Freight {v3} is not available to Stage staging")
     assert main(["history", "--path", str(SHOP), "--stage", "prod"]) == 0
     assert capsys.readouterr().out.strip() == "Stage prod has no promotions yet"

@@ -14,7 +14,7 @@ from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.freight import Freight, FreightOrigin, GitCommit, Image
 from kargo_dagster.spec import load_manifests
 from tests.conftest import FIXTURES
-from tests.defs.promotions import failure_message, promote
+from tests.defs.promotions import declined, promote
 
 SHOP = FIXTURES / "pipelines" / "shop"
 DEV = dg.AssetKey(["shop", "stage", "dev"])
@@ -71,12 +71,15 @@ def test_promotion_moves_freight_through_the_stages(defs, instance):
 def test_staging_refuses_freight_not_verified_in_dev(defs, instance):
     v1 = record_freight(instance, "shop", app_freight("v1.0.0"))
     result = promote(defs, instance, STAGING, v1)
-    assert not result.success
+    # A refused promotion changes nothing, so its run succeeds without materializing the
+    # Stage and says why in its tags.
+    reason = declined(instance, result, "refused")
     # A refused promotion is still tagged, so it shows up when filtering by Stage.
     run = instance.get_run_by_id(result.run_id)
     assert run is not None and run.tags["kargo/stage"] == "staging"
-    assert failure_message(result) == (
-        f"Freight {v1} is not available to Stage staging: it must be verified in Stage dev, "
+    assert reason == (
+        f"Refused: Freight {v1} is not available to Stage staging: it must be verified in "
+        "Stage dev, "
         "but it is not verified in Stage dev (never promoted there). Promote it to Stage dev "
         "and let it verify, or approve it for Stage staging."
     )
@@ -91,8 +94,7 @@ def test_failed_verification_blocks_the_next_stage(defs, instance):
     approve_freight(instance, project, stage="qa", partition_key=v1, actor="ci")
     assert not promote(defs, instance, QA, v1).success
     result = promote(defs, instance, UAT, v1)
-    assert not result.success
-    assert "not verified in Stage qa" in failure_message(result)
+    assert "not verified in Stage qa" in declined(instance, result, "refused")
 
 
 def test_rollback_to_older_freight_becomes_current(defs, instance, monkeypatch, tmp_path):
@@ -120,7 +122,7 @@ def test_rollback_to_older_freight_becomes_current(defs, instance, monkeypatch, 
 def test_approval_makes_unverified_freight_available(defs, instance):
     v1 = record_freight(instance, "shop", app_freight("v1.0.0"))
     project = load_manifests(SHOP).projects["shop"]
-    assert not promote(defs, instance, STAGING, v1).success
+    assert "not available" in declined(instance, promote(defs, instance, STAGING, v1), "refused")
     approve_freight(instance, project, stage="staging", partition_key=v1, actor="alice")
     result = promote(defs, instance, STAGING, v1)
     assert result.success
@@ -130,7 +132,8 @@ def test_approval_makes_unverified_freight_available(defs, instance):
     # Approval is per Stage: prod still needs staging's verification and soak time.
     other = record_freight(instance, "shop", app_freight("v3.0.0"))
     approve_freight(instance, project, stage="staging", partition_key=other, actor="alice")
-    assert not promote(defs, instance, PROD, other).success
+    refused = declined(instance, promote(defs, instance, PROD, other), "refused")
+    assert f"Freight {other} is not available to Stage prod" in refused
 
 
 def test_approval_only_for_requested_origins(instance):
@@ -152,15 +155,16 @@ def test_soak_time_gates_prod(defs, instance):
     assert promote(defs, instance, DEV, v1).success
     assert promote(defs, instance, STAGING, v1).success
     result = promote(defs, instance, PROD, v1)
-    assert not result.success
-    assert "short of the required 1h" in failure_message(result)
+    assert "short of the required 1h" in declined(instance, result, "refused")
+    assert instance.fetch_materializations(PROD, limit=1).records == []
 
 
 def test_partition_that_is_not_freight_is_refused(defs, instance):
     instance.add_dynamic_partitions("shop/app", ["made-up-0000000"])
     result = promote(defs, instance, DEV, "made-up-0000000")
-    assert not result.success
-    assert "is not Freight recorded by Warehouse app" in failure_message(result)
+    reason = declined(instance, result, "refused")
+    assert reason.startswith("Refused: partition made-up-0000000 ")
+    assert "is not Freight recorded by Warehouse app" in reason
 
 
 def test_status_command_reports_current_freight(defs, instance, monkeypatch, capsys):

@@ -1,10 +1,10 @@
 """The pipeline state answers as the per-Freight reads it replaced did, on the same history.
 
 One history of real promotions on each storage: verified and failed verifications, refused
-and soaking promotions, approvals, a rollback, a hold, a promotion under way, a request that
-gave way to a newer one, and a run that is no promotion at all. Every availability answer,
-every cell of the Freight x Stage matrix and every auto-promotion input is compared with
-:mod:`tests.defs.reference_state`.
+and soaking promotions, approvals, a rollback, a hold, a promotion under way, a failed one, a
+request that gave way to a newer one, and a run that is no promotion at all. Every
+availability answer, every cell of the Freight x Stage matrix and every auto-promotion input
+is compared with :mod:`tests.defs.reference_state`.
 """
 
 import json
@@ -27,7 +27,7 @@ from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.spec import load_manifests
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 from tests.defs import reference_state as reference
-from tests.defs.promotions import promote
+from tests.defs.promotions import declined, promote
 from tests.manifests import (
     analysis_template,
     image_tag,
@@ -126,23 +126,33 @@ def history(tmp_path, instance) -> tuple[Path, list[str]]:
         assert promote(defs, instance, key("qa"), v3).success
         assert promote(defs, instance, key("staging"), v1).success
         assert promote(defs, instance, key("staging"), v3).success
-        assert not promote(defs, instance, key("prod-a"), v1).success  # not soaked
+        not_soaked = promote(defs, instance, key("prod-a"), v1)
+        assert "short of the required 1h" in declined(instance, not_soaked, "refused")
         approve_freight(
             instance, catalog.projects["eq"], stage="prod-a", partition_key=v3, actor="dana"
         )
         assert promote(defs, instance, key("prod-a"), v3).success
-        assert not promote(defs, instance, key("prod-b"), v5).success  # never upstream
+        never_upstream = promote(defs, instance, key("prod-b"), v5)
+        assert "not available" in declined(instance, never_upstream, "refused")
         rollback = {"kargo/actor": "carol", "kargo/action": "rollback"}
         assert promote(defs, instance, key("dev"), v2, tags=rollback).success
         place_hold(instance, key("staging"), v3, reason="kept", actor="erin")
         running = dg.DagsterRunStatus.STARTED
-        failed = dg.DagsterRunStatus.FAILURE
         tagged_run(
             instance, running, {"kargo/project": "eq", "kargo/stage": "qa", "kargo/freight": v4}
         )
+        # A promotion whose run failed (its pod was lost, say) before it materialized.
+        tagged_run(
+            instance,
+            dg.DagsterRunStatus.FAILURE,
+            {"kargo/project": "eq", "kargo/stage": "staging", "kargo/freight": v2},
+        )
+        # A request that gave way to a newer one succeeds without materializing anything.
         superseded = {"kargo/outcome": "superseded", "kargo/freight": v4}
         tagged_run(
-            instance, failed, {"kargo/project": "eq", "kargo/stage": "staging", **superseded}
+            instance,
+            dg.DagsterRunStatus.SUCCESS,
+            {"kargo/project": "eq", "kargo/stage": "staging", **superseded},
         )
         # A run that is no promotion: no Kargo tags.
         tagged_run(instance, dg.DagsterRunStatus.SUCCESS, {"team": "data"})
@@ -204,9 +214,11 @@ def test_the_state_answers_as_the_per_freight_reads_did(instance, history):
     # The history covers what it is meant to.
     v1, v2, v3, v4, v5 = freight
     assert cells[v2]["qa"]["states"] == ["failed"]
-    assert cells[v1]["prod-a"]["states"] == ["promotion failed", "soaking"]
+    # A refused promotion changed nothing: no failed promotion to show.
+    assert cells[v1]["prod-a"]["states"] == ["soaking"]
     assert cells[v3]["prod-a"]["states"] == ["current", "verified", "approved"]
-    assert cells[v5]["prod-b"]["states"] == ["promotion failed"]
+    assert cells[v5]["prod-b"]["states"] == []
+    assert cells[v2]["staging"]["states"] == ["promotion failed"]
     assert state.hold(key("staging")) is not None
     assert {run.freight for run in state.in_flight("qa")} == {v4}
 

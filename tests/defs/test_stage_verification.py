@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from kargo_dagster import load_definitions, record_freight
+from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.resources import ArgoCDKubernetes, KargoResource, RolloutsSettings
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.analysis_sim import AnalysisRunSimulator
@@ -107,7 +108,8 @@ def test_without_argo_rollouts_the_check_runs_the_web_metric_itself(tmp_path, in
         defs = load_definitions(path, resources={"kargo": kargo})
         image = FREIGHT.images[0].model_copy(update={"tag": version})
         freight = FREIGHT.model_copy(update={"images": (image,)})
-        result = promote(defs, instance, DEV, record_freight(instance, "shop", freight))
+        key = record_freight(instance, "shop", freight)
+        result = promote(defs, instance, DEV, key)
     finally:
         server.close()
     verified = {e.check_name: e for e in result.get_asset_check_evaluations()}["verified"]
@@ -121,6 +123,22 @@ def test_without_argo_rollouts_the_check_runs_the_web_metric_itself(tmp_path, in
         assert not verified.passed
         assert verified.metadata["phase"].value == "Failed"
         assert (measurement["phase"], measurement["value"]) == ("Failed", '"down"')
+    # What the UI shows at a glance: the Stage holds the Freight; its partition is green when
+    # it passed and red when it failed, and a failed run says why in one line at its top.
+    assert current_freight(instance, DEV).partition_key == key  # type: ignore[union-attr]
+    partitions = defs.resolve_assets_def(DEV).partitions_def
+    assert partitions is not None
+    status = instance.get_status_by_partition(DEV, [key], partitions)
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    if version == "v1.2.3":
+        assert status == {key: dg.AssetPartitionStatus.MATERIALIZED}
+        assert "kargo/reason" not in run.tags
+    else:
+        assert status == {key: dg.AssetPartitionStatus.FAILED}
+        assert run.tags["kargo/reason"].startswith(
+            f"verified failed for Freight {key} in Stage dev: "
+        )
 
 
 def test_a_job_metric_without_a_pod_connection_says_how_to_configure_one(tmp_path, instance):

@@ -28,7 +28,7 @@ from kargo_dagster.defs.status import collect_status
 from kargo_dagster.errors import InstanceError
 from kargo_dagster.spec import load_manifests
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, postgres_storage
-from tests.defs.promotions import promote
+from tests.defs.promotions import declined, promote
 from tests.defs.test_pipeline_state import app_freight
 from tests.manifests import project, project_config, requested, stage, warehouse, write_manifests
 
@@ -69,7 +69,8 @@ def grow(path: Path, instance: dg.DagsterInstance, regions: int, freight: int) -
         approve_freight(instance, project, stage=f"region-{n}", partition_key=keys[0], actor="a")
         assert promote(defs, instance, key(f"region-{n}"), keys[0]).success
     # One refused promotion per history (its Freight never verified upstream).
-    assert not promote(defs, instance, key("region-0"), keys[-1]).success
+    refused = promote(defs, instance, key("region-0"), keys[-1])
+    assert "not available" in declined(instance, refused, "refused")
     return keys
 
 

@@ -172,18 +172,20 @@ def test_runs_in_separate_pods_promote_each_freight_once_on_a_linear_history(
             stage: current_freight(instance, dg.AssetKey([PROJECT, "stage", stage]))
             for stage in STAGES
         }
-    # Every run ended clearly: promoted, or gave way to a newer request saying so.
+    # Every run ended clearly: promoted, or gave way to a newer request saying so. Neither
+    # fails the run: giving way changes nothing, so it paints nothing red.
     promoted: dict[str, list[str]] = {stage: [] for stage in STAGES}
     for report in reports:
         run, row = runs[report["run"]], history[report["stage"]][report["run"]]
         version = next(v for v, key in keys.items() if key == run.tags["kargo/freight"])
-        if report["ok"]:
-            assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert report["ok"], failures[report["run"]]
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        if "kargo/outcome" not in run.tags:
             assert row["result"] == "succeeded"
             promoted[report["stage"]].append(version)
         else:
-            assert run.status == dg.DagsterRunStatus.FAILURE
-            assert run.tags.get("kargo/outcome") == "superseded", failures[report["run"]]
+            assert run.tags["kargo/outcome"] == "superseded", run.tags
+            assert row["result"] == "superseded"
             assert row["reason"].startswith(
                 f"Superseded: a newer promotion into Stage {report['stage']} (run "
             )

@@ -8,8 +8,10 @@ SQL statements over one connection per storage database, and returns plain rows;
 mean for Kargo is :mod:`kargo_dagster.defs.pipeline_state`'s business.
 
 It also adds tags to a running run (a promotion launched from the UI or a backfill carries
-no Kargo tags, so the Stage asset adds them itself), and gives the Stages' concurrency pools
-their default limit ahead of the first run that claims one (:func:`initialize_pools`).
+no Kargo tags, so the Stage asset adds them itself), marks a Stage's partition failed when
+its Freight failed the gates there (:func:`mark_partition_attempt_failed`), reads which
+partitions a backfill selects, and gives the Stages' concurrency pools their default limit
+ahead of the first run that claims one (:func:`initialize_pools`).
 
 Every private symbol used is listed in ``PRIVATE_SYMBOLS``; a test resolves each one, so a
 Dagster upgrade that moves one fails loudly there rather than in a promotion.
@@ -51,6 +53,13 @@ PRIVATE_SYMBOLS = (
     "dagster._core.storage.event_log.base.EventLogStorage.get_pool_limits",
     "dagster._core.storage.event_log.base.EventLogStorage.initialize_concurrency_limit_to_default",
     "dagster.DagsterInstance.global_op_concurrency_default_limit",
+    "dagster.DagsterInstance.get_backfill",
+    "dagster.DagsterInstance.report_dagster_event",
+    "dagster._core.events.DagsterEvent",
+    "dagster._core.events.DagsterEventType.ASSET_MATERIALIZATION_PLANNED",
+    "dagster._core.events.AssetMaterializationPlannedData",
+    "dagster._core.execution.backfill.PartitionBackfill.asset_backfill_data",
+    "dagster._core.definitions.assets.graph.asset_graph_subset.AssetGraphSubset.partitions_subsets_by_asset_key",
 )
 
 __all__ = [
@@ -60,8 +69,10 @@ __all__ = [
     "RunRow",
     "StorageSession",
     "add_run_tags",
+    "backfill_partitions",
     "default_pool_limit",
     "initialize_pools",
+    "mark_partition_attempt_failed",
     "pool_limits",
     "storage_session",
     "unreachable",
@@ -199,3 +210,42 @@ def initialize_pools(instance: dg.DagsterInstance, pools: Iterable[str]) -> list
             # Written by another process between our read and our write.
             continue
     return missing
+
+
+def backfill_partitions(
+    instance: dg.DagsterInstance, backfill_id: str, asset_key: dg.AssetKey
+) -> list[str] | None:
+    """The partitions of ``asset_key`` that backfill ``backfill_id`` targets, None if unknown."""
+    backfill = instance.get_backfill(backfill_id)
+    data = backfill.asset_backfill_data if backfill is not None else None
+    if data is None:
+        return None
+    subset = data.target_subset.partitions_subsets_by_asset_key.get(asset_key)
+    return list(subset.get_partition_keys()) if subset is not None else None
+
+
+def mark_partition_attempt_failed(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, asset_key: dg.AssetKey, partition: str
+) -> None:
+    """Make ``partition`` of ``asset_key`` show as failed once ``run`` ends failed.
+
+    Dagster shows a partition failed when its latest planned materialization never came in a
+    run that failed; a Freight that failed its health or verification in a Stage was
+    materialized (the Stage does hold it), so it would stay green. Planning one more
+    materialization in the run, which the failing run never makes, turns it red until the
+    Freight is promoted there again.
+    """
+    from dagster._core.events import (
+        AssetMaterializationPlannedData,
+        DagsterEvent,
+        DagsterEventType,
+    )
+
+    instance.report_dagster_event(
+        DagsterEvent(
+            event_type_value=DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value,
+            job_name=run.job_name,
+            event_specific_data=AssetMaterializationPlannedData(asset_key, partition=partition),
+        ),
+        run_id=run.run_id,
+    )
