@@ -464,7 +464,10 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=60,
         metavar="SECONDS",
-        help="publish a new guestbook version this often (0: never; v0.3.0 ships broken)",
+        help=(
+            "publish a new guestbook version this often (0: nothing after v0.2.0); v0.3.0 "
+            "ships broken, and its fix v0.4.0 follows ten minutes later"
+        ),
     )
     demo.set_defaults(handler=_demo)
     return parser

@@ -16,8 +16,38 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from kargo_dagster.testing.demo_services import DemoServices, demo_services
+import dagster as dg
+import yaml
+
+from kargo_dagster.testing.demo_services import (
+    BROKEN_VERSIONS,
+    FIX_AFTER,
+    DemoServices,
+    demo_services,
+    newest_version,
+    next_version,
+)
+
+# Settings every demo home gets, one written by an older demo included: (section, key, value,
+# the block written when the file has no such section).
+_SETTINGS: tuple[tuple[str, str, object, str], ...] = (
+    (
+        "nux",
+        "enabled",
+        False,
+        '# No "Join the Dagster community" dialog over the demo\'s UI.\nnux:\n  enabled: false\n',
+    ),
+    (
+        "python_logs",
+        "python_log_level",
+        "INFO",
+        "# Runs print INFO and above: at Dagster's default, DEBUG, every run repeats each of its\n"
+        "# events in the demo's terminal. Dagster's events are all recorded either way.\n"
+        "python_logs:\n  python_log_level: INFO\n",
+    ),
+)
 
 INSTANCE_CONFIG = """\
 # Written by `kargo-dagster demo`.
@@ -27,31 +57,92 @@ concurrency:
   pools:
     # One promotion at a time per Stage: every Stage asset has its own pool.
     default_limit: 1
-"""
+""" + "".join(block for _, _, _, block in _SETTINGS)
 
 
 def prepare_home(home: Path) -> Path:
-    """Create the demo's DAGSTER_HOME with its ``dagster.yaml``, keeping an existing one."""
+    """Create the demo's DAGSTER_HOME with its ``dagster.yaml``, keeping an existing one.
+
+    An existing ``dagster.yaml`` keeps what it sets and gains the demo's settings it lacks.
+    """
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(INSTANCE_CONFIG)
+    else:
+        _merge_settings(config)
+    # Create the instance's databases here, once: on a fresh home the webserver, the daemon
+    # and their code servers would race to create them, and a schema stamped twice by
+    # alembic leaves the instance unusable ("more than one head present").
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
     return home
 
 
-def run_demo(*, workspace: Path, home: Path, port: int, publish_every: float = 60) -> int:
+def _merge_settings(config: Path) -> None:
+    text = config.read_text()
+    loaded = yaml.safe_load(text)
+    if loaded is not None and not isinstance(loaded, dict):
+        return  # not an instance configuration: Dagster itself says what is wrong with it
+    settings: dict[str, Any] = loaded or {}
+    blocks = [block for section, _, _, block in _SETTINGS if section not in settings]
+    partial = [
+        (section, key, value)
+        for section, key, value, _ in _SETTINGS
+        if isinstance(settings.get(section), dict) and key not in settings[section]
+    ]
+    if partial:
+        # A section lacking our key: the file is written out again, without its comments.
+        for section, key, value in partial:
+            settings[section][key] = value
+        text = "# Written by `kargo-dagster demo`.\n" + yaml.safe_dump(settings, sort_keys=False)
+    elif not blocks:
+        return
+    # Missing sections are appended, which keeps the file as it was written.
+    separator = "\n" if text and not text.endswith("\n") else ""
+    config.write_text(text + separator + "".join(blocks))
+
+
+def run_demo(
+    *,
+    workspace: Path,
+    home: Path,
+    port: int,
+    publish_every: float = 60,
+    fix_after: float = FIX_AFTER,
+) -> int:
     """Run the demo services, the webserver and the daemon until interrupted.
+
+    With ``publish_every`` (seconds; 0: never), the demo publishes the broken ``v0.3.0`` once
+    staging runs ``v0.2.0``, its fix ``fix_after`` seconds later, and then a new version every
+    ``publish_every`` seconds.
 
     Returns:
         The exit status: 0 when stopped by a signal or when both processes ended cleanly.
     """
     home = prepare_home(home)
-    with demo_services(home, publish_every=publish_every) as services:
-        publishing = f", a new version every {publish_every:g}s" if publish_every > 0 else ""
+    with demo_services(home, publish_every=publish_every, fix_after=fix_after) as services:
+        publishing = _publishing(services.published(), publish_every, fix_after)
         return _run_dagster(
             workspace=workspace, home=home, port=port, services=services, publishing=publishing
         )
+
+
+def _publishing(published: list[str], publish_every: float, fix_after: float) -> str:
+    """What the demo will publish, as the first lines it prints say it."""
+    if publish_every <= 0:
+        return ""
+    newest, coming = newest_version(published), next_version(published)
+    every = f"then a new version every {publish_every:g}s"
+    if coming in BROKEN_VERSIONS:
+        return (
+            f"\n  next {coming}, which ships broken, once staging runs {newest};"
+            f" its fix {fix_after / 60:g} min after it, {every}"
+        )
+    if newest in BROKEN_VERSIONS:
+        return f"\n  {newest} ships broken: its fix {coming} in {fix_after / 60:g} min, {every}"
+    return f", a new version every {publish_every:g}s"
 
 
 def _run_dagster(
@@ -60,9 +151,16 @@ def _run_dagster(
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     bin_dir = Path(sys.executable).parent
     webserver = str(bin_dir / "dagster-webserver")
+    # INFO for Dagster's own messages in both; the webserver's --log-level is uvicorn's, which
+    # at INFO would add a line per HTTP request the UI makes, so it stays at warning. Runs
+    # take their level from the instance (python_logs in dagster.yaml).
     commands = [
-        [webserver, "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
-        [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
+        [
+            webserver,
+            *("-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)),
+            *("--dagster-log-level", "info", "--log-level", "warning"),
+        ],
+        [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace), "--log-level", "info"],
     ]
     stopping = False
 
@@ -80,6 +178,8 @@ def _run_dagster(
         f"  registry {services.image} (tags: {', '.join(services.published())}){publishing}\n"
         f"  GitOps repository {services.gitops_url}\n"
         f"  Argo CD (simulated) Applications guestbook-<stage> at {services.kube_url}\n"
+        "  In a second terminal, for the README's walkthrough:\n"
+        f"    . .venv/bin/activate && export DAGSTER_HOME={home}\n"
         "  Ctrl-C stops it.\n"
     )
     sys.stdout.flush()

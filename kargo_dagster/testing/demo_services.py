@@ -11,6 +11,11 @@ the version Argo CD synced into the Stage
 (:class:`~kargo_dagster.testing.demo_app.GuestbookApp`); version ``v0.3.0`` ships broken.
 The registry and the repository keep their data under the demo's home, so a restarted demo
 continues where it stopped; the Applications start afresh.
+
+The demo publishes its versions as a story (``fix_after``): ``v0.1.0`` and ``v0.2.0`` at
+once, the broken ``v0.3.0`` once staging runs ``v0.2.0`` (so the gate has a good version to
+keep there), and its fix ``v0.4.0`` only minutes later, so the broken version stays in dev
+until someone acts; then a new version every ``publish_every`` seconds.
 """
 
 import re
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 
 from kargo_dagster.testing.argocd_sim import ArgoCDSimulator, application
 from kargo_dagster.testing.demo_app import GuestbookApp
@@ -40,6 +46,9 @@ STAGES = ("dev", "staging", "prod")
 FIRST_VERSIONS = ("v0.1.0", "v0.2.0")
 # The version whose deployments fail their smoke test, so the verified gate has work to do.
 BROKEN_VERSIONS = ("v0.3.0",)
+# How long the demo leaves a broken version alone before publishing its fix: minutes, so that
+# a person following the README finds it still failing in dev and rolls it back themselves.
+FIX_AFTER = 600.0
 _SEMVER = re.compile(r"^v\d+\.\d+\.\d+$")
 
 _BASE_DEPLOYMENT = """\
@@ -106,6 +115,23 @@ class DemoServices:
         """Push a new guestbook image version; returns its digest."""
         return push_image(self.registry, IMAGE_REPOSITORY, version)
 
+    def promoted_version(self, stage: str) -> str | None:
+        """The image tag the GitOps repository's ``main`` gives Stage ``stage``, if any.
+
+        Read from git rather than from the simulated Argo CD: the repository outlives a
+        restarted demo, while the Applications start afresh.
+        """
+        try:
+            overlay = yaml.safe_load(
+                self.gitops.git("show", f"main:env/{stage}/kustomization.yaml")
+            )
+        except RuntimeError:  # no such overlay: nothing is promoted there
+            return None
+        for image in (overlay or {}).get("images") or []:
+            if image.get("newTag"):
+                return str(image["newTag"])
+        return None
+
     def published(self) -> list[str]:
         """The tags in the demo registry."""
         response = httpx.get(f"{self.registry.url}/v2/{IMAGE_REPOSITORY}/tags/list", timeout=5)
@@ -145,11 +171,15 @@ def demo_services(
     kube_port: int = KUBE_PORT,
     app_port: int = APP_PORT,
     publish_every: float = 0,
+    fix_after: float | None = None,
 ) -> Iterator[DemoServices]:
     """Start the registry, the git server, the simulated Argo CD and the guestbook stand-in.
 
     With ``publish_every`` (seconds), a new guestbook version is published that often, so
-    new Freight keeps arriving. They all stop on exit.
+    new Freight keeps arriving. With ``fix_after`` too, the versions tell the demo's story
+    (see the module's docstring): a broken version waits until staging runs the version
+    before it, and the version after a broken one comes ``fix_after`` seconds later. They all
+    stop on exit.
     """
     with ExitStack() as stack:
         registry = stack.enter_context(
@@ -180,29 +210,43 @@ def demo_services(
             for version in FIRST_VERSIONS:
                 services.publish(version)
         if publish_every > 0:
-            stack.enter_context(_Publisher(services, publish_every))
+            stack.enter_context(_Publisher(services, publish_every, fix_after=fix_after))
         yield services
+
+
+def _version_tuple(tag: str) -> tuple[int, int, int] | None:
+    if not _SEMVER.match(tag):
+        return None
+    major, minor, patch = (int(part) for part in tag[1:].split("."))
+    return major, minor, patch
+
+
+def newest_version(published: Iterable[str]) -> str | None:
+    """The highest ``vX.Y.Z`` tag of ``published``, if any."""
+    versions = [tag for tag in published if _version_tuple(tag) is not None]
+    return max(versions, key=lambda tag: _version_tuple(tag) or (0, 0, 0), default=None)
 
 
 def next_version(published: Iterable[str]) -> str:
     """The version after the newest of ``published``: its minor release, ``vX.(Y+1).0``."""
-    newest = max(
-        (
-            tuple(int(part) for part in tag[1:].split("."))
-            for tag in published
-            if _SEMVER.match(tag)
-        ),
-        default=(0, 0, 0),
-    )
+    newest = _version_tuple(newest_version(published) or "v0.0.0") or (0, 0, 0)
     return f"v{newest[0]}.{newest[1] + 1}.0"
 
 
 class _Publisher:
-    """Publishes the next guestbook version every ``interval`` seconds, on a daemon thread."""
+    """Publishes the next guestbook version every ``interval`` seconds, on a daemon thread.
 
-    def __init__(self, services: DemoServices, interval: float) -> None:
+    With ``fix_after``, a broken version is published only once staging runs the newest
+    version (so the verified gate visibly keeps a good version there), and the version after
+    it only ``fix_after`` seconds after the broken one.
+    """
+
+    def __init__(
+        self, services: DemoServices, interval: float, *, fix_after: float | None = None
+    ) -> None:
         self._services = services
         self._interval = interval
+        self._fix_after = fix_after
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-publisher", daemon=True)
 
@@ -215,9 +259,36 @@ class _Publisher:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._stop.is_set():
             try:
-                self._services.publish(next_version(self._services.published()))
+                if self._stop.wait(self._delay()):
+                    return
+                # Read again after the wait: someone may have published in the meantime.
+                published = self._services.published()
+                version = next_version(published)
+                if self._fix_after is not None and version in BROKEN_VERSIONS:
+                    if not self._staging_runs(newest_version(published)):
+                        return
+                self._services.publish(version)
             except httpx.HTTPError:
-                # The registry is going away with the demo; the next round tries again.
-                continue
+                # The registry is going away with the demo, or was slow to answer: the next
+                # round tries again, an interval later.
+                if self._stop.wait(self._interval):
+                    return
+
+    def _delay(self) -> float:
+        """How long to wait before the next version: the fix of a broken one comes late."""
+        if self._fix_after is not None and (
+            newest_version(self._services.published()) in BROKEN_VERSIONS
+        ):
+            return self._fix_after
+        return self._interval
+
+    def _staging_runs(self, version: str | None) -> bool:
+        """Wait until staging runs ``version``; False when the demo stops first."""
+        # Poll often enough for a short test interval, rarely enough to cost nothing.
+        every = min(self._interval, 5.0)
+        while self._services.promoted_version(STAGES[1]) != version:
+            if self._stop.wait(every):
+                return False
+        return True

@@ -14,17 +14,32 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
+import yaml
 
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.pipeline_state import read_pipeline_state
 from kargo_dagster.spec import load_manifests
-from kargo_dagster.testing.oci_push import push_image
+from kargo_dagster.testing.demo_services import demo_services
 
 # The demo's services listen on fixed ports: one such test at a time.
 pytestmark = pytest.mark.usefixtures("demo_ports")
 
 REPO = Path(__file__).parents[2]
+# Assets of the Project outside the Stages' lineage: its delivery metrics and pipeline view.
+APART = ("delivery-metrics", "pipeline")
+
+# What `kargo-dagster demo` wrote into its home before it silenced the UI's community dialog
+# and the runs' DEBUG lines.
+OLDER_DEMO_CONFIG = """\
+# Written by `kargo-dagster demo`.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # One promotion at a time per Stage: every Stage asset has its own pool.
+    default_limit: 1
+"""
 
 LINEAGE_QUERY = """
 {
@@ -133,6 +148,27 @@ def wait_for_freight(home: Path, process: subprocess.Popen, timeout: float = 90)
     raise AssertionError("the demo's Warehouse sensor recorded no Freight")
 
 
+def stage_now(home: Path, stage: str) -> tuple[str | None, dict[str, str]]:
+    """The Freight ``stage`` holds, with the states of its health and verified checks."""
+    key = dg.AssetKey(["kargo-demo", "stage", stage])
+    project = load_manifests(REPO / "stages").projects["kargo-demo"]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        with storage_session(instance) as session:
+            state = read_pipeline_state(session, project, newest=0, stages=[stage])
+    current = state.current_freight(key)
+    if current is None:
+        return None, {}
+    checks = {c: state.check(key, c, current.freight).state for c in ("health", "verified")}
+    return current.freight, checks
+
+
+def published_tags() -> list[str]:
+    """The guestbook versions in the demo's registry."""
+    response = httpx.get("http://127.0.0.1:5123/v2/guestbook/tags/list", timeout=10)
+    response.raise_for_status()
+    return sorted(response.json()["tags"])
+
+
 def wait_for_promotion(
     home: Path,
     process: subprocess.Popen,
@@ -144,25 +180,16 @@ def wait_for_promotion(
 ) -> str:
     """The Freight (other than ``besides``) the daemon promoted into ``stage``, once its
     health check passed and its verified check ended ``verified``."""
-    key = dg.AssetKey(["kargo-demo", "stage", stage])
-    project = load_manifests(REPO / "stages").projects["kargo-demo"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, "the demo exited early"
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            with storage_session(instance) as session:
-                state = read_pipeline_state(session, project, newest=0, stages=[stage])
-            current = state.current_freight(key)
-            if current is not None and current.freight != besides:
-                states = {
-                    check: state.check(key, check, current.freight).state
-                    for check in ("health", "verified")
-                }
-                assert states["health"] != "failed", f"{stage}: {states}"
-                if states == {"health": "passed", "verified": verified}:
-                    return current.freight
-                if verified == "passed":
-                    assert states["verified"] != "failed", f"{stage}: {states}"
+        current, states = stage_now(home, stage)
+        if current is not None and current != besides:
+            assert states["health"] != "failed", f"{stage}: {states}"
+            if states == {"health": "passed", "verified": verified}:
+                return current
+            if verified == "passed":
+                assert states["verified"] != "failed", f"{stage}: {states}"
         time.sleep(1)
     raise AssertionError(f"nothing was auto-promoted into {stage} and verified")
 
@@ -211,8 +238,8 @@ class CommandLine:
         return done.stdout
 
 
-def launch_job(url: str, job: str, run_config: dict) -> str:
-    """Launch ``job`` with ``run_config`` as the UI's launchpad does; the run's ID."""
+def launch_job(url: str, job: str, partition: str) -> str:
+    """Launch ``job`` for ``partition`` as the UI's launchpad does; the run's ID."""
     located = httpx.post(
         f"{url}/graphql",
         json={"query": REPOSITORY_QUERY, "variables": {"job": job}},
@@ -225,7 +252,8 @@ def launch_job(url: str, job: str, run_config: dict) -> str:
             "repositoryName": repository["name"],
             "jobName": job,
         },
-        "runConfigData": run_config,
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
     }
     launched = httpx.post(
         f"{url}/graphql",
@@ -280,9 +308,39 @@ def wait_for_hold(cli: CommandLine, stage: str, timeout: float = 90) -> str:
     raise AssertionError(f"Stage {stage} was not put on hold: {said}")
 
 
+def test_the_broken_version_waits_for_staging_and_its_fix_comes_late(tmp_path):
+    """The demo's world alone: v0.3.0 once staging runs v0.2.0, v0.4.0 ``fix_after`` later."""
+    ports = {f"{name}_port": free_port() for name in ("registry", "git", "kube", "app")}
+    with demo_services(tmp_path, publish_every=0.2, fix_after=3, **ports) as services:
+        time.sleep(2)  # ten intervals: v0.3.0 waits for staging all the same
+        waited = services.published()
+        # What the staging promotion of v0.2.0 pushes to the GitOps repository.
+        services.gitops.commit(
+            "staging: v0.2.0",
+            {
+                "env/staging/kustomization.yaml": "images:\n"
+                "- name: 127.0.0.1/guestbook\n  newTag: v0.2.0\n"
+            },
+        )
+        deadline = time.monotonic() + 30
+        while "v0.3.0" not in services.published():
+            assert time.monotonic() < deadline, services.published()
+            time.sleep(0.1)
+        broken_at = time.monotonic()
+        while "v0.4.0" not in services.published():
+            assert time.monotonic() < deadline, services.published()
+            time.sleep(0.1)
+        fixed_after = time.monotonic() - broken_at
+    assert waited == ["v0.1.0", "v0.2.0"]
+    assert fixed_after >= 2.5
+
+
 def test_demo_serves_the_example_pipeline(tmp_path):
     port = free_port()
     home = tmp_path / "home"
+    # A home left by an older demo: its dagster.yaml gains the settings it lacks.
+    home.mkdir()
+    (home / "dagster.yaml").write_text(OLDER_DEMO_CONFIG)
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "kargo-dagster"),
@@ -291,9 +349,10 @@ def test_demo_serves_the_example_pipeline(tmp_path):
             str(port),
             "--home",
             str(home),
-            # The test publishes the next version itself, when it wants it.
+            # The demo publishes the broken v0.3.0 once staging runs v0.2.0, and waits minutes
+            # before its fix whatever this says: a second keeps the test from waiting longer.
             "--publish-every",
-            "0",
+            "1",
         ],
         cwd=REPO,
         env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
@@ -311,9 +370,8 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         # guestbook-dev, which passes health and the smoke test, so it flows on to staging.
         dev = wait_for_promotion(home, process, "dev")
         staging = wait_for_promotion(home, process, "staging")
-        # v0.3.0 ships broken: auto-promoted into dev, it fails the smoke test there, so
-        # staging keeps v0.2.0.
-        push_image("http://127.0.0.1:5123", "guestbook", "v0.3.0")
+        # v0.3.0 ships broken: the demo publishes it once staging runs v0.2.0; auto-promoted
+        # into dev, it fails the smoke test there, so staging keeps v0.2.0.
         broken = wait_for_promotion(home, process, "dev", verified="failed", besides=dev)
         # The Freight status sensor writes where each Freight stands on its Warehouse partition.
         story = wait_for_status(home, process, broken, "dev: current, failed")
@@ -331,19 +389,15 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         ).stdout
         # Prod waits for a person: approved from the UI's launchpad (prod would otherwise
         # want an hour of soak in staging), then promoted from the command line.
-        approval = launch_job(
-            f"http://127.0.0.1:{port}",
-            "kargo_demo__approve",
-            {
-                "ops": {
-                    "kargo_demo__approve_freight": {"config": {"stage": "prod", "freight": staging}}
-                }
-            },
-        )
+        approval = launch_job(f"http://127.0.0.1:{port}", "kargo_demo__approve__prod", staging)
         wait_for_run(home, process, approval)
         cli = CommandLine(home, port)
-        cli("promote", "--stage", "prod", "--freight", staging)
+        # As the README's walkthrough does it: the Freight named by its version.
+        cli("promote", "--stage", "prod", "--freight", "v0.2.0")
         prod = wait_for_promotion(home, process, "prod")
+        # Nothing has moved dev off the broken version: its fix is still minutes away.
+        stuck = stage_now(home, "dev")
+        tags_before_rollback = published_tags()
         # Dev rolls back from the broken version; auto-promotion holds off from then on.
         cli("rollback", "--stage", "dev")
         rolled_back = wait_for_promotion(home, process, "dev", besides=broken)
@@ -367,18 +421,28 @@ def test_demo_serves_the_example_pipeline(tmp_path):
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    # The pipeline left to right; the Project's delivery metrics stand apart.
-    assert [name for name in lineage if name != "delivery-metrics"] == [
+    # The demo's terminal shows INFO and above: no run repeats its events at DEBUG.
+    debug = [line for line in output.splitlines() if re.search(r"\bDEBUG\b", line)]
+    assert not debug, debug[:10]
+    # No "Join the Dagster community" dialog over the UI, though the home was an older demo's.
+    settings = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert settings["concurrency"] == {"pools": {"default_limit": 1}}
+    assert settings["nux"] == {"enabled": False}
+    assert settings["python_logs"] == {"python_log_level": "INFO"}
+    assert "Join the Dagster community" not in partitions
+    assert "next v0.3.0, which ships broken, once staging runs v0.2.0" in output
+    # The pipeline left to right; the Project's delivery metrics and pipeline view stand apart.
+    assert [name for name in lineage if name not in APART] == [
         "guestbook",
         "dev",
         "staging",
         "prod",
     ]
-    assert "delivery-metrics" in lineage
+    assert set(APART) <= set(lineage)
     nodes = {
         "/".join(n["assetKey"]["path"]): n
         for n in data["assetNodes"]
-        if n["assetKey"]["path"][1] != "delivery-metrics"
+        if n["assetKey"]["path"][1] not in APART
     }
     deps = {key: ["/".join(d["path"]) for d in n["dependencyKeys"]] for key, n in nodes.items()}
     assert deps == {
@@ -402,6 +466,10 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert dev in partitions
     assert broken in partitions
     assert story == f"Freight {broken} (dev: current, failed)"
+    # The broken version stayed in dev, failing its verification, until the rollback.
+    assert broken.startswith("v0.3.0-")
+    assert stuck == (broken, {"health": "passed", "verified": "failed"})
+    assert tags_before_rollback == ["v0.1.0", "v0.2.0", "v0.3.0"]
     assert prod == staging
     assert rolled_back == dev
     assert f"Stage dev is on hold with {dev}" in hold
@@ -410,13 +478,13 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     assert actions[0] == (dev, "rollback", "succeeded")
     assert (broken, "auto-promote", "failed") in actions  # it failed its verification
     [failed] = [row for row in rows if row["freight"] == broken]
-    assert failed["reason"].startswith("verified failed: "), failed
+    assert failed["reason"].startswith("verified failed"), failed
     assert held is not None and held.partition_key == staging
     assert ("dev", "auto-promote") in tags
     assert ("staging", "auto-promote") in tags
     # Prod is never auto-promoted: it was approved from the UI and promoted by hand.
     assert ("prod", "auto-promote") not in tags
     assert ("prod", "promote") in tags
-    assert (None, "approve") in tags
+    assert ("prod", "approve") in tags
     # dev runs the broken version (the gate stops it from going further, not from deploying).
     assert "- name: 127.0.0.1:5123/guestbook\n  newTag: v0.3.0\n" in overlay
