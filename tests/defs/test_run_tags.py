@@ -7,7 +7,9 @@ def test_actor_prefers_the_kargo_tag_then_the_launcher():
     assert actor({"kargo/actor": "alice", "dagster/sensor_name": "s"}) == "alice"
     assert actor({"dagster/sensor_name": "kargo_demo_promote"}) == "sensor:kargo_demo_promote"
     assert actor({"dagster/backfill": "abcd"}) == "backfill:abcd"
-    assert actor({}) == "unknown"
+    # Where users sign in, the UI says who launched the run; where nobody does, the UI did.
+    assert actor({"dagster/user": "alice@example.com"}) == "alice@example.com"
+    assert actor({}) == "dagster-ui"
 
 
 def test_a_run_through_several_stages_lists_them_all():
@@ -18,5 +20,5 @@ def test_a_run_through_several_stages_lists_them_all():
         "kargo/stage": "dev,staging",
         "kargo/freight": "f",
         "kargo/action": "promote",
-        "kargo/actor": "unknown",
+        "kargo/actor": "dagster-ui",
     }
