@@ -32,6 +32,7 @@ from kargo_dagster import load_definitions
 from kargo_dagster.clients.helm_index import parse_index
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.warehouse_sensors import sensor_name, subscribers_for
+from kargo_dagster.testing.helm_repo import large_index
 from kargo_dagster.testing.oci_push import push_image, push_tags
 from kargo_dagster.testing.registry import LocalRegistry
 
@@ -102,16 +103,7 @@ def measure_ticks(
 
 def helm_index_over_events() -> float:
     """Our Helm index parse against draining libyaml's events of the same document."""
-    entry = (
-        "  - apiVersion: v2\n    name: c{c}\n    version: 1.{v}.0\n    appVersion: '1.{v}'\n"
-        "    created: '2024-01-01T00:00:00Z'\n    digest: {digest}\n"
-        "    urls:\n    - https://example.com/c{c}-1.{v}.0.tgz\n"
-    )
-    parts = ["apiVersion: v1\nentries:\n"]
-    for c in range(400):
-        parts.append(f"  c{c}:\n")
-        parts.extend(entry.format(c=c, v=v, digest="a" * 64) for v in range(20))
-    content = "".join(parts).encode()
+    content = large_index()
     ours = median_seconds(lambda: parse_index(content, "bench"), rounds=5)
     events = lambda: deque(yaml.parse(content, Loader=yaml.CSafeLoader), maxlen=0)  # noqa: E731
     raw = median_seconds(events, rounds=5)

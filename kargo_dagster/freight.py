@@ -329,6 +329,21 @@ class Freight(_Model):
         return f"{'_'.join(tokens)}-{self.id[:7]}"
 
     @property
+    def versions(self) -> tuple[str, ...]:
+        """The versions people call this Freight by, in artifact order: image tags, chart
+        versions, then git tags, else the commits' short IDs.
+
+        Examples:
+            >>> image = Image(repo_url="ghcr.io/a/b", tag="v1.2.3")
+            >>> Freight(origin=FreightOrigin(name="w"), images=(image,)).versions
+            ('v1.2.3',)
+        """
+        found = [image.tag for image in self.images if image.tag]
+        found += [chart.version for chart in self.charts if chart.version]
+        found += [commit.tag or commit.id[:7] for commit in self.commits if commit.id]
+        return tuple(dict.fromkeys(found))
+
+    @property
     def partition_keys(self) -> tuple[str, str]:
         """Every key this Freight may be recorded under: ``partition_key``, then the legacy
         key (``alias``) of Freight recorded before keys showed versions."""

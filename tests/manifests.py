@@ -119,6 +119,13 @@ def job_metric(
     return {"name": name, "provider": {"job": job}}
 
 
+def smoke_metric(url: str) -> dict[str, Any]:
+    """A ``web`` metric asking ``url``'s ``/healthz?v=<version>`` and passing when the
+    answer's ``status`` is ``ok``; its template takes the Freight's tag as ``version``."""
+    web = {"jsonPath": "{$.status}", "url": url + "/healthz?v={{args.version}}"}
+    return {"name": "up", "successCondition": 'result == "ok"', "provider": {"web": web}}
+
+
 def analysis_template(
     name: str, namespace: str, *metrics: Mapping[str, Any], args: Sequence[str] = ()
 ) -> Document:

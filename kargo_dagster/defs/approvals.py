@@ -15,6 +15,7 @@ from kargo_dagster.defs.names import (
     TAG_STAGE,
     TAG_USER,
     freight_partitions_name,
+    stage_asset_key,
     stage_job_name,
     stage_key,
 )
@@ -79,7 +80,7 @@ def build_approve_job(
     does. The actor is the ``dagster/user`` tag the UI adds where users sign in, else
     ``dagster-ui``.
     """
-    name = stage_job_name(project, stage, origin, "approve")
+    name = stage_job_name(stage_asset_key(project, stage, origin), "approve")
 
     @dg.op(name=f"{name}_freight", description=f"Record the approval for Stage {stage}.")
     def approve(context: dg.OpExecutionContext) -> None:

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import yaml
@@ -30,19 +29,15 @@ from kargo_dagster.testing.demo_services import (
     next_version,
 )
 
-# Settings every demo home gets, one written by an older demo included: (section, key, value,
-# the block written when the file has no such section).
-_SETTINGS: tuple[tuple[str, str, object, str], ...] = (
+# Sections every demo home gets, one written by an older demo included: the section, and the
+# block appended when the file has none.
+_SETTINGS: tuple[tuple[str, str], ...] = (
     (
         "nux",
-        "enabled",
-        False,
         '# No "Join the Dagster community" dialog over the demo\'s UI.\nnux:\n  enabled: false\n',
     ),
     (
         "python_logs",
-        "python_log_level",
-        "INFO",
         "# Runs print INFO and above: at Dagster's default, DEBUG, every run repeats each of its\n"
         "# events in the demo's terminal. Dagster's events are all recorded either way.\n"
         "python_logs:\n  python_log_level: INFO\n",
@@ -57,13 +52,13 @@ concurrency:
   pools:
     # One promotion at a time per Stage: every Stage asset has its own pool.
     default_limit: 1
-""" + "".join(block for _, _, _, block in _SETTINGS)
+""" + "".join(block for _, block in _SETTINGS)
 
 
 def prepare_home(home: Path) -> Path:
     """Create the demo's DAGSTER_HOME with its ``dagster.yaml``, keeping an existing one.
 
-    An existing ``dagster.yaml`` keeps what it sets and gains the demo's settings it lacks.
+    An existing ``dagster.yaml`` keeps what it sets and gains the demo's sections it lacks.
     """
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -82,26 +77,15 @@ def prepare_home(home: Path) -> Path:
 
 def _merge_settings(config: Path) -> None:
     text = config.read_text()
-    loaded = yaml.safe_load(text)
-    if loaded is not None and not isinstance(loaded, dict):
+    settings = yaml.safe_load(text)
+    if settings is not None and not isinstance(settings, dict):
         return  # not an instance configuration: Dagster itself says what is wrong with it
-    settings: dict[str, Any] = loaded or {}
-    blocks = [block for section, _, _, block in _SETTINGS if section not in settings]
-    partial = [
-        (section, key, value)
-        for section, key, value, _ in _SETTINGS
-        if isinstance(settings.get(section), dict) and key not in settings[section]
-    ]
-    if partial:
-        # A section lacking our key: the file is written out again, without its comments.
-        for section, key, value in partial:
-            settings[section][key] = value
-        text = "# Written by `kargo-dagster demo`.\n" + yaml.safe_dump(settings, sort_keys=False)
-    elif not blocks:
-        return
-    # Missing sections are appended, which keeps the file as it was written.
-    separator = "\n" if text and not text.endswith("\n") else ""
-    config.write_text(text + separator + "".join(blocks))
+    # Missing sections are appended, which keeps the file as it was written; a section the
+    # file has is the user's choice.
+    blocks = [block for section, block in _SETTINGS if section not in (settings or {})]
+    if blocks:
+        separator = "\n" if text and not text.endswith("\n") else ""
+        config.write_text(text + separator + "".join(blocks))
 
 
 def run_demo(

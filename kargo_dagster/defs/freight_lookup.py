@@ -49,12 +49,8 @@ class RecordedFreight:
 
     @property
     def versions(self) -> tuple[str, ...]:
-        """The versions people call it by: image tags, chart versions, git tags, else the
-        commits' short IDs, in artifact order."""
-        found = [image.tag for image in self.freight.images if image.tag]
-        found += [chart.version for chart in self.freight.charts if chart.version]
-        found += [commit.tag or commit.id[:7] for commit in self.freight.commits if commit.id]
-        return tuple(dict.fromkeys(found))
+        """The versions people call it by (:attr:`Freight.versions`)."""
+        return self.freight.versions
 
     def describe(self) -> str:
         """``key (v1.2.3, 4.5.6)``, for lists of candidates."""

@@ -15,7 +15,7 @@ from typing import Any
 from kargo_dagster.defs.names import VERIFIED_CHECK
 from kargo_dagster.defs.pipeline_state import PipelineState, stage_requests
 
-__all__ = ["FREIGHT_LIMIT", "freight_cells", "freight_matrix", "render_matrix"]
+__all__ = ["FREIGHT_LIMIT", "freight_cells", "freight_matrix", "iso_time", "render_matrix"]
 
 FREIGHT_LIMIT = 10
 
@@ -49,16 +49,16 @@ def freight_cells(
             if verification.state in ("passed", "failed"):
                 states.append("verified" if verification.passed else "failed")
                 if verification.evaluated_at is not None:
-                    cell["verifiedAt"] = _iso(verification.evaluated_at)
+                    cell["verifiedAt"] = iso_time(verification.evaluated_at)
             promoted = state.promotion(asset, key)
             if promoted is not None:
                 run = state.run(promoted.run_id)
-                cell["promotedAt"] = _iso(promoted.time)
+                cell["promotedAt"] = iso_time(promoted.time)
                 cell["promotedBy"] = run.actor if run is not None else ""
             approved = state.approval(asset, key)
             if approved is not None:
                 states.append("approved")
-                cell["approvedBy"], cell["approvedAt"] = approved.actor, _iso(approved.time)
+                cell["approvedBy"], cell["approvedAt"] = approved.actor, iso_time(approved.time)
             if state.last_promotion_failed(name, asset, key):
                 states.append("promotion failed")
             if promoted is None and request.sources.required_soak_time:
@@ -69,7 +69,10 @@ def freight_cells(
     return cells
 
 
-def _iso(timestamp: float) -> str:
+def iso_time(timestamp: float | None) -> str | None:
+    """An epoch time as the views show it (UTC, to the second); None stays None."""
+    if timestamp is None:
+        return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 

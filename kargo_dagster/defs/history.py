@@ -13,7 +13,7 @@ import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.pipeline_state import PromotionRun, RunOutcome
-from kargo_dagster.defs.run_failures import failure_reasons_of
+from kargo_dagster.defs.run_failures import failure_reasons_of, first_line
 
 __all__ = ["collect_history", "render_history"]
 
@@ -42,11 +42,6 @@ def collect_history(
         }
         for run in runs
     ]
-
-
-def first_line(reasons: list[str]) -> str:
-    """The first line of the most telling reason, empty when there is none."""
-    return reasons[0].splitlines()[0] if reasons else ""
 
 
 # Runs whose failure reason history shows (a superseded run says what superseded it).

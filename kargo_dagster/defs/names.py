@@ -89,17 +89,16 @@ def stage_asset_key(project: ProjectManifests, stage: str, origin: str) -> dg.As
     return stage_key(project.name, stage, origin if len(requests) > 1 else None)
 
 
-def stage_job_name(project: ProjectManifests, stage: str, origin: str, verb: str) -> str:
-    """The name of a Stage's ``promote`` or ``approve`` job (one per origin it requests).
+def stage_job_name(key: dg.AssetKey, verb: str) -> str:
+    """The name of the ``promote`` or ``approve`` job of the Stage asset ``key`` (a Stage
+    has one per origin it requests).
 
     Examples:
-        ``kargo_demo__promote__prod``, ``shop__approve__staging__app``.
+        >>> stage_job_name(dg.AssetKey(["kargo-demo", "stage", "prod"]), "promote")
+        'kargo_demo__promote__prod'
+        >>> stage_job_name(dg.AssetKey(["shop", "stage", "edge", "app"]), "approve")
+        'shop__approve__edge__app'
     """
-    return stage_job_name_for(stage_asset_key(project, stage, origin), verb)
-
-
-def stage_job_name_for(key: dg.AssetKey, verb: str) -> str:
-    """The name of the ``promote`` or ``approve`` job of the Stage asset ``key``."""
     project, _, *stage = key.path
     return "__".join(dagster_identifier(part) for part in (project, verb, *stage))
 

@@ -15,12 +15,12 @@ asset's history is the list of changes.
 """
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import StorageSession
+from kargo_dagster.defs.freight_matrix import iso_time
 from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK, dagster_identifier
 from kargo_dagster.defs.pipeline_state import CheckState, PipelineState, stage_requests
 from kargo_dagster.freight import Freight
@@ -113,10 +113,10 @@ def pipeline_view(state: PipelineState) -> dict[str, Any]:
                 versions=_versions(freight) if freight is not None else [],
                 health=_SHOWN[state.check(asset, HEALTH_CHECK, key).state],
                 verification=_SHOWN[verification.state],
-                verifiedAt=_iso(verification.evaluated_at)
+                verifiedAt=iso_time(verification.evaluated_at)
                 if verification.state in ("passed", "failed")
                 else None,
-                since=_iso(current.time),
+                since=iso_time(current.time),
                 promotedBy=run.actor if run is not None else None,
                 action=(run.action or None) if run is not None else None,
             )
@@ -126,7 +126,7 @@ def pipeline_view(state: PipelineState) -> dict[str, Any]:
                 "freight": hold.freight,
                 "actor": hold.actor,
                 "reason": hold.reason,
-                "since": _iso(hold.since),
+                "since": iso_time(hold.since),
             }
         rows.append(row)
     return {"project": project.name, "stages": rows, "problems": list(state.problems)}
@@ -217,12 +217,6 @@ def _hold(hold: dict[str, Any] | None) -> str:
         return "-"
     reason = f": {hold['reason']}" if hold["reason"] else ""
     return f"on hold with {hold['freight']} since {hold['since']} ({hold['actor']}{reason})"
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def _cell(text: str) -> str:

@@ -15,7 +15,7 @@ import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.pipeline_state import PromotionRun, RunOutcome
-from kargo_dagster.defs.run_failures import failure_reasons
+from kargo_dagster.defs.run_failures import failure_reasons, first_line
 from kargo_dagster.errors import InstanceError
 
 __all__ = ["PromotionEnd", "follow_run", "promotion_end"]
@@ -85,8 +85,7 @@ def promotion_end(instance: dg.DagsterInstance, run: PromotionRun) -> PromotionE
     """The outcome of a finished run, with its one-line reason."""
     reason = run.reason
     if not reason and run.outcome != RunOutcome.SUCCEEDED:
-        reasons = failure_reasons(instance, run.run_id)
-        reason = reasons[0].strip().splitlines()[0] if reasons else ""
+        reason = first_line(failure_reasons(instance, run.run_id))
     reason = reason.removeprefix("Superseded: ").removeprefix("Refused: ")
     return PromotionEnd(run.outcome, reason)
 

@@ -12,13 +12,14 @@ from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.names import (
     freight_partitions_name,
     stage_asset_key,
-    stage_job_name_for,
+    stage_job_name,
 )
 from kargo_dagster.defs.pipeline_state import read_pipeline_state
 from kargo_dagster.errors import PromotionRefusedError
-from kargo_dagster.spec import ProjectManifests
+from kargo_dagster.freight import Freight
+from kargo_dagster.spec import FreightRequest, ProjectManifests
 
-__all__ = ["check_available", "promote_here", "promotion_target"]
+__all__ = ["promote_here", "promotion_target", "stage_gate"]
 
 # How far back a rollback looks for the Freight held before the current one; a Stage
 # re-promoted this many times in a row has nothing else to go back to in memory.
@@ -76,43 +77,38 @@ def promotion_target(
     )
 
 
-def check_available(
+def stage_gate(
     instance: dg.DagsterInstance,
     project: ProjectManifests,
     *,
     stage: str,
-    key: dg.AssetKey,
+    request: FreightRequest,
     freight: str,
-) -> Availability:
-    """The Stage asset's gate, asked before launching: is ``freight`` available to ``stage``?
+) -> tuple[Availability, Freight | None]:
+    """The Stage asset's gate: may ``stage`` take ``freight`` for ``request``'s origin?
 
-    The same reads and rule as the gate the Stage asset applies when it runs, so a command
-    line promotion that would be refused is refused before a run is queued.
+    The Stage asset asks it when it runs, and the command line before it launches a run, so
+    both refuse the same Freight with the same words.
 
     Returns:
-        The decision; its ``reason`` says why, or what is missing and what would make the
-        Freight available.
-
-    Raises:
-        PromotionRefusedError: The Freight is not recorded by the Warehouse ``key`` requests.
+        The decision (its ``reason`` says why, or what is missing and what would make the
+        Freight available), and the Freight's record, None when the origin's Warehouse did
+        not record it (then the decision is a refusal).
     """
-    requests = [
-        request
-        for request in project.stages[stage].spec.requested_freight
-        if stage_asset_key(project, stage, request.origin.name) == key
-    ]
     with storage_session(instance) as session:
         state = read_pipeline_state(
             session, project, newest=0, stages=[stage], freight=[freight], records="asked"
         )
     recorded = state.recorded.get(freight)
-    if not requests or recorded is None or recorded.origin.name != requests[0].origin.name:
-        origins = ", ".join(r.origin.name for r in project.stages[stage].spec.requested_freight)
-        raise PromotionRefusedError(
-            f"Freight {freight} is not recorded by the Warehouse(s) Stage {stage} requests "
-            f"({origins}); see `kargo-dagster status`"
+    origin = request.origin.name
+    if recorded is None or recorded.origin.name != origin:
+        reason = (
+            f"partition {freight} is not Freight recorded by Warehouse {origin}, so Stage "
+            f"{stage} cannot take it; promote Freight that the Warehouse discovered (see its "
+            "partitions)"
         )
-    return state.availability(stage, requests[0], freight)
+        return Availability(available=False, reason=reason), None
+    return state.availability(stage, request, freight), recorded
 
 
 def promote_here(
@@ -127,7 +123,7 @@ def promote_here(
     For ``--local``: no webserver or daemon needed; the run still goes into the instance with
     its tags, so the UI, ``status`` and ``history`` show it like any other.
     """
-    job = defs.resolve_job_def(stage_job_name_for(key, "promote"))
+    job = defs.resolve_job_def(stage_job_name(key, "promote"))
     return job.execute_in_process(
         partition_key=partition_key, instance=instance, raise_on_error=False, tags=tags
     )

@@ -20,7 +20,7 @@ from kargo_dagster.defs.names import (
     TAG_STAGE,
     VERIFIED_CHECK,
     stage_asset_key,
-    stage_job_name_for,
+    stage_job_name,
 )
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import ProjectManifests
@@ -80,7 +80,7 @@ def reverify(
         )
     checks = {dg.AssetCheckKey(key, HEALTH_CHECK), dg.AssetCheckKey(key, VERIFIED_CHECK)}
     # The Stage's own job, with its checks alone.
-    job = defs.resolve_job_def(stage_job_name_for(key, "promote")).get_subset(
+    job = defs.resolve_job_def(stage_job_name(key, "promote")).get_subset(
         asset_selection=set(), asset_check_selection=checks
     )
     tags = {

@@ -14,10 +14,15 @@ import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import storage_session
 
-__all__ = ["failure_reasons", "failure_reasons_of"]
+__all__ = ["failure_reasons", "failure_reasons_of", "first_line"]
 
 # What Dagster raises in a check's step when a blocking check fails.
 _BLOCKING_CHECK_ERROR = "DagsterAssetCheckFailedError"
+
+
+def first_line(reasons: list[str]) -> str:
+    """The first line of the most telling reason, empty when there is none."""
+    return reasons[0].strip().splitlines()[0] if reasons else ""
 
 
 def failure_reasons(instance: dg.DagsterInstance, run_id: str) -> list[str]:

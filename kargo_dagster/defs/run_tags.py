@@ -12,7 +12,9 @@ from kargo_dagster.defs.names import (
     TAG_ACTOR,
     TAG_BACKFILL,
     TAG_FREIGHT,
+    TAG_OUTCOME,
     TAG_PROJECT,
+    TAG_REASON,
     TAG_SENSOR,
     TAG_STAGE,
     TAG_USER,
@@ -48,6 +50,15 @@ def promotion_tags(
         TAG_ACTION: run_tags.get(TAG_ACTION) or ACTION_PROMOTE,
         TAG_ACTOR: actor(run_tags),
     }
+
+
+def reason_tags(reason: str, outcome: str | None = None) -> dict[str, str]:
+    """The tags that say why a run changed nothing or failed: its one-line ``reason`` and,
+    for a run that changed nothing, its ``outcome`` (``refused``, ``superseded``)."""
+    tags = {TAG_REASON: one_line(reason)}
+    if outcome is not None:
+        tags[TAG_OUTCOME] = outcome
+    return tags
 
 
 def one_line(text: str, limit: int = 400) -> str:

@@ -17,7 +17,6 @@ import dagster as dg
 from kargo_dagster.defs.dagster_internals import (
     add_run_tags,
     backfill_partitions,
-    storage_session,
 )
 from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
 from kargo_dagster.defs.freight_store import freight_metadata
@@ -30,19 +29,17 @@ from kargo_dagster.defs.names import (
     TAG_ACTOR,
     TAG_BACKFILL,
     TAG_FREIGHT,
-    TAG_OUTCOME,
-    TAG_REASON,
     dagster_identifier,
     pool_name,
     stage_asset_key,
     warehouse_key,
 )
-from kargo_dagster.defs.pipeline_state import read_pipeline_state
 from kargo_dagster.defs.promotion_runner import promote as run_stage_promotion
 from kargo_dagster.defs.promotion_runner import result_metadata
 from kargo_dagster.defs.promotion_summary import promotion_summary
+from kargo_dagster.defs.promotion_targets import stage_gate
 from kargo_dagster.defs.resources import KargoResource
-from kargo_dagster.defs.run_tags import one_line, promotion_tags
+from kargo_dagster.defs.run_tags import promotion_tags, reason_tags
 from kargo_dagster.spec import Catalog, FreightRequest, ProjectManifests, Stage
 
 
@@ -129,27 +126,10 @@ def build_stage_asset(
             )
             return
         # The gate: the Freight's record and its availability, read together.
-        with storage_session(instance) as session:
-            state = read_pipeline_state(
-                session,
-                project,
-                newest=0,
-                stages=[name],
-                freight=[partition_key],
-                records="asked",
-            )
-        freight = state.recorded.get(partition_key)
-        if freight is None or freight.origin.name != origin:
-            decline(
-                context,
-                OUTCOME_REFUSED,
-                f"Refused: partition {partition_key} is not Freight recorded by Warehouse "
-                f"{origin}, so Stage {name} cannot take it; promote Freight that the Warehouse "
-                "discovered (see its partitions)",
-            )
-            return
-        availability = state.availability(name, request, partition_key)
-        if not availability.available:
+        availability, freight = stage_gate(
+            instance, project, stage=name, request=request, freight=partition_key
+        )
+        if freight is None or not availability.available:
             for label, detail in availability.details.items():
                 context.log.info(f"{label}: {detail}")
             decline(context, OUTCOME_REFUSED, f"Refused: {availability.reason}")
@@ -189,7 +169,7 @@ def build_stage_asset(
                     f"Promotion of {partition_key} into Stage {name} "
                     f"{result.phase.lower()}: {result.message}"
                 )
-                add_run_tags(instance, context.run.run_id, {TAG_REASON: one_line(reason)})
+                add_run_tags(instance, context.run.run_id, reason_tags(reason))
                 raise dg.Failure(
                     description=reason, metadata=promotion_metadata, allow_retries=False
                 )
@@ -245,7 +225,5 @@ def backfill_choice(
 
 def decline(context: dg.AssetExecutionContext, outcome: str, reason: str) -> None:
     """End the promotion without materializing the Stage, saying why on the run."""
-    add_run_tags(
-        context.instance, context.run.run_id, {TAG_OUTCOME: outcome, TAG_REASON: one_line(reason)}
-    )
+    add_run_tags(context.instance, context.run.run_id, reason_tags(reason, outcome))
     context.log.warning(reason)

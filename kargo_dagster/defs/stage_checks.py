@@ -8,9 +8,9 @@ that promotes through several Stages, a failed check stops the Stages after it.
 import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import add_run_tags, mark_partition_attempt_failed
-from kargo_dagster.defs.names import HEALTH_CHECK, TAG_REASON, VERIFIED_CHECK
+from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
 from kargo_dagster.defs.resources import KargoResource
-from kargo_dagster.defs.run_tags import one_line
+from kargo_dagster.defs.run_tags import reason_tags
 from kargo_dagster.defs.stage_health import registered_health_checks, stage_health_result
 from kargo_dagster.defs.stage_verification import analysis_verification
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
@@ -92,7 +92,7 @@ def build_stage_checks(
         if not result.passed:
             why = result.description or "no reason given"
             reason = f"{check} failed for Freight {context.partition_key} in Stage {name}: {why}"
-            add_run_tags(context.instance, context.run.run_id, {TAG_REASON: one_line(reason)})
+            add_run_tags(context.instance, context.run.run_id, reason_tags(reason))
             mark_partition_attempt_failed(
                 context.instance, context.run, asset_key, context.partition_key
             )

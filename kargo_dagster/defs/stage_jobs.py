@@ -40,7 +40,7 @@ def build_promote_job(
         dg.AssetCheckKey(asset_key, VERIFIED_CHECK),
     ]
     return dg.define_asset_job(
-        name=stage_job_name(project, name, request.origin.name, "promote"),
+        name=stage_job_name(asset_key, "promote"),
         selection=dg.AssetSelection.assets(asset_key) | dg.AssetSelection.checks(*checks),
         description=(
             f"Promote Freight of Warehouse {request.origin.name} into Stage {name}: pick the "

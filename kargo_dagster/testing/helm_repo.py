@@ -31,6 +31,24 @@ from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 
 _CREATED = "2024-01-01T00:00:00Z"
 
+# One chart version of a large index, written out as text: building it through a YAML
+# emitter would take longer than the parse it is made to measure.
+_LARGE_ENTRY = (
+    "  - apiVersion: v2\n    name: c{c}\n    version: 1.{v}.0\n    appVersion: '1.{v}'\n"
+    f"    created: '{_CREATED}'\n    digest: {'a' * 64}\n"
+    "    urls:\n    - https://example.com/c{c}-1.{v}.0.tgz\n"
+)
+
+
+def large_index(charts: int = 400, versions: int = 20) -> bytes:
+    """An ``index.yaml`` of ``charts`` charts ``c0``… with ``versions`` versions each
+    (``1.0.0``…), about 2.3 MB at the defaults: the size of a busy public repository."""
+    parts = ["apiVersion: v1\nentries:\n"]
+    for c in range(charts):
+        parts.append(f"  c{c}:\n")
+        parts.extend(_LARGE_ENTRY.format(c=c, v=v) for v in range(versions))
+    return "".join(parts).encode()
+
 
 @dataclass(frozen=True)
 class RecordedRequest:

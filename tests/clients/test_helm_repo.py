@@ -13,7 +13,7 @@ from kargo_dagster.clients.helm_index import ChartIndex, parse_index
 from kargo_dagster.clients.helm_repo import ChartNotFoundError, HelmRepoClient, index_url
 from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredentialStore
 from kargo_dagster.errors import RepositoryError
-from kargo_dagster.testing.helm_repo import HelmRepoServer
+from kargo_dagster.testing.helm_repo import HelmRepoServer, large_index
 from kargo_dagster.testing.registry import free_port
 
 PASSWORD = "s3cr3t-Pa55word-never-shown"
@@ -330,17 +330,7 @@ def test_index_parsing(content: bytes, expected: ChartIndex, fast: bool):
 
 
 def test_a_large_index_is_read_by_libyaml():
-    entry = (
-        "  - apiVersion: v2\n    name: c{c}\n    version: 1.{v}.0\n    appVersion: '1.{v}'\n"
-        "    created: '2024-01-01T00:00:00Z'\n    digest: {digest}\n"
-        "    urls:\n    - https://example.com/c{c}-1.{v}.0.tgz\n"
-    )
-    parts = ["apiVersion: v1\nentries:\n"]
-    for c in range(400):
-        parts.append(f"  c{c}:\n")
-        parts.extend(entry.format(c=c, v=v, digest="a" * 64) for v in range(20))
-    content = "".join(parts).encode()
-    index = parse_index(content, "'r'")
+    index = parse_index(large_index(), "'r'")
     assert len(index.versions) == 400
     assert index.versions["c399"][-1] == "1.19.0"
     # A pure-Python parse of these ~2.3 MB takes over ten seconds, libyaml well under one

@@ -34,6 +34,7 @@ from tests.manifests import (
     project,
     project_config,
     requested,
+    smoke_metric,
     stage,
     step,
     verification,
@@ -65,11 +66,7 @@ def soaked(name: str, upstream: list[str], *, strategy: str = "OneOf") -> dict[s
 
 
 def manifests(path: Path, url: str) -> Path:
-    metric = {
-        "name": "up",
-        "successCondition": 'result == "ok"',
-        "provider": {"web": {"jsonPath": "{$.status}", "url": url + "/healthz?v={{args.version}}"}},
-    }
+    metric = smoke_metric(url)
     return write_manifests(
         path,
         project("eq"),

@@ -28,6 +28,7 @@ from tests.manifests import (
     project,
     project_config,
     requested,
+    smoke_metric,
     stage,
     step,
     verification,
@@ -54,11 +55,7 @@ def app_freight(tag: str) -> Freight:
 def manifests(path: Path, url: str) -> Path:
     """dev -> qa (verified by a smoke test that fails for ``bad`` tags), dev -> staging
     (auto-promoted) -> prod."""
-    metric = {
-        "name": "up",
-        "successCondition": 'result == "ok"',
-        "provider": {"web": {"jsonPath": "{$.status}", "url": url + "/healthz?v={{args.version}}"}},
-    }
+    metric = smoke_metric(url)
     return write_manifests(
         path,
         project("view"),

@@ -22,10 +22,7 @@ from kargo_dagster.testing.analysis_sim import AnalysisRunSimulator
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 from tests.defs.promotions import check_json, promote
-from tests.manifests import (
-    job_metric,
-    verified_stage_manifests,
-)
+from tests.manifests import job_metric, smoke_metric, verified_stage_manifests
 
 APP = "registry.example.com/shop/app"
 HEALTHZ = "/healthz?v={{args.version}}"
@@ -101,9 +98,7 @@ def test_without_argo_rollouts_the_check_runs_the_web_metric_itself(tmp_path, in
     _Shop.requests = []
     server = LoopbackServer(_Shop)
     try:
-        web = {"jsonPath": "{$.status}", "url": server.url + HEALTHZ}
-        metric = {"name": "up", "successCondition": 'result == "ok"', "provider": {"web": web}}
-        path = manifests(tmp_path / "stages.yaml", metric)
+        path = manifests(tmp_path / "stages.yaml", smoke_metric(server.url))
         kargo = KargoResource(work_dir=str(tmp_path / "work"))
         defs = load_definitions(path, resources={"kargo": kargo})
         image = FREIGHT.images[0].model_copy(update={"tag": version})

@@ -23,12 +23,13 @@ from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.loopback import LoopbackServer
 from tests.defs.test_demo import free_port, launch_job, rendered_dom, visible_text
-from tests.defs.test_stage_verification import HEALTHZ, _Shop
+from tests.defs.test_stage_verification import _Shop
 from tests.manifests import (
     analysis_template,
     image_tag,
     project,
     requested,
+    smoke_metric,
     stage,
     step,
     verification,
@@ -47,8 +48,7 @@ defs = load_definitions({manifests!r}, resources={{"kargo": KargoResource(work_d
 
 
 def manifests(path: Path, probe: str) -> Path:
-    web = {"jsonPath": "{$.status}", "url": probe + HEALTHZ}
-    metric = {"name": "up", "successCondition": 'result == "ok"', "provider": {"web": web}}
+    metric = smoke_metric(probe)
     to_prod = requested("app", stages=["staging"])
     to_prod["sources"]["requiredSoakTime"] = "1h"
     return write_manifests(

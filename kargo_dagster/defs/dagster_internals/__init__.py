@@ -109,16 +109,12 @@ def storage_session(instance: dg.DagsterInstance) -> Iterator[StorageSession]:
             "Dagster's SQL storages (SQLite, PostgreSQL, MySQL)"
         )
     with ExitStack() as stack:
-        try:
+        with _reachable(name):
             index = stack.enter_context(events.index_connection())
             same = _url(events) is not None and _url(events) == _url(runs)
             run_connection = index if same else stack.enter_context(runs.connect())
             if index.dialect.name == "postgresql":
                 index.execute(sa.text(f"SET statement_timeout = {_STATEMENT_TIMEOUT_MS}"))
-        except (OperationalError, DagsterPostgresException) as error:
-            # Dagster's PostgreSQL storage retries connecting, then raises its own error.
-            cause = error if isinstance(error, OperationalError) else error.__cause__
-            raise InstanceError(unreachable(name, cause)) from None
         session = StorageSession(
             index, run_connection, isinstance(events, SqliteEventLogStorage), name
         )
@@ -128,6 +124,18 @@ def storage_session(instance: dg.DagsterInstance) -> Iterator[StorageSession]:
             if index.dialect.name == "postgresql":
                 # The connection may go back to a pool the webserver shares.
                 _reset_timeout(index)
+
+
+@contextmanager
+def _reachable(name: str) -> Iterator[None]:
+    """Turn a database that cannot be reached into an :class:`InstanceError` naming the
+    instance ``name`` (never its password)."""
+    try:
+        yield
+    except (OperationalError, DagsterPostgresException) as error:
+        # Dagster's PostgreSQL storage retries connecting, then raises its own error.
+        cause = error if isinstance(error, OperationalError) else error.__cause__
+        raise InstanceError(unreachable(name, cause)) from None
 
 
 def _reset_timeout(connection: sa.Connection) -> None:
@@ -163,11 +171,8 @@ def pool_limits(instance: dg.DagsterInstance) -> dict[str, int]:
     Raises:
         InstanceError: The instance's database cannot be reached.
     """
-    try:
+    with _reachable(_describe(instance)):
         limits = instance.event_log_storage.get_pool_limits()
-    except (OperationalError, DagsterPostgresException) as error:
-        cause = error if isinstance(error, OperationalError) else error.__cause__
-        raise InstanceError(unreachable(_describe(instance), cause)) from None
     return {limit.name: limit.limit for limit in limits if not limit.from_default}
 
 
@@ -193,11 +198,8 @@ def initialize_pools(instance: dg.DagsterInstance, pools: Iterable[str]) -> list
     if default is None:
         return []
     storage = instance.event_log_storage
-    try:
+    with _reachable(_describe(instance)):
         limits = {limit.name: limit for limit in storage.get_pool_limits()}
-    except (OperationalError, DagsterPostgresException) as error:
-        cause = error if isinstance(error, OperationalError) else error.__cause__
-        raise InstanceError(unreachable(_describe(instance), cause)) from None
     missing = [
         pool
         for pool in dict.fromkeys(pools)

@@ -9,7 +9,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from kargo_dagster.cli_root import find_root
+from kargo_dagster.cli import arguments
+from kargo_dagster.cli.project_root import find_root
 from kargo_dagster.deployment_checks import Finding
 from kargo_dagster.errors import KargoDagsterError
 from kargo_dagster.spec import load_manifests
@@ -29,10 +30,7 @@ def add_doctor(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             "the cluster whether the Secrets exist."
         ),
     )
-    command.add_argument(
-        "--path",
-        help="the Kargo manifests (default: the project's, found from the current directory)",
-    )
+    command.add_argument("--path", help=arguments.PATH_HELP)
     command.add_argument("--instance", help="a dagster.yaml (default: $DAGSTER_HOME/dagster.yaml)")
     command.add_argument("--values", help="values for Dagster's Helm chart")
     command.add_argument(
@@ -102,10 +100,9 @@ def _yaml_file(path: str) -> dict:
 def _pool_limits(findings: list[Finding]) -> dict[str, int]:
     """Limits set on single pools in the instance ``DAGSTER_HOME`` names, if it can be read."""
     from kargo_dagster.defs.dagster_internals import pool_limits
-    from kargo_dagster.defs.instance_access import open_instance
 
     try:
-        with open_instance() as instance:
+        with arguments.instance() as instance:
             return pool_limits(instance)
     except KargoDagsterError as error:
         findings.append(Finding("warning", "instance", f"pool limits not read: {error}"))
