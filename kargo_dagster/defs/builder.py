@@ -7,7 +7,6 @@ depending on its upstream Stages (or the Warehouse, for ``direct``); and the ``h
 """
 
 import os
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,18 +93,11 @@ def build_project_definitions(
             promote, approve = build_stage_jobs(project, stage, request, asset.key, partitions_def)
             promote_jobs[asset.key] = promote
             jobs.extend((promote, approve))
-            with warnings.catch_warnings():
-                # Partitioned checks are a Dagster preview; per-Freight gates depend on them.
-                warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec")
-                checks.extend(
-                    build_stage_checks(
-                        catalog=catalog,
-                        project=project,
-                        stage=stage,
-                        asset_key=asset.key,
-                        partitions_def=partitions_def,
-                    )
+            checks.extend(
+                build_stage_checks(
+                    catalog=catalog, project=project, stage=stage, asset_key=asset.key
                 )
+            )
     sensors.append(build_freight_status_sensor(project))
     promotion_sensor = build_promotion_sensor(project, jobs=promote_jobs)
     if promotion_sensor is not None:

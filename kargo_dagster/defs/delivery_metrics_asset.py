@@ -104,13 +104,16 @@ def _metrics(instance: dg.DagsterInstance, project: ProjectManifests) -> list[St
         for stage in run.stages
         if stage in project.stages
     )
-    verifications = [
-        VerificationRecord(
-            stage_of[row.asset], row.partition, row.evaluated_at, row.status == "SUCCEEDED"
+    # A verdict restated after a promotion that changed nothing keeps its time: counted once.
+    verifications = list(
+        dict.fromkeys(
+            VerificationRecord(
+                stage_of[row.asset], row.partition, row.evaluated_at, row.status == "SUCCEEDED"
+            )
+            for row in evaluations
+            if row.asset in stage_of and row.evaluated_at is not None
         )
-        for row in evaluations
-        if row.asset in stage_of and row.evaluated_at is not None
-    ]
+    )
     return stage_metrics(
         project.stage_order(),
         promotions,

@@ -17,7 +17,7 @@ renamed) is reported in ``problems``, and a wiped event log is an empty pipeline
 
 import time
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, Literal
@@ -289,7 +289,11 @@ def read_pipeline_state(
         partitions=read,
         after_id=min((p.storage_id for p in current.values()), default=None),
     )
-    planned = {row.run_id for row in check_rows if row.status == "PLANNED"}
+    planned = {
+        row.run_id
+        for row in check_rows
+        if row.status == "PLANNED" and (not row.partition or row.partition in read)
+    }
     run_rows = session.promotion_runs(
         project.name, read, {p.run_id for p in current.values()} | planned
     )
@@ -302,7 +306,7 @@ def read_pipeline_state(
             stays.setdefault(row.asset, []).append(Occupancy(row.partition, row.timestamp))
     checks = {
         (row.asset, row.check, row.partition): _check_result(row, promotions, by_id)
-        for row in check_rows
+        for row in _newest_executions(check_rows, by_id, read)
     }
     recorded: dict[str, Freight] = {}
     problems: list[str] = []
@@ -363,6 +367,26 @@ def _soak_windows(
         if asset in upstream:
             since[asset] = min(first, since.get(asset, first))
     return since
+
+
+def _newest_executions(
+    rows: Collection[CheckRow], runs: Mapping[str, PromotionRun], freight: Collection[str]
+) -> list[CheckRow]:
+    """The newest execution of each check for each of ``freight``: a planned one's Freight is
+    its run's when the row does not say."""
+    newest: dict[tuple[dg.AssetKey, str, str], CheckRow] = {}
+    for row in rows:
+        if not row.partition:
+            run = runs.get(row.run_id)
+            if run is None or not run.freight:
+                continue
+            row = replace(row, partition=run.freight)
+        if row.partition not in freight:
+            continue
+        key = (row.asset, row.check, row.partition)
+        if key not in newest or newest[key].order < row.order:
+            newest[key] = row
+    return list(newest.values())
 
 
 def _check_result(

@@ -4,7 +4,7 @@ The command line prints these under a run it executed in-process, and ``history`
 first of them under a failed run. The most telling come first: what a step reported itself (a
 refused promotion, a failed step, a superseded request), then each check that did not pass,
 then errors steps raised. A blocking check's own error only restates its failed evaluation,
-so it is left out.
+so it is left out (runs from before the checks ended their steps themselves raised it).
 """
 
 from collections.abc import Collection
@@ -53,7 +53,14 @@ def failure_reasons_of(
                 reported.append(data.user_failure_data.description or "")
             elif data.error is not None and data.error.cls_name != _BLOCKING_CHECK_ERROR:
                 raised.append(data.error.message.strip())
-        found = [r for r in (*reported, *checks.get(run_id, []), *raised) if r]
+        # A failed check ends its step with a reported line that already says what the
+        # check's verdict said.
+        verdicts = [
+            line
+            for line in checks.get(run_id, [])
+            if not any(line.partition(": ")[2] in r for r in reported)
+        ]
+        found = [r for r in (*reported, *verdicts, *raised) if r]
         if found:
             reasons[run_id] = found
     return reasons

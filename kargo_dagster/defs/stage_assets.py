@@ -7,7 +7,7 @@ UI, a backfill or the command line is gated exactly like an automatic one.
 A promotion that changes nothing (refused, or superseded by a newer request) ends without
 materializing the Stage rather than failing: a failed run would paint the Stage and the
 Freight red although the Stage still runs what it ran, healthy. The run carries the outcome
-and a one-line reason as tags, at the top of its page.
+and a one-line reason as tags, and logs the reason as its last warning.
 """
 
 from collections.abc import Iterator
@@ -17,11 +17,13 @@ import dagster as dg
 from kargo_dagster.defs.dagster_internals import (
     add_run_tags,
     backfill_partitions,
+    restate_verdicts,
 )
 from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
 from kargo_dagster.defs.freight_store import freight_metadata
 from kargo_dagster.defs.instance_queries import newer_promotion
 from kargo_dagster.defs.names import (
+    HEALTH_CHECK,
     META_ACTOR,
     OUTCOME_REFUSED,
     OUTCOME_SUPERSEDED,
@@ -29,6 +31,7 @@ from kargo_dagster.defs.names import (
     TAG_ACTOR,
     TAG_BACKFILL,
     TAG_FREIGHT,
+    VERIFIED_CHECK,
     dagster_identifier,
     pool_name,
     stage_asset_key,
@@ -170,6 +173,7 @@ def build_stage_asset(
                     f"{result.phase.lower()}: {result.message}"
                 )
                 add_run_tags(instance, context.run.run_id, reason_tags(reason))
+                keep_verdicts(context, reason)
                 raise dg.Failure(
                     description=reason, metadata=promotion_metadata, allow_retries=False
                 )
@@ -226,4 +230,20 @@ def backfill_choice(
 def decline(context: dg.AssetExecutionContext, outcome: str, reason: str) -> None:
     """End the promotion without materializing the Stage, saying why on the run."""
     add_run_tags(context.instance, context.run.run_id, reason_tags(reason, outcome))
+    keep_verdicts(context, reason)
     context.log.warning(reason)
+
+
+def keep_verdicts(context: dg.AssetExecutionContext, reason: str) -> None:
+    """Keep the Stage's checks showing the verdicts on the Freight it still holds.
+
+    This run's checks end skipped; Dagster's graph would show them as the Stage's checks.
+    """
+    restated = restate_verdicts(
+        context.instance, context.run, context.asset_key, (HEALTH_CHECK, VERIFIED_CHECK), reason
+    )
+    if restated:
+        context.log.info(
+            f"The Stage still holds what it held; its {' and '.join(restated)} verdicts "
+            "on that Freight stay current"
+        )

@@ -1,9 +1,15 @@
-"""The gates between Stages: ``health`` and ``verified``, blocking checks per Freight.
+"""The gates between Stages: ``health`` and ``verified``, blocking checks of each promotion.
 
-Both checks are partitioned by the Stage's Freight, so each promotion is judged on its own and
-a downstream Stage can ask whether *this* Freight was verified here. They are blocking: in a run
-that promotes through several Stages, a failed check stops the Stages after it.
+Each check runs in the run that promotes a Freight (or re-verifies it) and judges that
+promotion: its verdict names the Stage partition's materialization it checked, so a downstream
+Stage can ask whether *this* Freight was verified here. The checks themselves are not
+partitioned: Dagster shows a partitioned check on the graph as the sum of every Freight's
+verdict, so one Freight that once failed would mark the Stage failed for good; unpartitioned,
+the graph shows the verdicts on the promotion the Stage holds now. They are blocking: in a
+run that promotes through several Stages, a failed check stops the Stages after it.
 """
+
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 
@@ -22,7 +28,6 @@ def build_stage_checks(
     project: ProjectManifests,
     stage: Stage,
     asset_key: dg.AssetKey,
-    partitions_def: dg.DynamicPartitionsDefinition,
 ) -> list[dg.AssetChecksDefinition]:
     """The ``health`` and ``verified`` checks of one Stage asset."""
     name = stage.metadata.name
@@ -35,30 +40,25 @@ def build_stage_checks(
         criteria = registered_health_checks(context.instance, asset_key, context.partition_key)
         return stage_health_result(criteria, kargo)
 
-    @dg.asset_check(
-        asset=asset_key,
-        name=HEALTH_CHECK,
-        blocking=True,
-        partitions_def=partitions_def,
-        description="Argo CD health of the applications this Stage's promotion updated.",
-    )
-    def health(context: dg.AssetCheckExecutionContext, kargo: KargoResource) -> dg.AssetCheckResult:
-        return explained(context, HEALTH_CHECK, evaluate_health(context, kargo))
+    def gate(
+        check: str,
+        description: str,
+        judge: Callable[[dg.AssetCheckExecutionContext, KargoResource], dg.AssetCheckResult],
+    ) -> dg.AssetChecksDefinition:
+        # A multi-asset check of one check only because it may yield its verdict and then
+        # fail its step (see ``explained``); the op keeps the name an asset check would get.
+        @dg.multi_asset_check(
+            specs=[
+                dg.AssetCheckSpec(check, asset=asset_key, blocking=True, description=description)
+            ],
+            name=f"{asset_key.to_python_identifier()}_{check}",
+        )
+        def evaluate(
+            context: dg.AssetCheckExecutionContext, kargo: KargoResource
+        ) -> Iterator[dg.AssetCheckResult]:
+            yield from explained(context, check, judge(context, kargo))
 
-    @dg.asset_check(
-        asset=asset_key,
-        name=VERIFIED_CHECK,
-        blocking=True,
-        partitions_def=partitions_def,
-        description=(
-            "Verification of the promoted Freight: waits for health, then runs the Stage's "
-            "verification. Downstream Stages accept only Freight that passed it."
-        ),
-    )
-    def verified(
-        context: dg.AssetCheckExecutionContext, kargo: KargoResource
-    ) -> dg.AssetCheckResult:
-        return explained(context, VERIFIED_CHECK, verify(context, kargo))
+        return evaluate
 
     def verify(context: dg.AssetCheckExecutionContext, kargo: KargoResource) -> dg.AssetCheckResult:
         healthy = evaluate_health(context, kargo)
@@ -85,17 +85,32 @@ def build_stage_checks(
 
     def explained(
         context: dg.AssetCheckExecutionContext, check: str, result: dg.AssetCheckResult
-    ) -> dg.AssetCheckResult:
-        # A failed blocking check fails the run with Dagster's own error; the run's one-line
-        # reason says which check failed for which Freight where, and why, and the Freight's
-        # partition of the Stage shows failed at a glance.
-        if not result.passed:
-            why = result.description or "no reason given"
-            reason = f"{check} failed for Freight {context.partition_key} in Stage {name}: {why}"
-            add_run_tags(context.instance, context.run.run_id, reason_tags(reason))
-            mark_partition_attempt_failed(
-                context.instance, context.run, asset_key, context.partition_key
-            )
-        return result
+    ) -> Iterator[dg.AssetCheckResult]:
+        yield result
+        if result.passed:
+            return
+        # A failed blocking check fails its step; ending it ourselves makes the step's error,
+        # at the end of the run's log, one line saying which check failed for which Freight
+        # where and why (Dagster's own error names only the check). The run carries the same
+        # line as its reason, and the Freight's partition of the Stage shows failed.
+        why = result.description or "no reason given"
+        reason = f"{check} failed for Freight {context.partition_key} in Stage {name}: {why}"
+        add_run_tags(context.instance, context.run.run_id, reason_tags(reason))
+        mark_partition_attempt_failed(
+            context.instance, context.run, asset_key, context.partition_key
+        )
+        raise dg.Failure(description=reason, allow_retries=False)
 
-    return [health, verified]
+    return [
+        gate(
+            HEALTH_CHECK,
+            "Argo CD health of the applications this Stage's promotion updated.",
+            evaluate_health,
+        ),
+        gate(
+            VERIFIED_CHECK,
+            "Verification of the promoted Freight: waits for health, then runs the Stage's "
+            "verification. Downstream Stages accept only Freight that passed it.",
+            verify,
+        ),
+    ]

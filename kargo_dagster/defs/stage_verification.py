@@ -69,7 +69,7 @@ def analysis_verification(
     project: ProjectManifests,
     stage: Stage,
 ) -> dg.AssetCheckResult:
-    """Run the Stage's AnalysisRun for the Freight in the check's partition and judge it.
+    """Run the Stage's AnalysisRun for the Freight the run promotes (or re-verifies); judge it.
 
     With ``KargoResource.rollouts`` the run is created in that cluster for Argo Rollouts to
     execute; otherwise kargo-dagster executes it here (``KargoResource.analysis``).

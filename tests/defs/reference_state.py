@@ -1,7 +1,7 @@
 """The reads the pipeline state replaced, kept as the reference its answers are compared with.
 
 Each answers one Stage and one Freight at a time through Dagster's public API (and the
-storage's per-partition check info), the way ``status``, the gate and the sensors read the
+storage's check execution history), the way ``status``, the gate and the sensors read the
 instance before :mod:`kargo_dagster.defs.pipeline_state`. Slow, and obviously right.
 """
 
@@ -48,31 +48,33 @@ def history(instance: dg.DagsterInstance, asset: dg.AssetKey) -> list[Occupancy]
 def check_state(
     instance: dg.DagsterInstance, asset: dg.AssetKey, check: str, freight: str
 ) -> tuple[str, float | None]:
-    """The check's state for ``freight`` and when its verdict was given."""
+    """The check's state for ``freight`` and when its verdict was given: its newest execution
+    planned in a run for ``freight`` or judging a promotion of ``freight``."""
     key = dg.AssetCheckKey(asset, check)
-    infos = instance.event_log_storage.get_asset_check_partition_info(
-        [key], partition_keys=[freight]
-    )
-    if not infos:
-        return "never run", None
-    info = infos[0]
-    status = info.latest_execution_status.value
-    if status == "PLANNED":
-        run = instance.get_run_by_id(info.latest_planned_run_id)
-        return ("skipped" if run is None or run.is_finished else "pending"), None
-    if not info.is_current:
-        return "outdated", None
-    record = instance.event_log_storage.get_asset_check_execution_history(
-        key, limit=1, partition_filter=_partition_filter(freight)
-    )[0]
-    at = record.event.timestamp if record.event is not None else None
-    return ("passed" if status == "SUCCEEDED" else "failed"), at
-
-
-def _partition_filter(freight: str) -> Any:
-    from dagster._core.event_api import PartitionKeyFilter
-
-    return PartitionKeyFilter(key=freight)
+    promotions = {
+        record.storage_id: record.partition_key
+        for record in instance.fetch_materializations(asset, limit=1000).records
+    }
+    history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1000)
+    for record in history:  # newest first
+        if record.status.value == "PLANNED":
+            run = instance.get_run_by_id(record.run_id)
+            tags = run.tags if run is not None else {}
+            if (record.partition or tags.get(TAG_FREIGHT) or tags.get("dagster/partition")) != (
+                freight
+            ):
+                continue
+            return ("skipped" if run is None or run.is_finished else "pending"), None
+        evaluation = record.evaluation
+        target = evaluation.target_materialization_data if evaluation is not None else None
+        if target is None or promotions.get(target.storage_id) != freight:
+            continue
+        newest = next(i for i, p in promotions.items() if p == freight)
+        if newest != target.storage_id:
+            return "outdated", None
+        at = record.event.timestamp if record.event is not None else None
+        return ("passed" if record.status.value == "SUCCEEDED" else "failed"), at
+    return "never run", None
 
 
 def approval(

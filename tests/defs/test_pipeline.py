@@ -9,6 +9,7 @@ import pytest
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.cli import main
 from kargo_dagster.defs.approvals import approve_freight
+from kargo_dagster.defs.run_failures import failure_reasons
 from kargo_dagster.defs.status import collect_status
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.freight import Freight, FreightOrigin, GitCommit, Image
@@ -48,7 +49,11 @@ def test_promotion_moves_freight_through_the_stages(defs, instance):
     assert result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evaluations["health"].passed and evaluations["verified"].passed
-    assert evaluations["verified"].partition == v1
+    # The verdict judged this promotion of v1.
+    promotion = instance.fetch_materializations(DEV, limit=1).records[0]
+    assert promotion.partition_key == v1
+    judged = evaluations["verified"].target_materialization_data
+    assert judged is not None and judged.storage_id == promotion.storage_id
 
     result = promote(defs, instance, STAGING, v1, tags={"kargo/actor": "alice"})
     assert result.success
@@ -183,3 +188,35 @@ def test_status_command_reports_current_freight(defs, instance, monkeypatch, cap
     assert main(["status", "--path", str(SHOP)]) == 0
     table = capsys.readouterr().out
     assert re.search(rf"^\s+dev\s+app\s+{v1}\s+\d{{4}}-\d\d-\d\d .* passed\s+passed$", table, re.M)
+
+
+def test_a_promotion_that_changes_nothing_leaves_the_stage_checks_on_what_it_holds(defs, instance):
+    v1 = record_freight(instance, "shop", app_freight("v1.0.0"))
+    assert promote(defs, instance, DEV, v1).success
+    assert promote(defs, instance, STAGING, v1).success
+    before = collect_status(instance, load_manifests(SHOP))
+    v2 = record_freight(instance, "shop", app_freight("v2.0.0"))
+    refused = promote(defs, instance, STAGING, v2)  # not verified in dev
+    declined(instance, refused, "refused")
+
+    # What Dagster's graph shows for staging's checks: their newest executions, which are
+    # still the verdicts on v1's promotion (restated by the refused run), not skipped ones.
+    promotion = instance.fetch_materializations(STAGING, limit=1).records[0]
+    keys = [dg.AssetCheckKey(STAGING, name) for name in ("health", "verified")]
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    for key in keys:
+        record = latest[key]
+        assert record.run_id == refused.run_id
+        assert record.status.value == "SUCCEEDED"
+        assert record.evaluation is not None
+        judged = record.evaluation.target_materialization_data
+        assert judged is not None and judged.storage_id == promotion.storage_id
+        assert "kargo/restated" in record.evaluation.metadata
+
+    # Nothing else changes: staging holds v1, healthy and verified, and the refused run's
+    # only reason is the refusal (its tag), no restated verdict.
+    def staging(report: dict) -> dict:
+        return next(row for row in report["projects"][0]["stages"] if row["stage"] == "staging")
+
+    assert staging(collect_status(instance, load_manifests(SHOP))) == staging(before)
+    assert failure_reasons(instance, refused.run_id) == []

@@ -4,8 +4,9 @@ A Project shop (dev -> staging -> prod, prod soaking for an hour) goes through w
 meets on a first day: v1.0.0 verified in dev and staging; prod refuses it until a person
 approves it from the UI (the Stage's approve job, the Freight picked as its partition); the
 broken v6.6.6 fails its verification in dev; staging and prod refuse it. Then the UI must say:
-prod is not red and still holds v1.0.0, dev's v6.6.6 partition is failed, the refused run
-says why at its top, and the pipeline view tells each Stage's Freight and state.
+prod is not red and still holds v1.0.0 with its checks passed, dev's v6.6.6 partition and
+checks are failed, the refused and the failed run say why in one line, and the pipeline view
+tells each Stage's Freight and state. A good v1.0.1 then turns dev's checks passed again.
 """
 
 import os
@@ -149,7 +150,7 @@ def test_the_ui_tells_which_freight_each_stage_runs_and_what_failed_where(tmp_pa
             approval = wait_for_run(instance, launch_job(url, "shop__approve__prod", good))
             assert approval.status == dg.DagsterRunStatus.SUCCESS
             promote("prod", good)
-            promote("dev", bad)  # fails verification
+            failed = promote("dev", bad)  # fails verification
             promote("staging", bad)  # refused: not verified in dev
             promote("prod", bad)  # refused too
             status = defs.resolve_sensor_def("shop__freight_status")
@@ -170,6 +171,15 @@ def test_the_ui_tells_which_freight_each_stage_runs_and_what_failed_where(tmp_pa
         # Refusals paint nothing red: staging and prod have no failed partition; dev has one.
         assert "failed" not in nodes["prod"] and "failed" not in nodes["staging"], nodes
         assert "(1 failed)" in nodes["dev"], nodes
+        # Each Stage's checks are those of the Freight it holds: the refusals since left
+        # staging's and prod's passed; dev holds the Freight that failed verification.
+        assert "Asset checks 2 / 2 Passed" in nodes["prod"], nodes
+        assert "Asset checks 2 / 2 Passed" in nodes["staging"], nodes
+        assert "Asset checks 1 / 2 Passed" in nodes["dev"], nodes
+
+        # The failed verification's run ends with one line: which check, Freight, Stage, why.
+        run = page(f"{url}/runs/{failed}", profile)
+        assert f"verified failed for Freight {bad} in Stage dev: Failed:" in run
 
         partitions = page(f"{url}/assets/shop/stage/dev?view=partitions", profile)
         assert "Failed (1)" in partitions and "Materialized (1)" in partitions, partitions
@@ -191,6 +201,15 @@ def test_the_ui_tells_which_freight_each_stage_runs_and_what_failed_where(tmp_pa
             row = re.search(rf"{stage_name} {re.escape(key)} app:v\S+ (\w+) (\w+)", view)
             assert row is not None, view
             assert row.group(2) == verified
+
+        # Once a good Freight replaces the broken one, dev's checks are passed again.
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            fixed = record_freight(instance, "shop", freight("v1.0.1"))
+            defs.resolve_job_def("shop__promote__dev").execute_in_process(
+                partition_key=fixed, instance=instance
+            )
+        lineage = page(f"{url}/asset-groups/shop", profile)
+        assert re.search(r"kargo dev Latest event .*? Asset checks 2 / 2 Passed", lineage)
     finally:
         webserver.terminate()
         webserver.wait(timeout=60)

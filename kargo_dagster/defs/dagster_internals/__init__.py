@@ -9,7 +9,9 @@ mean for Kargo is :mod:`kargo_dagster.defs.pipeline_state`'s business.
 
 It also adds tags to a running run (a promotion launched from the UI or a backfill carries
 no Kargo tags, so the Stage asset adds them itself), marks a Stage's partition failed when
-its Freight failed the gates there (:func:`mark_partition_attempt_failed`), reads which
+its Freight failed the gates there (:func:`mark_partition_attempt_failed`), puts the verdicts
+on the Freight a Stage holds back on top after a promotion that changed nothing
+(:func:`restate_verdicts`), reads which
 partitions a backfill selects, and gives the Stages' concurrency pools their default limit
 ahead of the first run that claims one (:func:`initialize_pools`).
 
@@ -17,7 +19,8 @@ Every private symbol used is listed in ``PRIVATE_SYMBOLS``; a test resolves each
 Dagster upgrade that moves one fails loudly there rather than in a promotion.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 
 import dagster as dg
@@ -30,6 +33,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from kargo_dagster.defs.dagster_internals.asset_reads import AssetReads
 from kargo_dagster.defs.dagster_internals.rows import (
+    RESTATED,
     CheckRow,
     EventRow,
     ObservationRow,
@@ -60,9 +64,11 @@ PRIVATE_SYMBOLS = (
     "dagster._core.events.AssetMaterializationPlannedData",
     "dagster._core.execution.backfill.PartitionBackfill.asset_backfill_data",
     "dagster._core.definitions.assets.graph.asset_graph_subset.AssetGraphSubset.partitions_subsets_by_asset_key",
+    "dagster.DagsterInstance.handle_new_event",
 )
 
 __all__ = [
+    "RESTATED",
     "CheckRow",
     "EventRow",
     "ObservationRow",
@@ -74,6 +80,7 @@ __all__ = [
     "initialize_pools",
     "mark_partition_attempt_failed",
     "pool_limits",
+    "restate_verdicts",
     "storage_session",
     "unreachable",
 ]
@@ -251,3 +258,69 @@ def mark_partition_attempt_failed(
         ),
         run_id=run.run_id,
     )
+
+
+def restate_verdicts(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    asset_key: dg.AssetKey,
+    checks: Collection[str],
+    why: str,
+) -> list[str]:
+    """Record again, in ``run``, the verdicts of ``checks`` on the Freight ``asset_key`` holds.
+
+    Dagster's graph shows an asset's checks as their newest executions, whatever partition
+    they were for. A promotion that changes nothing (refused, superseded or failed) plans its
+    checks all the same and they end skipped, so the Stage would show its checks not passed
+    although the Freight it still holds passed them. Each verdict is stored again as it was
+    (passed or failed, the promotion it judged, when), saying why under :data:`RESTATED`,
+    so it is the newest again. Returns the checks restated: none when the Stage holds no
+    Freight or its promotion was not judged yet.
+    """
+    from dagster._core.events import DagsterEvent
+
+    with storage_session(instance) as session:
+        held = session.latest_materializations([asset_key]).get(asset_key)
+        if held is None or held.partition is None:
+            return []
+        entries = session.verdict_entries(asset_key, checks, held.storage_id)
+    note = (
+        f"The verdict on Freight {held.partition}, which the Stage still holds, stored again "
+        f"because run {run.run_id} promoted nothing: {why}"
+    )
+    restated: list[str] = []
+    for check, entry in entries.items():
+        event = entry.dagster_event
+        verdict = event.asset_check_evaluation_data if event is not None else None
+        if verdict is None:
+            continue
+        again = dg.AssetCheckEvaluation(
+            asset_key=verdict.asset_key,
+            check_name=verdict.check_name,
+            passed=verdict.passed,
+            metadata={**verdict.metadata, RESTATED: dg.MetadataValue.text(note)},
+            target_materialization_data=verdict.target_materialization_data,
+            severity=verdict.severity,
+            description=verdict.description,
+            blocking=verdict.blocking,
+            partition=verdict.partition,
+        )
+        instance.handle_new_event(
+            dg.EventLogEntry(
+                error_info=None,
+                level=logging.INFO,
+                user_message="",
+                run_id=run.run_id,
+                # The verdict's own time: when the Freight was judged, not when restated.
+                timestamp=entry.timestamp,
+                job_name=run.job_name,
+                dagster_event=DagsterEvent(
+                    event_type_value=dg.DagsterEventType.ASSET_CHECK_EVALUATION.value,
+                    job_name=run.job_name,
+                    event_specific_data=again,
+                    message=note,
+                ),
+            )
+        )
+        restated.append(check)
+    return restated

@@ -34,6 +34,8 @@ from kargo_dagster.defs.dagster_internals.rows import (
     observation_row,
 )
 
+_FINISHED = ("SUCCEEDED", "FAILED")
+
 
 class AssetReads(Connections):
     """Reads of what happened to assets: materializations, observations, checks."""
@@ -208,42 +210,89 @@ class AssetReads(Connections):
         checks: Collection[str],
         partitions: Collection[str],
     ) -> list[CheckRow]:
-        """The latest execution of each check for each of ``partitions``."""
+        """The newest verdict of each check on each of ``partitions`` (the Freight whose
+        promotion it judged), and every execution of the checks still planned (see
+        :class:`CheckRow` for the Freight of those)."""
         if not assets or not partitions:
             return []
-        latest = (
+        judged = EVENTS.alias("judged")
+        ours = sa.and_(
+            CHECKS.c.asset_key.in_(asset_strings(assets)),
+            CHECKS.c.check_name.in_(list(checks)),
+        )
+        with_target = CHECKS.join(judged, judged.c.id == CHECKS.c.materialization_event_storage_id)
+        newest = (
             sa.select(sa.func.max(CHECKS.c.id).label("id"))
+            .select_from(with_target)
             .where(
-                CHECKS.c.asset_key.in_(asset_strings(assets)),
-                CHECKS.c.check_name.in_(list(checks)),
-                CHECKS.c.partition.in_(list(partitions)),
-                # As Dagster reads it: old planned records may lack the event's storage id.
-                CHECKS.c.evaluation_event_storage_id.isnot(None),
+                ours,
+                CHECKS.c.execution_status.in_(_FINISHED),
+                judged.c.partition.in_(list(partitions)),
             )
-            .group_by(CHECKS.c.asset_key, CHECKS.c.check_name, CHECKS.c.partition)
+            .group_by(CHECKS.c.asset_key, CHECKS.c.check_name, judged.c.partition)
             .subquery()
         )
-        statement = sa.select(*check_columns()).join(latest, CHECKS.c.id == latest.c.id)
-        return [
-            check_row(row, with_description=False) for row in self._rows(self._index, statement)
+        verdicts = (
+            sa.select(*check_columns(), judged.c.partition)
+            .select_from(with_target)
+            .join(newest, CHECKS.c.id == newest.c.id)
+        )
+        planned = sa.select(*check_columns()).where(
+            ours,
+            CHECKS.c.execution_status == "PLANNED",
+            # As Dagster reads it: old planned records may lack the event's storage id.
+            CHECKS.c.evaluation_event_storage_id.isnot(None),
+        )
+        return [check_row(row, partition=row[-1]) for row in self._rows(self._index, verdicts)] + [
+            check_row(row) for row in self._rows(self._index, planned)
         ]
+
+    def verdict_entries(
+        self, asset: dg.AssetKey, checks: Collection[str], target: int
+    ) -> dict[str, dg.EventLogEntry]:
+        """The newest verdict of each of ``checks`` on ``asset``'s materialization ``target``,
+        as stored: by check name."""
+        statement = (
+            sa.select(CHECKS.c.check_name, CHECKS.c.evaluation_event)
+            .where(
+                CHECKS.c.asset_key == asset.to_string(),
+                CHECKS.c.check_name.in_(list(checks)),
+                CHECKS.c.execution_status.in_(_FINISHED),
+                CHECKS.c.materialization_event_storage_id == target,
+            )
+            .order_by(CHECKS.c.id)
+        )
+        return {
+            name: dg.deserialize_value(body, dg.EventLogEntry)
+            for name, body in self._rows(self._index, statement)
+            if body
+        }
 
     def check_evaluations_since(
         self, assets: Collection[dg.AssetKey], check: str, after_time: float
     ) -> list[CheckRow]:
-        """Every finished evaluation of ``check`` on ``assets`` since ``after_time``."""
-        statement = sa.select(*check_columns()).where(
-            CHECKS.c.asset_key.in_(asset_strings(assets)),
-            CHECKS.c.check_name == check,
-            CHECKS.c.execution_status.in_(["SUCCEEDED", "FAILED"]),
-            CHECKS.c.evaluation_event_timestamp >= naive(after_time),
+        """Every verdict of ``check`` on ``assets`` since ``after_time``, with the Freight
+        whose promotion it judged."""
+        judged = EVENTS.alias("judged")
+        statement = (
+            sa.select(*check_columns(), judged.c.partition)
+            .select_from(
+                CHECKS.join(judged, judged.c.id == CHECKS.c.materialization_event_storage_id)
+            )
+            .where(
+                CHECKS.c.asset_key.in_(asset_strings(assets)),
+                CHECKS.c.check_name == check,
+                CHECKS.c.execution_status.in_(_FINISHED),
+                CHECKS.c.evaluation_event_timestamp >= naive(after_time),
+            )
         )
         return [
-            check_row(row, with_description=False) for row in self._rows(self._index, statement)
+            check_row(row, partition=row[-1] or "") for row in self._rows(self._index, statement)
         ]
 
     def failed_check_descriptions(self, run_ids: Collection[str]) -> dict[str, list[str]]:
-        """What each failed check evaluation of these runs said, by run."""
+        """What each failed check evaluation of these runs said, by run (restated verdicts
+        aside)."""
         if not run_ids:
             return {}
         statement = sa.select(*check_columns(), CHECKS.c.evaluation_event).where(
@@ -251,7 +300,10 @@ class AssetReads(Connections):
         )
         found: dict[str, list[str]] = {}
         for row in self._rows(self._index, statement.order_by(CHECKS.c.id)):
-            check = check_row(row, with_description=True)
+            check = check_row(row, evaluation_event=row[-1])
+            if check.restated:
+                # An earlier verdict on the Freight the Stage holds, not this run's.
+                continue
             found.setdefault(check.run_id, []).append(f"{check.check} failed: {check.description}")
         return found
 

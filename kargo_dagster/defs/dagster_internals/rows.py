@@ -25,6 +25,8 @@ CHECKS = AssetCheckExecutionsTable
 MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION.value
 OBSERVATION = dg.DagsterEventType.ASSET_OBSERVATION.value
 STEP_FAILURE = dg.DagsterEventType.STEP_FAILURE.value
+# The metadata entry of a check verdict stored again, and why (see ``restate_verdicts``).
+RESTATED = "kargo/restated"
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,18 @@ class ObservationRow:
 
 @dataclass(frozen=True)
 class CheckRow:
-    """The latest execution of one check for one partition.
+    """One execution of a Stage's check: planned, or finished with its verdict.
 
     Attributes:
+        partition: The Freight whose promotion a finished execution judged; for one still
+            planned, the Freight its run was launched for when the row says (rows written
+            while the checks were partitioned), else empty: its run's Freight.
         status: ``PLANNED``, ``SUCCEEDED`` or ``FAILED``.
         target_storage_id: The materialization the evaluation checked, if it finished.
         evaluated_at: When the verdict was stored (epoch seconds), for a finished one.
+        order: The execution's place among all check executions (newer is greater).
         description: The evaluation's description, for a finished one.
+        restated: Whether it is an earlier verdict stored again (read with the description).
     """
 
     asset: dg.AssetKey
@@ -67,7 +74,9 @@ class CheckRow:
     run_id: str
     target_storage_id: int | None
     evaluated_at: float | None
+    order: int = 0
     description: str = ""
+    restated: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,26 +205,36 @@ def check_columns() -> list[Any]:
         CHECKS.c.run_id,
         CHECKS.c.materialization_event_storage_id,
         CHECKS.c.evaluation_event_timestamp,
+        CHECKS.c.id,
     ]
 
 
-def check_row(row: Any, *, with_description: bool) -> CheckRow:
+def check_row(
+    row: Any, *, partition: str | None = None, evaluation_event: str | None = None
+) -> CheckRow:
+    """A row of :func:`check_columns`, judging ``partition`` when given; with the stored
+    ``evaluation_event``, its description too."""
     finished = row[3] in ("SUCCEEDED", "FAILED")
     description = ""
-    if with_description and row[-1]:
-        entry = dg.deserialize_value(row[-1], dg.EventLogEntry)
+    restated = False
+    if evaluation_event:
+        entry = dg.deserialize_value(evaluation_event, dg.EventLogEntry)
         event = entry.dagster_event
         evaluation = event.asset_check_evaluation_data if event is not None else None
-        description = (evaluation.description or "") if evaluation is not None else ""
+        if evaluation is not None:
+            description = evaluation.description or ""
+            restated = RESTATED in evaluation.metadata
     return CheckRow(
         asset=dg.AssetKey.from_db_string(row[0]) or dg.AssetKey("?"),
         check=row[1],
-        partition=row[2],
+        partition=partition if partition is not None else (row[2] or ""),
         status=row[3],
         run_id=row[4] or "",
         target_storage_id=row[5] if finished else None,
         evaluated_at=epoch(row[6]) if finished else None,
+        order=row[7],
         description=description,
+        restated=restated,
     )
 
 
