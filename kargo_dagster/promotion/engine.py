@@ -69,7 +69,8 @@ from kargo_dagster.promotion.step import (
 )
 from kargo_dagster.promotion.variables import step_environment
 from kargo_dagster.promotion.workdir import promotion_work_dir
-from kargo_dagster.redaction import redact_text
+from kargo_dagster.redaction import has_credentials, redact_text
+from kargo_dagster.spec.crosscheck import CREDENTIALS_IN_URL
 from kargo_dagster.spec.durations import format_go_duration
 from kargo_dagster.spec.steps import ExpressionVariable
 
@@ -134,9 +135,13 @@ def _evaluate_config(value: Any, env: Mapping[str, Any], where: str) -> Any:
         return [_evaluate_config(item, env, f"{where}.{i}") for i, item in enumerate(value)]
     if isinstance(value, str):
         try:
-            return evaluate_template(value, env)
+            result = evaluate_template(value, env)
         except ExpressionError as error:
             raise error.located(where) from error
+        if isinstance(result, str) and has_credentials(result):
+            # Caught at load when written literally; an expression can still build one.
+            raise TerminalStepError(f"{where}: {CREDENTIALS_IN_URL}")
+        return result
     return value
 
 

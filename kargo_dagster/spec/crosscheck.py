@@ -4,10 +4,12 @@ These run after each object validated on its own. Objects that failed validation
 in as ``broken`` identities so that a reference to them is not reported a second time.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from kargo_dagster.errors import ManifestProblem
+from kargo_dagster.redaction import has_credentials
 from kargo_dagster.spec.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_dagster.spec.base import KargoObject
 from kargo_dagster.spec.diagnostics import did_you_mean
@@ -16,10 +18,12 @@ from kargo_dagster.spec.project import Project, ProjectConfig
 from kargo_dagster.spec.removed import removed_step_syntax
 from kargo_dagster.spec.stage import Stage
 from kargo_dagster.spec.step_kinds import REMOVED_STEP_KINDS, STEP_KINDS
+from kargo_dagster.spec.steps import ExpressionVariable
 from kargo_dagster.spec.tasks import ClusterPromotionTask, PromotionTask
 from kargo_dagster.spec.warehouse import Warehouse
 
 __all__ = [
+    "CREDENTIALS_IN_URL",
     "ClusterObjects",
     "Identity",
     "ManifestObject",
@@ -114,7 +118,55 @@ def check_steps(obj: Stage | PromotionTask | ClusterPromotionTask) -> list[Manif
             else:
                 aliases[step.as_] = index
     problems.extend(problem(obj, p, m) for p, m in removed_step_syntax(steps, base))
+    problems.extend(problem(obj, p, CREDENTIALS_IN_URL) for p in _credential_urls(obj, base))
     return problems
+
+
+CREDENTIALS_IN_URL = (
+    "a URL here must not carry credentials: they would be written into checkouts, state and "
+    "messages. Remove them from the URL and configure them as repository credentials (the "
+    "kargo resource's credentials, KARGO_DAGSTER_CREDS_* variables or a Kargo credential "
+    "Secret)"
+)
+
+
+def _credential_urls(
+    obj: Stage | PromotionTask | ClusterPromotionTask, steps_path: FieldPath
+) -> Iterator[FieldPath]:
+    """Where the object's vars and step configs hold a URL with credentials in it."""
+    if isinstance(obj, Stage):
+        yield from _vars_with_credentials(obj.spec.vars, ("spec", "vars"))
+        template = obj.spec.promotion_template
+        if template is not None:
+            yield from _vars_with_credentials(template.spec.vars, (*steps_path[:-1], "vars"))
+        steps = obj.steps
+    else:
+        yield from _vars_with_credentials(obj.spec.vars, ("spec", "vars"))
+        steps = obj.spec.steps
+    for index, step in enumerate(steps):
+        path = (*steps_path, index)
+        yield from _vars_with_credentials(step.vars, (*path, "vars"))
+        yield from _strings_with_credentials(step.config, (*path, "config"))
+
+
+def _vars_with_credentials(
+    variables: Iterable[ExpressionVariable], path: FieldPath
+) -> Iterator[FieldPath]:
+    for index, variable in enumerate(variables):
+        if variable.value is not None and has_credentials(variable.value):
+            yield (*path, index, "value")
+
+
+def _strings_with_credentials(value: object, path: FieldPath) -> Iterator[FieldPath]:
+    if isinstance(value, str):
+        if has_credentials(value):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in cast("dict[str, object]", value).items():
+            yield from _strings_with_credentials(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(cast("list[object]", value)):
+            yield from _strings_with_credentials(item, (*path, index))
 
 
 def check_namespace(group: NamespaceGroup, cluster: ClusterObjects) -> list[ManifestProblem]:

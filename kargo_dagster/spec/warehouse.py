@@ -8,7 +8,7 @@ v1.11 fails discovery when they are set, so the loader rejects them (see ``remov
 
 import re
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field, model_validator
 
@@ -47,7 +47,41 @@ def _check_regexes(field: str, patterns: list[str]) -> None:
             raise rule_error(f"not a valid regular expression ({exc})", f"{field}.{index}") from exc
 
 
-class ImageSubscription(KargoModel):
+class _RepositorySubscription(KargoModel):
+    """A subscription to a repository named by ``repoURL``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: object) -> object:
+        # Refused before the URL's pattern would echo them: credentials would be copied into
+        # Freight, metadata and the UI; Kargo keeps them in credential Secrets for that reason.
+        url = cast("dict[str, object]", data).get("repoURL") if isinstance(data, dict) else None
+        if not isinstance(url, str):
+            return data
+        if cls._carries_credentials(url):
+            raise rule_error(
+                "must not carry credentials; remove them from the URL and configure them as "
+                "repository credentials instead (the kargo resource's credentials, "
+                "KARGO_DAGSTER_CREDS_* variables or a Kargo credential Secret)",
+                "repoURL",
+            )
+        return data
+
+    @classmethod
+    def _carries_credentials(cls, url: str) -> bool:
+        # user:password@host without a scheme too; scp-like git@host:path is an SSH user.
+        return has_credentials(url) or ":" in _schemeless_userinfo(url)
+
+
+def _schemeless_userinfo(url: str) -> str:
+    """What comes before ``@`` in the host part of a URL without a scheme, else empty."""
+    if "://" in url:
+        return ""
+    head = url.split("/", 1)[0]
+    return head.rpartition("@")[0]
+
+
+class ImageSubscription(_RepositorySubscription):
     """A subscription to a container image repository.
 
     Attributes:
@@ -83,6 +117,11 @@ class ImageSubscription(KargoModel):
         serialization_alias="insecureSkipTLSVerify",
     )
 
+    @classmethod
+    def _carries_credentials(cls, url: str) -> bool:
+        # An image reference has no user part: anything before @ in its host is a token.
+        return has_credentials(url) or bool(_schemeless_userinfo(url))
+
     @model_validator(mode="after")
     def _check(self) -> "ImageSubscription":
         if self.image_selection_strategy == "Digest" and not self.constraint:
@@ -96,7 +135,7 @@ class ImageSubscription(KargoModel):
         return self
 
 
-class GitSubscription(KargoModel):
+class GitSubscription(_RepositorySubscription):
     """A subscription to a Git repository.
 
     Attributes:
@@ -144,14 +183,6 @@ class GitSubscription(KargoModel):
 
     @model_validator(mode="after")
     def _check(self) -> "GitSubscription":
-        if has_credentials(self.repo_url):
-            # They would be copied into Freight, metadata and the UI; Kargo keeps them in
-            # credential Secrets for the same reason.
-            raise rule_error(
-                "must not carry credentials; remove them from the URL and configure them as "
-                "repository credentials instead",
-                "repoURL",
-            )
         _check_regexes("allowTagsRegexes", self.allow_tags_regexes)
         _check_regexes("ignoreTagsRegexes", self.ignore_tags_regexes)
         if self.since is not None and self.since.tzinfo is None:
@@ -161,7 +192,7 @@ class GitSubscription(KargoModel):
         return self
 
 
-class ChartSubscription(KargoModel):
+class ChartSubscription(_RepositorySubscription):
     """A subscription to a Helm chart, in a classic (HTTP) repository or an OCI registry.
 
     Attributes:

@@ -125,14 +125,16 @@ class Flaky(StepKind[AnyConfig]):
 
 
 class Explode(StepKind[AnyConfig]):
-    """Always raises TerminalStepError with ``config["message"]``."""
+    """Always raises TerminalStepError with ``config["message"]`` (and ``config["then"]``,
+    so that a message can hold what no config value may, such as a URL with credentials)."""
 
     name: ClassVar[str] = "explode"
     config_model = AnyConfig
 
     def run(self, ctx: StepContext, config: AnyConfig) -> StepOutput:
         """Fail for good."""
-        raise TerminalStepError(str(config.values.get("message", "boom")))
+        values = config.values
+        raise TerminalStepError(str(values.get("message", "boom")) + str(values.get("then", "")))
 
 
 K = TypeVar("K", bound=StepKind[Any])

@@ -245,10 +245,30 @@ def test_credentials_in_messages_are_masked(tmp_path: Path) -> None:
             step(
                 "f",
                 "explode",
-                config={"message": "cannot reach https://me:s3cret@git.example.com/x"},
+                config={"message": "cannot reach https://me:s3cret", "then": "@git.example.com/x"},
             )
         ]
     )
     assert "s3cret" not in result.message
     assert "s3cret" not in result.step("f").message
     assert "https://me:xxxxx@git.example.com/x" in result.step("f").message
+
+
+def test_a_config_value_an_expression_makes_a_url_with_credentials_is_refused(
+    tmp_path: Path,
+) -> None:
+    harness = Harness(tmp_path)
+    result = harness.run(
+        [
+            step(
+                "clone",
+                config={"repoURL": "${{ 'https://bob:' + vars.token + '@git.example.com/a.git' }}"},
+            )
+        ],
+        stage_vars=variables(token="s3cr3t"),
+    )
+    assert statuses(result) == {"clone": "Failed"}
+    message = result.step("clone").message or ""
+    assert message.startswith("step 'clone' config.repoURL: a URL here must not carry credentials")
+    assert "s3cr3t" not in message and "s3cr3t" not in (result.message or "")
+    assert "clone" not in harness.recorder.configs
