@@ -17,6 +17,7 @@ from typing import Literal, Protocol, cast
 from pydantic import SecretStr
 
 from kargo_dagster.errors import CredentialsError
+from kargo_dagster.redaction import basic_auth_secrets
 
 CredentialType = Literal["git", "helm", "image"]
 
@@ -30,6 +31,13 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password=SecretStr('**********'))"
+
+    def secrets(self) -> tuple[str, ...]:
+        """What to mask in messages: the password, and the Basic header value made of both."""
+        password = self.password.get_secret_value()
+        if not password:
+            return ()
+        return (password, *basic_auth_secrets(self.username, password))
 
 
 class CredentialStore(Protocol):

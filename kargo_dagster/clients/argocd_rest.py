@@ -34,7 +34,7 @@ from kargo_dagster.clients.argocd_applications import (
     ArgoCDError,
 )
 from kargo_dagster.clients.retry_after import parse_retry_after
-from kargo_dagster.redaction import redact_text, redact_url
+from kargo_dagster.redaction import mask_secrets, redact_url
 
 __all__ = ["RestArgoCDApplications"]
 
@@ -213,4 +213,4 @@ class RestArgoCDApplications:
         return self._scrub(str(text or response.reason_phrase or "no message"))
 
     def _scrub(self, text: str) -> str:
-        return redact_text(text.replace(self._token, "*****") if self._token else text)
+        return mask_secrets(text, [self._token], mask="*****")

@@ -6,8 +6,9 @@ environment variables. Nothing is written to disk, nothing appears on a command 
 ``ps`` shows it) or in a repository's configuration, and any helper the user configured is
 disabled for the call so that git cannot hand the password to a credential store.
 
-Everything git prints is scrubbed of the password and username before it becomes part of
-a :class:`~kargo_dagster.errors.RepositoryError`.
+Everything git prints is scrubbed of the password and username (also as the base64 of an
+HTTP Basic header and URL-encoded) before it becomes part of a
+:class:`~kargo_dagster.errors.RepositoryError`.
 """
 
 import contextlib
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from kargo_dagster.credentials import Credentials
 from kargo_dagster.errors import RepositoryError
-from kargo_dagster.redaction import redact_text
+from kargo_dagster.redaction import mask_secrets
 
 __all__ = ["GitCommand", "scrub"]
 
@@ -47,11 +48,9 @@ MASK = "*****"
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret replaced by ``*****`` and URL credentials masked."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= _MIN_SCRUBBED_LENGTH:
-            text = text.replace(secret, MASK)
-    return redact_text(text)
+    """``text`` with every form of every secret as ``*****`` and URL credentials masked."""
+    kept = [secret for secret in secrets if len(secret) >= _MIN_SCRUBBED_LENGTH]
+    return mask_secrets(text, kept, mask=MASK)
 
 
 _HTTP_STATUS = re.compile(r"returned error: (\d{3})")
@@ -111,7 +110,7 @@ class GitCommand:
     def _secrets(self) -> list[str]:
         if self.credentials is None:
             return []
-        return [self.credentials.password.get_secret_value(), self.credentials.username]
+        return [*self.credentials.secrets(), self.credentials.username]
 
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a git process: no prompts, optional credentials and TLS off."""

@@ -19,7 +19,7 @@ from kargo_dagster.clients.helm_index import ChartIndex, parse_index
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import NO_CREDENTIALS, Credentials, CredentialStore
 from kargo_dagster.errors import DiscoveryError, RepositoryError
-from kargo_dagster.redaction import redact_text
+from kargo_dagster.redaction import mask_secrets, redact_text
 
 USER_AGENT = "kargo-dagster"
 
@@ -240,12 +240,7 @@ def _label(repo_url: str) -> str:
 
 
 def _scrub(text: str, credentials: Credentials | None) -> str:
-    text = redact_text(text)
-    if credentials is not None:
-        secret = credentials.password.get_secret_value()
-        if secret:
-            text = text.replace(secret, "*****")
-    return text
+    return mask_secrets(text, credentials.secrets() if credentials else (), mask="*****")
 
 
 def _suggest(name: str, index: ChartIndex) -> str:

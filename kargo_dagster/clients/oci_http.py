@@ -20,7 +20,7 @@ from kargo_dagster.clients.registry_ref import RegistryRef
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import Credentials
 from kargo_dagster.errors import RepositoryError
-from kargo_dagster.redaction import redact_text
+from kargo_dagster.redaction import header_secrets, mask_secrets, redact_text
 
 USER_AGENT = "kargo-dagster"
 
@@ -304,13 +304,12 @@ def _basic(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
-def _scrub(text: str, target: Target) -> str:
-    text = redact_text(text)
-    if target.credentials is not None:
-        secret = target.credentials.password.get_secret_value()
-        if secret:
-            text = text.replace(secret, "*****")
-    return text
+def _scrub(text: str, target: Target, request: httpx.Request | None = None) -> str:
+    secrets = list(target.credentials.secrets()) if target.credentials is not None else []
+    if request is not None:
+        # What was sent, bearer tokens included: a registry may echo it back.
+        secrets += header_secrets(request.headers.get("authorization", ""))
+    return mask_secrets(text, secrets, mask="*****")
 
 
 def _error_detail(response: httpx.Response, target: Target) -> str:
@@ -321,5 +320,6 @@ def _error_detail(response: httpx.Response, target: Target) -> str:
         text = f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
     except (ValueError, AttributeError, IndexError, KeyError, TypeError):
         return ""
-    text = _scrub(str(text)[:200], target)
+    # Masked before it is cut, so a secret cut in two is still masked.
+    text = _scrub(str(text), target, response.request)[:200]
     return f" ({text})" if text else ""

@@ -2,7 +2,7 @@
 
 A failed request becomes a :class:`~kargo_dagster.clients.pull_requests.GitProviderError`
 naming the provider, the repository (credentials redacted) and what was being done; the
-token is only ever in a request header, never in a message.
+token is only ever in a request header, never in a message (not even when an API echoes it).
 """
 
 from datetime import datetime
@@ -13,7 +13,7 @@ import httpx
 
 from kargo_dagster.clients.pull_requests import GitProviderError
 from kargo_dagster.clients.retry_after import parse_retry_after
-from kargo_dagster.redaction import redact_text
+from kargo_dagster.redaction import header_secrets, mask_secrets, redact_text
 from kargo_dagster.urls.normalize import normalize_git_url
 
 __all__ = ["PAGE_SIZE", "ProviderClient", "api_object", "api_timestamp", "split_repo_url"]
@@ -100,7 +100,8 @@ class ProviderClient:
     def failure(self, response: httpx.Response, action: str) -> GitProviderError:
         """The error for a refused request, retryable when the provider may recover."""
         status = response.status_code
-        detail = _error_detail(response)
+        # Masked before it is cut, so a secret cut in two is still masked.
+        detail = mask_secrets(_error_detail(response), self._sent_secrets(), mask="*****")[:500]
         where = f"{self.provider_label} API for {self.repo_label}"
         if status in (401, 403) and not _rate_limited(response):
             reason = "authentication failed (check the git credentials' token)"
@@ -118,6 +119,11 @@ class ProviderClient:
             retryable=retryable,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
+
+    def _sent_secrets(self) -> list[str]:
+        # An API may echo the token it refused.
+        sent = (self.headers.get("Authorization", ""), self.headers.get("PRIVATE-TOKEN", ""))
+        return [secret for value in sent for secret in header_secrets(value)]
 
     def json(self, response: httpx.Response, action: str) -> Any:
         """The answer's JSON body.
@@ -172,4 +178,4 @@ def _error_detail(response: httpx.Response) -> str:
         ]
         if details:
             message = f"{message} ({'; '.join(details)})"
-    return message[:500]
+    return message

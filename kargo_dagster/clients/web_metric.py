@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from kargo_dagster.redaction import MASK, redact_text
+from kargo_dagster.redaction import basic_auth_secrets, header_secrets, mask_secrets, redact_text
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "WebMeasurement", "WebMetricProvider", "select_json_path"]
 
@@ -96,11 +96,11 @@ class WebMetricProvider:
             return WebMeasurement(phase="Error", message="the metric has no provider.web")
         secrets = _secrets(web)
         try:
-            return self._measure(web)
+            return self._measure(web, secrets)
         except _Refused as refused:
-            return WebMeasurement(phase="Error", message=_masked(str(refused), secrets))
+            return WebMeasurement(phase="Error", message=mask_secrets(str(refused), secrets))
 
-    def _measure(self, web: Mapping[str, Any]) -> WebMeasurement:
+    def _measure(self, web: Mapping[str, Any], secrets: list[str]) -> WebMeasurement:
         url = web.get("url")
         if not isinstance(url, str) or not url:
             raise _Refused("provider.web.url is not set")
@@ -134,7 +134,9 @@ class WebMetricProvider:
             ) as client:
                 oauth2 = (web.get("authentication") or {}).get("oauth2")
                 if isinstance(oauth2, Mapping) and oauth2.get("tokenUrl"):
-                    headers["Authorization"] = f"Bearer {_oauth2_token(client, oauth2)}"
+                    token = _oauth2_token(client, oauth2)
+                    secrets.append(token)  # sent from here on, so masked from here on
+                    headers["Authorization"] = f"Bearer {token}"
                 response = client.request(method, url, headers=headers, content=content)
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
             raise _Refused(f"{where} failed: {_describe(error)}") from error
@@ -213,19 +215,28 @@ def _describe(error: Exception) -> str:
 
 
 def _secrets(web: Mapping[str, Any]) -> list[str]:
-    values = [str(h.get("value") or "") for h in web.get("headers") or [] if isinstance(h, Mapping)]
+    values = [
+        secret
+        for header in web.get("headers") or []
+        if isinstance(header, Mapping)
+        for secret in _header_secrets(header)
+    ]
     authentication = web.get("authentication")
     oauth2 = authentication.get("oauth2") if isinstance(authentication, Mapping) else None
     if isinstance(oauth2, Mapping):
-        values.append(str(oauth2.get("clientSecret") or ""))
-    # Longest first, so a secret containing another is masked whole.
-    return sorted((v for v in values if len(v) >= _MIN_MASKED), key=len, reverse=True)
+        client_id, secret = str(oauth2.get("clientId") or ""), str(oauth2.get("clientSecret") or "")
+        # The token request sends the secret in a Basic header, then in the form.
+        values += [secret, *basic_auth_secrets(client_id, secret)]
+    return [v for v in values if len(v) >= _MIN_MASKED]
 
 
-def _masked(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, MASK)
-    return redact_text(message)
+def _header_secrets(header: Mapping[str, Any]) -> tuple[str, ...]:
+    # Every header value may be a key; an Authorization value also carries its credentials
+    # alone (the token after "Bearer"), which a server may echo without the scheme.
+    value = str(header.get("value") or "")
+    if str(header.get("key") or "").lower() in ("authorization", "proxy-authorization"):
+        return header_secrets(value)
+    return (value,)
 
 
 # --- JSONPath ----------------------------------------------------------------------------
