@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from kargo_dagster.cli import arguments
 from kargo_dagster.cli.project_root import load_defs
 from kargo_dagster.errors import PromotionRefusedError
+from kargo_dagster.protection import PROMOTERS_ANNOTATION, Actor, refusal
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -78,6 +79,15 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
     project, _ = arguments.project_and_stage(args)
     actor = arguments.actor(args)
     verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
+    # A name given here is self-declared: it never opens a protected Stage.
+    protected = refusal(
+        args.stage,
+        project.stages[args.stage].metadata.annotations,
+        PROMOTERS_ANNOTATION,
+        Actor(actor, authenticated=False),
+    )
+    if protected is not None:
+        raise PromotionRefusedError(f"{protected}\n  Nothing was launched.")
     with arguments.instance() as instance:
         ensure_stage_pools(instance, project)
         if freight is not None:

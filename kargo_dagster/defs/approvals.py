@@ -19,7 +19,9 @@ from kargo_dagster.defs.names import (
     stage_job_name,
     stage_key,
 )
+from kargo_dagster.defs.run_tags import UNSIGNED_UI
 from kargo_dagster.errors import PromotionRefusedError
+from kargo_dagster.protection import APPROVERS_ANNOTATION, Actor, refusal
 from kargo_dagster.spec import ProjectManifests
 
 
@@ -30,6 +32,7 @@ def approve_freight(
     stage: str,
     partition_key: str,
     actor: str,
+    authenticated: bool = False,
 ) -> None:
     """Approve the Freight in ``partition_key`` for ``stage``.
 
@@ -38,15 +41,23 @@ def approve_freight(
         project: The Stage's project, as loaded from the manifests.
         stage: The Stage to approve the Freight for.
         partition_key: The Freight's partition key.
-        actor: Who approved it, recorded for the audit trail.
+        actor: Who approved it, recorded for the audit trail (marked self-declared unless
+            ``authenticated``).
+        authenticated: Whether Dagster authenticated ``actor`` (the UI's signed-in user).
 
     Raises:
-        PromotionRefusedError: The Stage does not exist, or no origin it requests holds that
-            Freight (Kargo approves only for origins the Stage requests).
+        PromotionRefusedError: The Stage does not exist, it is protected and ``actor`` may
+            not approve for it (see :mod:`kargo_dagster.protection`), or no origin it requests
+            holds that Freight (Kargo approves only for origins the Stage requests).
     """
     spec = project.stages.get(stage)
     if spec is None:
         raise PromotionRefusedError(f"Project {project.name} has no Stage {stage}")
+    who = Actor(actor, authenticated)
+    protected = refusal(stage, spec.metadata.annotations, APPROVERS_ANNOTATION, who)
+    if protected is not None:
+        raise PromotionRefusedError(protected)
+    shown = str(who) if actor != UNSIGNED_UI else actor
     origins = [request.origin.name for request in spec.spec.requested_freight]
     for origin in origins:
         partitions = freight_partitions_name(project.name, origin)
@@ -56,8 +67,8 @@ def approve_freight(
                 dg.AssetObservation(
                     asset_key=key,
                     partition=partition_key,
-                    description=f"Freight {partition_key} approved for Stage {stage} by {actor}",
-                    metadata={META_APPROVED: True, META_ACTOR: actor},
+                    description=f"Freight {partition_key} approved for Stage {stage} by {shown}",
+                    metadata={META_APPROVED: True, META_ACTOR: shown},
                 )
             )
             return
@@ -78,17 +89,23 @@ def build_approve_job(
     It is partitioned by the Freight of ``origin``, so approving is picking the Freight from
     the launchpad's partition list: nothing to type. It does what ``kargo-dagster approve``
     does. The actor is the ``dagster/user`` tag the UI adds where users sign in, else
-    ``dagster-ui``.
+    ``dagster-ui``; only the former can approve for a protected Stage.
     """
     name = stage_job_name(stage_asset_key(project, stage, origin), "approve")
 
     @dg.op(name=f"{name}_freight", description=f"Record the approval for Stage {stage}.")
     def approve(context: dg.OpExecutionContext) -> None:
-        actor = context.run.tags.get(TAG_USER) or "dagster-ui"
+        user = context.run.tags.get(TAG_USER)
+        actor = user or UNSIGNED_UI
         freight = context.partition_key
         try:
             approve_freight(
-                context.instance, project, stage=stage, partition_key=freight, actor=actor
+                context.instance,
+                project,
+                stage=stage,
+                partition_key=freight,
+                actor=actor,
+                authenticated=bool(user),
             )
         except PromotionRefusedError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None

@@ -103,6 +103,11 @@ def stage_job_name(key: dg.AssetKey, verb: str) -> str:
     return "__".join(dagster_identifier(part) for part in (project, verb, *stage))
 
 
+def auto_promotion_sensor_name(project: str) -> str:
+    """The name of the Project's auto-promotion sensor."""
+    return f"{dagster_identifier(project)}__auto_promotion"
+
+
 def freight_partitions_name(project: str, warehouse: str) -> str:
     """The name of the dynamic partitions definition that holds a Warehouse's Freight."""
     return f"{project}/{warehouse}"

@@ -29,7 +29,7 @@ from kargo_dagster.defs.names import (
     TAG_PARTITION,
     TAG_PROJECT,
     TAG_STAGE,
-    dagster_identifier,
+    auto_promotion_sensor_name,
     freight_partitions_name,
     stage_asset_key,
     warehouse_key,
@@ -91,7 +91,7 @@ def build_promotion_sensor(
     )
 
     @dg.sensor(
-        name=f"{dagster_identifier(project.name)}__auto_promotion",
+        name=auto_promotion_sensor_name(project.name),
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         jobs=[jobs[key] for key in keys],

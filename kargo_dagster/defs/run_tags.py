@@ -18,9 +18,13 @@ from kargo_dagster.defs.names import (
     TAG_SENSOR,
     TAG_STAGE,
     TAG_USER,
+    auto_promotion_sensor_name,
 )
+from kargo_dagster.protection import Actor
 
 ACTION_PROMOTE = "promote"
+# Who launched a run from the UI where nobody signs in.
+UNSIGNED_UI = "dagster-ui"
 
 
 def actor(run_tags: Mapping[str, str]) -> str:
@@ -35,7 +39,35 @@ def actor(run_tags: Mapping[str, str]) -> str:
         return f"sensor:{run_tags[TAG_SENSOR]}"
     if run_tags.get(TAG_BACKFILL):
         return f"backfill:{run_tags[TAG_BACKFILL]}"
-    return "dagster-ui"
+    return UNSIGNED_UI
+
+
+def actor_of(run_tags: Mapping[str, str]) -> Actor:
+    """Who launched the run (see :func:`actor`), and whether Dagster authenticated that name:
+    only the UI's signed-in user is; a ``kargo/actor`` that names someone else, as the
+    command line's ``--actor`` or login name does, is self-declared."""
+    name = actor(run_tags)
+    user = run_tags.get(TAG_USER)
+    return Actor(name, authenticated=bool(user) and name == user)
+
+
+def shown_actor(run_tags: Mapping[str, str]) -> str:
+    """The run's actor as the audit trail shows it: a person's name that Dagster did not
+    authenticate is marked ``self-declared:<name>``; sensors, backfills and the unsigned UI are
+    named as such, not people."""
+    who = actor_of(run_tags)
+    if who.authenticated or run_tags.get(TAG_SENSOR) or _not_a_person(who.name):
+        return who.name
+    return str(who)
+
+
+def _not_a_person(name: str) -> bool:
+    return name == UNSIGNED_UI or name.startswith(("sensor:", "backfill:"))
+
+
+def auto_promoted(run_tags: Mapping[str, str], project: str) -> bool:
+    """Whether the Project's auto-promotion sensor launched the run (no person did)."""
+    return run_tags.get(TAG_SENSOR) == auto_promotion_sensor_name(project)
 
 
 def promotion_tags(

@@ -42,7 +42,8 @@ from kargo_dagster.defs.promotion_runner import result_metadata
 from kargo_dagster.defs.promotion_summary import promotion_summary
 from kargo_dagster.defs.promotion_targets import stage_gate
 from kargo_dagster.defs.resources import KargoResource
-from kargo_dagster.defs.run_tags import promotion_tags, reason_tags
+from kargo_dagster.defs.run_tags import actor_of, auto_promoted, promotion_tags, reason_tags
+from kargo_dagster.protection import PROMOTERS_ANNOTATION, refusal
 from kargo_dagster.spec import Catalog, FreightRequest, ProjectManifests, Stage
 
 
@@ -93,11 +94,9 @@ def build_stage_asset(
         partition_key = context.partition_key
         instance = context.instance
         run = instance.get_run_by_id(context.run.run_id)
+        launched_with = run.tags if run else context.run.tags
         tags = promotion_tags(
-            run.tags if run else context.run.tags,
-            project=project.name,
-            stage=name,
-            freight=partition_key,
+            launched_with, project=project.name, stage=name, freight=partition_key
         )
         add_run_tags(instance, context.run.run_id, tags)
         chosen = backfill_choice(context, partitions_def)
@@ -128,6 +127,14 @@ def build_stage_asset(
                 "nothing",
             )
             return
+        # A protected Stage takes manual promotions only from the people it lists.
+        if not auto_promoted(launched_with, project.name):
+            protected = refusal(
+                name, stage.metadata.annotations, PROMOTERS_ANNOTATION, actor_of(launched_with)
+            )
+            if protected is not None:
+                decline(context, OUTCOME_REFUSED, f"Refused: {protected}")
+                return
         # The gate: the Freight's record and its availability, read together.
         availability, freight = stage_gate(
             instance, project, stage=name, request=request, freight=partition_key

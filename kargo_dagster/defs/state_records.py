@@ -23,7 +23,7 @@ from kargo_dagster.defs.names import (
     TAG_REASON,
     TAG_STAGE,
 )
-from kargo_dagster.defs.run_tags import actor as run_actor
+from kargo_dagster.defs.run_tags import shown_actor
 
 __all__ = [
     "Approval",
@@ -139,7 +139,7 @@ class PromotionRun:
             stages=tuple(s for s in tags.get(TAG_STAGE, "").split(",") if s),
             freight=tags.get(TAG_FREIGHT) or tags.get(TAG_PARTITION, ""),
             action=tags.get(TAG_ACTION, ""),
-            actor=run_actor(tags),
+            actor=shown_actor(tags),
             created=row.created,
             ended=row.ended,
             outcome=outcome,

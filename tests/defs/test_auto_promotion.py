@@ -190,16 +190,23 @@ def test_a_manual_promotion_of_other_freight_holds_the_stage_until_lifted(
     assert targets(tick(defs, instance)) == [(STAGING, old)]
     hold = current_hold(instance, DEV)
     assert hold is not None
-    assert (hold.freight, hold.actor) == (old, "alice")
-    assert hold.reason == f"{old} was promoted by alice while {new} was the candidate"
+    assert (hold.freight, hold.actor) == (old, "self-declared:alice")
+    assert hold.reason == (
+        f"{old} was promoted by self-declared:alice while {new} was the candidate"
+    )
     assert targets(tick(defs, instance)) == [(STAGING, old)]
     # Lifting the hold lets the next tick promote the candidate.
     monkeypatch.setenv("DAGSTER_HOME", str(instance.root_directory))
     arguments = ["hold", "--path", str(manifests), "--stage", "dev"]
     assert main(arguments) == 0
-    assert f"Stage dev is on hold with {old} (placed by alice" in capsys.readouterr().out
+    assert (
+        f"Stage dev is on hold with {old} (placed by self-declared:alice" in capsys.readouterr().out
+    )
     assert main([*arguments, "--lift", "--actor", "bob"]) == 0
-    assert f"Lifted the hold on Stage dev ({old}, placed by alice)" in capsys.readouterr().out
+    assert (
+        f"Lifted the hold on Stage dev ({old}, placed by self-declared:alice)"
+        in capsys.readouterr().out
+    )
     assert main(arguments) == 0
     assert "Stage dev is not on hold" in capsys.readouterr().out
     assert (DEV, new) in targets(tick(defs, instance))

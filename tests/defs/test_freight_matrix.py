@@ -35,17 +35,17 @@ def test_status_shows_where_each_freight_stands(instance, monkeypatch, capsys):
     }
     assert list(rows) == [v3, v2, v1]  # newest first
     assert rows[v2]["dev"]["states"] == ["current", "verified"]
-    assert rows[v2]["dev"]["promotedBy"] == "bob"
+    assert rows[v2]["dev"]["promotedBy"] == "self-declared:bob"
     assert rows[v1]["dev"]["states"] == ["verified"]
     assert rows[v1]["staging"]["states"] == ["current", "verified"]
-    assert rows[v1]["staging"]["promotedBy"] == "alice"
+    assert rows[v1]["staging"]["promotedBy"] == "self-declared:alice"
     assert rows[v1]["staging"]["promotedAt"].endswith("+00:00")
     assert rows[v1]["staging"]["verifiedAt"] >= rows[v1]["staging"]["promotedAt"]
     assert "verifiedAt" not in rows[v3]["staging"]
     # The refused promotion changed nothing; the failed one is shown.
     assert rows[v3]["staging"]["states"] == ["approved"]
     assert rows[v3]["qa"]["states"] == ["promotion failed"]
-    assert rows[v3]["staging"]["approvedBy"] == "carol"
+    assert rows[v3]["staging"]["approvedBy"] == "self-declared:carol"
     # prod wants an hour of soak in staging: v1 is verified there but has not soaked.
     assert rows[v1]["prod"]["states"] == ["soaking"]
     assert rows[v2]["prod"]["states"] == []
@@ -54,5 +54,5 @@ def test_status_shows_where_each_freight_stands(instance, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "Freight by Stage (newest first):" in text
     line = next(line for line in text.splitlines() if line.strip().startswith(v1))
-    assert "current,verified (alice)" in line
+    assert "current,verified (self-declared:alice)" in line
     assert "soaking" in line

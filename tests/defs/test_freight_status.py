@@ -51,11 +51,15 @@ def test_the_warehouse_partition_shows_where_its_freight_stands(instance):
     assert changed.partition == v1
     assert changed.description == f"Freight {v1} (dev: current, verified; prod: approved)"
     status = latest(instance, v1).metadata
-    assert status["kargo/freight_status"].value["dev"]["promotedBy"] == "alice"  # type: ignore[index]
-    assert str(status["stage/dev"].value).startswith("current, verified; promoted by alice at ")
-    assert str(status["stage/prod"].value).startswith("approved; approved by carol at ")
+    assert status["kargo/freight_status"].value["dev"]["promotedBy"] == "self-declared:alice"  # type: ignore[index]
+    assert str(status["stage/dev"].value).startswith(
+        "current, verified; promoted by self-declared:alice at "
+    )
+    assert str(status["stage/prod"].value).startswith(
+        "approved; approved by self-declared:carol at "
+    )
     summary = str(status["summary"].value)
-    assert "| dev | current, verified | alice, " in summary
+    assert "| dev | current, verified | self-declared:alice, " in summary
     assert "| staging | - | - | - |" in summary
 
     # Nothing changed: nothing is recorded again.

@@ -24,15 +24,15 @@ def test_history_lists_a_stages_promotions_newest_first(instance, monkeypatch, c
     assert main(["history", "--path", str(SHOP), "--stage", "dev", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["freight"], r["action"], r["actor"], r["result"]) for r in rows] == [
-        (v1, "rollback", "carol", "succeeded"),
-        (v2, "promote", "bob", "succeeded"),
-        (v1, "promote", "alice", "succeeded"),
+        (v1, "rollback", "self-declared:carol", "succeeded"),
+        (v2, "promote", "self-declared:bob", "succeeded"),
+        (v1, "promote", "self-declared:alice", "succeeded"),
     ]
     assert main(["history", "--path", str(SHOP), "--stage", "staging"]) == 0
     out = capsys.readouterr().out
     header, row, reason = out.splitlines()
     assert header.split() == ["TIME", "FREIGHT", "ACTION", "ACTOR", "RESULT", "RUNID"]
-    assert row.split()[1:5] == [v3, "promote", "dave", "refused"]
+    assert row.split()[1:5] == [v3, "promote", "self-declared:dave", "refused"]
     assert reason.strip().startswith(f"Refused: Freight {v3} is not available to Stage staging")
     assert main(["history", "--path", str(SHOP), "--stage", "prod"]) == 0
     assert capsys.readouterr().out.strip() == "Stage prod has no promotions yet"

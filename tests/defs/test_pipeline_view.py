@@ -157,7 +157,10 @@ def test_the_view_shows_what_each_stage_holds_and_how_it_stands(tmp_path, instan
     }
     assert rows["dev"]["versions"] == ["app:v1.0.0"]
     assert rows["qa"]["versions"] == ["app:v2.0.0-bad"]
-    assert (rows["dev"]["promotedBy"], rows["dev"]["action"]) == ("carol", "rollback")
+    assert (rows["dev"]["promotedBy"], rows["dev"]["action"]) == (
+        "self-declared:carol",
+        "rollback",
+    )
     assert (rows["qa"]["health"], rows["qa"]["verification"]) == ("passed", "failed")
     assert (rows["staging"]["health"], rows["staging"]["verification"]) == ("passed", "passed")
     assert rows["staging"]["action"] == "auto-promote"
@@ -172,9 +175,9 @@ def test_the_view_shows_what_each_stage_holds_and_how_it_stands(tmp_path, instan
     assert [line.split(" | ")[0] for line in table] == ["| dev", "| qa", "| staging", "| prod"]
     dev, qa, staging, prod = table
     assert dev.startswith(f"| dev | {v1} | app:v1.0.0 | passed | passed | ")
-    assert dev.endswith(" | carol | rollback | - |")
+    assert dev.endswith(" | self-declared:carol | rollback | - |")
     assert qa.startswith(f"| qa | {v2} | app:v2.0.0-bad | passed | failed | ")
-    assert qa.endswith(" | dana | promote | - |")
+    assert qa.endswith(" | self-declared:dana | promote | - |")
     assert f"| sensor:view__auto_promotion | auto-promote | on hold with {v1} since " in staging
     assert staging.endswith("(erin: kept for the demo) |")
     assert prod == "| prod | - | - | - | - | - | - | - | - |"
