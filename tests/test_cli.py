@@ -42,6 +42,35 @@ def test_validate_reports_file_line_kind_name_and_field(tmp_path):
     assert "dve" in problem and "dev" in problem
 
 
+def test_validate_warns_of_empty_files_and_other_kinds(tmp_path):
+    manifests = tmp_path / "stages"
+    manifests.mkdir()
+    for manifest in (REPO / "stages").glob("*.yaml"):
+        (manifests / manifest.name).write_text(manifest.read_text())
+    (manifests / "empty.yaml").write_text("# nothing yet\n")
+    (manifests / "other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+    result = run("validate", str(manifests))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("Project kargo-demo: 1 Warehouse(s), 3 Stage(s), 1 PromotionTask(s)\n")
+    assert result.stderr.splitlines() == [
+        f"{manifests}/empty.yaml:1: warning: (document): no YAML documents in the file; "
+        "nothing read",
+        f"{manifests}/other.yaml:2: warning: ConfigMap/x: kind 'ConfigMap' is not one "
+        "kargo-dagster reads; skipped",
+    ]
+
+
+def test_validate_prints_warnings_before_the_problems(tmp_path):
+    (tmp_path / "a.yaml").write_text("")
+    (tmp_path / "b.yaml").write_text("a: 1\nb: !!python/object:os.system {}\n")
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    warning, problem = result.stderr.splitlines()
+    assert warning.startswith(f"{tmp_path}/a.yaml:1: warning: ")
+    assert problem.startswith(f"{tmp_path}/b.yaml:2: (document): the tag !!python/object:")
+
+
 DISCOVER_MANIFESTS = """\
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Project

@@ -15,24 +15,34 @@ from kargo_dagster.cli import arguments
 from kargo_dagster.cli.doctor import add_doctor
 from kargo_dagster.cli.project_root import find_root, load_defs
 from kargo_dagster.cli.promotion import add_promotion_commands
-from kargo_dagster.errors import KargoDagsterError, ManifestError
+from kargo_dagster.errors import KargoDagsterError, ManifestError, ManifestProblem
 from kargo_dagster.spec import load_manifests
 from kargo_dagster.spec.diagnostics import did_you_mean
 
 
 def _validate(args: argparse.Namespace) -> int:
+    warnings: list[ManifestProblem] = []
     try:
-        catalog = load_manifests(args.path)
+        catalog = load_manifests(args.path, warnings=warnings)
     except ManifestError as error:
+        _print_warnings(warnings)
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 1
+    _print_warnings(warnings)
     for project in catalog.projects.values():
         print(
             f"Project {project.name}: {len(project.warehouses)} Warehouse(s), "
             f"{len(project.stages)} Stage(s), {len(project.promotion_tasks)} PromotionTask(s)"
         )
     return 0
+
+
+def _print_warnings(warnings: list[ManifestProblem]) -> None:
+    # "file:line: warning: ..." as compilers write it, so editors jump to the line.
+    for warning in warnings:
+        place = f"{warning.file}:{warning.line}: "
+        print(f"{place}warning: {str(warning).removeprefix(place)}", file=sys.stderr)
 
 
 def _discover(args: argparse.Namespace) -> int:

@@ -6,6 +6,9 @@ Reading happens in four passes so that one run reports everything wrong at once:
 2. validate each document against its model (errors become ``file:line`` problems);
 3. detect duplicates and place each object in its namespace;
 4. cross-check references, the Stage graph and the steps.
+
+What is read but not used (an empty file, a document of a kind kargo-dagster does not read)
+is no error, but is worth knowing: it becomes a warning for callers that ask for them.
 """
 
 import logging
@@ -29,14 +32,14 @@ from kargo_dagster.spec.crosscheck import (
     check_steps,
     problem,
 )
-from kargo_dagster.spec.diagnostics import validation_problems
+from kargo_dagster.spec.diagnostics import did_you_mean, validation_problems
 from kargo_dagster.spec.locations import Document, read_documents
 from kargo_dagster.spec.project import Project, ProjectConfig
 from kargo_dagster.spec.stage import Stage
 from kargo_dagster.spec.tasks import ClusterPromotionTask, PromotionTask
 from kargo_dagster.spec.warehouse import Warehouse
 
-__all__ = ["KARGO_API_VERSION", "load_manifests"]
+__all__ = ["KARGO_API_VERSION", "MAX_FILE_BYTES", "load_manifests"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +60,23 @@ _ROLLOUTS_KINDS: dict[str, type[KargoObject]] = {
 }
 _CLUSTER_SCOPED = frozenset({"Project", "ClusterPromotionTask", "ClusterAnalysisTemplate"})
 
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""Largest manifest file read (5 MB); the largest real ones are a few tens of kilobytes."""
 
-def load_manifests(path: str | os.PathLike[str]) -> Catalog:
+
+def load_manifests(
+    path: str | os.PathLike[str], *, warnings: list[ManifestProblem] | None = None
+) -> Catalog:
     """Loads and validates the Kargo manifests in a file or a directory tree.
 
     Directories are searched recursively for ``*.yaml`` and ``*.yml`` files, read in sorted
     order; each file may hold several documents. Kinds other than the Kargo kinds and Argo
-    Rollouts (Cluster)AnalysisTemplates are skipped.
+    Rollouts (Cluster)AnalysisTemplates are skipped, with a warning.
 
     Args:
         path: A manifest file or a directory.
+        warnings: If given, gets what was skipped (empty files, documents of other kinds),
+            one problem each, whether or not loading succeeds.
 
     Returns:
         The validated objects, grouped by Project.
@@ -80,24 +90,45 @@ def load_manifests(path: str | os.PathLike[str]) -> Catalog:
         ['dev', 'staging', 'prod']
     """
     problems: list[ManifestProblem] = []
+    skipped: list[ManifestProblem] = [] if warnings is None else warnings
     objects: list[ManifestObject] = []
     broken: set[Identity] = set()
     for file in _manifest_files(path, problems):
-        try:
-            text = Path(file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(_file_problem(file, f"cannot read the file ({exc})"))
+        text = _read_file(file, problems)
+        if text is None:
             continue
         documents, syntax = read_documents(text, file)
         problems.extend(syntax)
+        if not documents and not syntax:
+            skipped.append(_file_problem(file, "no YAML documents in the file; nothing read"))
         for document in documents:
-            obj = _validate(document, problems, broken)
+            obj = _validate(document, problems, broken, skipped)
             if obj is not None:
                 objects.append(obj)
     catalog = _assemble(objects, frozenset(broken), problems)
     if problems:
         raise ManifestError(problems)
     return catalog
+
+
+def _read_file(file: str, problems: list[ManifestProblem]) -> str | None:
+    try:
+        with open(file, encoding="utf-8") as stream:
+            # A character past the limit is enough to know; the rest stays unread.
+            text = stream.read(MAX_FILE_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(_file_problem(file, f"cannot read the file ({exc})"))
+        return None
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        problems.append(
+            _file_problem(
+                file,
+                f"the file is larger than {MAX_FILE_BYTES:,} bytes (the limit); split it "
+                "into several files",
+            )
+        )
+        return None
+    return text
 
 
 def _manifest_files(path: str | os.PathLike[str], problems: list[ManifestProblem]) -> list[str]:
@@ -117,25 +148,26 @@ def _file_problem(file: str, message: str) -> ManifestProblem:
 
 
 def _validate(
-    document: Document, problems: list[ManifestProblem], broken: set[Identity]
+    document: Document,
+    problems: list[ManifestProblem],
+    broken: set[Identity],
+    skipped: list[ManifestProblem],
 ) -> ManifestObject | None:
     data = document.data
     if not isinstance(data, dict):
         problems.append(
-            ManifestProblem(
-                file=document.file,
-                line=document.line,
-                kind="",
-                name="",
-                field="",
-                message="a manifest document must be a mapping with apiVersion, kind and metadata",
+            _document_problem(
+                document, "a manifest document must be a mapping with apiVersion, kind and metadata"
             )
         )
         return None
     kind, api_version = data.get("kind"), data.get("apiVersion")
     metadata = data.get("metadata")
     name = str(metadata.get("name", "")) if isinstance(metadata, dict) else ""
-    model = _model_for(document, kind, api_version, name, problems)
+    if kind is not None and not isinstance(kind, str):
+        problems.append(_kind_problem(document, kind))
+        return None
+    model = _model_for(document, kind, api_version, name, problems, skipped)
     if model is None:
         return None
     kind = str(kind)  # _model_for only returns a model for a known (string) kind
@@ -156,10 +188,11 @@ def _validate(
 
 def _model_for(
     document: Document,
-    kind: Any,
+    kind: str | None,
     api_version: Any,
     name: str,
     problems: list[ManifestProblem],
+    skipped: list[ManifestProblem],
 ) -> type[KargoObject] | None:
     if kind in _KARGO_KINDS:
         if api_version == KARGO_API_VERSION:
@@ -169,7 +202,7 @@ def _model_for(
                 ManifestProblem(
                     file=document.file,
                     line=document.line_of(("apiVersion",)),
-                    kind=str(kind),
+                    kind=kind,
                     name=name,
                     field="apiVersion",
                     message=f"unsupported version {api_version!r}; write apiVersion: "
@@ -187,7 +220,48 @@ def _model_for(
         kind,
         name,
     )
+    skipped.append(_skipped(document, kind, api_version, name))
     return None
+
+
+def _document_problem(document: Document, message: str) -> ManifestProblem:
+    return ManifestProblem(
+        file=document.file, line=document.line, kind="", name="", field="", message=message
+    )
+
+
+def _kind_problem(document: Document, kind: Any) -> ManifestProblem:
+    shown = repr(kind) if isinstance(kind, int | float | bool) else type(kind).__name__
+    return ManifestProblem(
+        file=document.file,
+        line=document.line_of(("kind",)),
+        kind="",
+        name="",
+        field="kind",
+        message=f"must be a string naming the object's kind, like Stage (got {shown})",
+    )
+
+
+def _skipped(document: Document, kind: str | None, api_version: Any, name: str) -> ManifestProblem:
+    if kind is None:
+        message = "no kind, so not a Kubernetes manifest; skipped"
+    elif kind in _KARGO_KINDS or kind in _ROLLOUTS_KINDS:
+        wanted = KARGO_API_VERSION if kind in _KARGO_KINDS else _ROLLOUTS_API_VERSION
+        message = (
+            f"{kind} of apiVersion {api_version!r} is not one kargo-dagster reads; skipped "
+            f"(write apiVersion: {wanted} to have it read)"
+        )
+    else:
+        hint = did_you_mean(kind, [*_KARGO_KINDS, *_ROLLOUTS_KINDS])
+        message = f"kind {kind!r} is not one kargo-dagster reads; skipped{hint}"
+    return ManifestProblem(
+        file=document.file,
+        line=document.line_of(("kind",)),
+        kind="" if kind is None else kind,
+        name=name,
+        field="",
+        message=message,
+    )
 
 
 def _assemble(

@@ -10,6 +10,10 @@ YAML 1.1 (``yes`` would be ``True``) and reject a reused anchor. The result is w
 ruamel.yaml's round-trip loader, which read the manifests before, gave: values follow
 :mod:`kargo_dagster.spec.yaml_values`, anchors may be reused (the latest wins), merge keys
 (``<<``) add the keys a mapping does not set itself, and a duplicate key is an error.
+
+A file is read only within limits, so that no file can stop the loader: at most
+:data:`MAX_DOCUMENTS` documents, and the node and depth limits of
+:mod:`kargo_dagster.spec.yaml_nodes`. Going past one is a problem like a syntax error.
 """
 
 from collections.abc import Callable
@@ -21,11 +25,21 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.error import MarkedYAMLError, YAMLError
 from yaml.events import (
+    DocumentStartEvent,
     StreamEndEvent,
 )
 
 from kargo_dagster.errors import ManifestProblem
-from kargo_dagster.spec.yaml_nodes import Mapping, Node, Scalar, Sequence, compose
+from kargo_dagster.spec.yaml_nodes import (
+    Mapping,
+    Node,
+    NodeBudget,
+    RefusedError,
+    Scalar,
+    Sequence,
+    compose,
+    too_deep,
+)
 from kargo_dagster.spec.yaml_values import (
     MAP,
     MERGE,
@@ -40,9 +54,12 @@ from kargo_dagster.spec.yaml_values import (
     construct_scalar,
 )
 
-__all__ = ["Document", "FieldPath", "read_documents"]
+__all__ = ["MAX_DOCUMENTS", "Document", "FieldPath", "read_documents"]
 
 FieldPath = tuple[str | int, ...]
+
+MAX_DOCUMENTS = 1_000
+"""Most documents (``---``) one file may hold, empty ones included."""
 
 # libyaml is missing only from unusual PyYAML builds; the pure-Python parser reads the same
 # YAML, more slowly.
@@ -50,6 +67,9 @@ _FAST_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 # Its error messages are worded as ruamel.yaml's were (both descend from PyYAML's parser) and
 # say what was expected where libyaml's only say what went wrong.
 _WORDY_LOADER: Any = yaml.BaseLoader
+# It parses about 200 KB a second; a larger file keeps libyaml's message rather than wait.
+_WORDY_MAX_CHARACTERS = 50_000
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 
 
 @dataclass(frozen=True)
@@ -90,18 +110,44 @@ def read_documents(text: str, file: str) -> tuple[list[Document], list[ManifestP
         of the file cannot be read reliably after it).
     """
     documents, failure = _read(_FAST_LOADER, text, file)
+    failure = _own_depth_limit(failure)
     if (
         failure is not None
         and _FAST_LOADER is not _WORDY_LOADER
-        and not isinstance(failure, ComposerError | ConstructorError)
+        and not isinstance(failure, ComposerError | ConstructorError | RefusedError)
+        and len(text) <= _WORDY_MAX_CHARACTERS
     ):
-        # A syntax error: read the file again for a message that says what was expected. The
+        # A syntax error: parse the file again for a message that says what was expected. The
         # two parsers disagree on a few forms (the pure-Python one rejects tabs that YAML
         # allows), so its message is used only when it stopped at the same place.
-        wordy_documents, wordy_failure = _read(_WORDY_LOADER, text, file)
-        if wordy_failure is not None and _place(wordy_failure) == _place(failure):
-            documents, failure = wordy_documents, wordy_failure
+        wordy = _parse_error(_WORDY_LOADER, text)
+        if wordy is not None and _place(wordy) == _place(failure):
+            failure = wordy
     return documents, [] if failure is None else [_syntax_problem(file, failure)]
+
+
+def _parse_error(loader_class: Any, text: str) -> YAMLError | None:
+    """Where parsing ``text`` fails, if it does; only parses, building nothing."""
+    try:
+        loader = loader_class(text)
+    except YAMLError as exc:
+        return exc
+    try:
+        while type(loader.get_event()) is not StreamEndEvent:
+            pass
+    except YAMLError as exc:
+        return exc
+    finally:
+        loader.dispose()
+    return None
+
+
+def _own_depth_limit(failure: YAMLError | None) -> YAMLError | None:
+    # libyaml stops at 1,000 nested brackets, sometimes before the composer sees the 101st
+    # (it reads ahead on the line): the same refusal, in the same words.
+    if isinstance(failure, MarkedYAMLError) and failure.problem == _LIBYAML_TOO_DEEP:
+        return too_deep(failure.problem_mark)
+    return failure
 
 
 def _place(exc: YAMLError) -> tuple[int, int] | None:
@@ -123,10 +169,14 @@ def _read(loader_class: Any, text: str, file: str) -> tuple[list[Document], YAML
         get_event: Callable[[], Any] = loader.get_event
         get_event()  # StreamStartEvent
         version = YAML_1_2
+        budget = NodeBudget()
+        count = 0
         while type(event := get_event()) is not StreamEndEvent:
+            count += 1
+            _check_count(count, event)
             # ruamel.yaml kept a %YAML version for the rest of the stream, not one document.
             version = event.version or version
-            root = compose(get_event, version)
+            root = compose(get_event, version, budget)
             document = _Builder(version).document(file, root)
             if document is not None:
                 documents.append(document)
@@ -137,7 +187,20 @@ def _read(loader_class: Any, text: str, file: str) -> tuple[list[Document], YAML
     return documents, None
 
 
+def _check_count(count: int, event: DocumentStartEvent) -> None:
+    if count > MAX_DOCUMENTS:
+        raise RefusedError(
+            None,
+            None,
+            f"more than {MAX_DOCUMENTS:,} YAML documents in one file (the limit is "
+            f"{MAX_DOCUMENTS:,}); split it into several files",
+            event.start_mark,
+        )
+
+
 def _syntax_problem(file: str, exc: YAMLError) -> ManifestProblem:
+    if isinstance(exc, RefusedError):
+        return _refused_problem(file, exc)
     line = 1
     detail = " ".join(str(exc).split())
     if isinstance(exc, MarkedYAMLError):
@@ -155,6 +218,18 @@ def _syntax_problem(file: str, exc: YAMLError) -> ManifestProblem:
         name="",
         field="",
         message=f"invalid YAML: {detail}; fix the indentation, quoting or punctuation there",
+    )
+
+
+def _refused_problem(file: str, exc: RefusedError) -> ManifestProblem:
+    mark = exc.problem_mark
+    return ManifestProblem(
+        file=file,
+        line=1 if mark is None else mark.line + 1,
+        kind="",
+        name="",
+        field="",
+        message=str(exc.problem),
     )
 
 

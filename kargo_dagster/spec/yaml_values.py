@@ -35,8 +35,10 @@ __all__ = [
     "SEQ",
     "SET",
     "STR",
+    "TIMESTAMP",
     "YAML_1_1",
     "YAML_1_2",
+    "YAML_TYPE_PREFIX",
     "Version",
     "construct_scalar",
     "resolve_plain",
@@ -63,6 +65,9 @@ SEQ = _PREFIX + "seq"
 SET = _PREFIX + "set"
 OMAP = _PREFIX + "omap"
 PAIRS = _PREFIX + "pairs"
+TIMESTAMP = _PREFIX + "timestamp"
+YAML_TYPE_PREFIX = _PREFIX
+"""What the ``!!`` shorthand stands for: YAML's own types (``!!int``) start with it."""
 
 SCALAR_TAGS = frozenset({INT, FLOAT, BOOL, NULL, BINARY})
 """Tags whose value must be a scalar (a collection with one of them is an error)."""
