@@ -30,6 +30,14 @@ def _validate(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return 1
     _print_warnings(warnings)
+    from kargo_dagster.promotion.static_checks import check_catalog
+
+    # What each object says is fine; now what a promotion would stop at once started.
+    problems = check_catalog(catalog)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
     for project in catalog.projects.values():
         print(
             f"Project {project.name}: {len(project.warehouses)} Warehouse(s), "

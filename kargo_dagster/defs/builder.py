@@ -23,7 +23,8 @@ from kargo_dagster.defs.stage_assets import build_stage_asset
 from kargo_dagster.defs.stage_checks import build_stage_checks
 from kargo_dagster.defs.stage_jobs import PromoteJob, build_stage_jobs
 from kargo_dagster.defs.warehouse_sensors import build_warehouse_sensor
-from kargo_dagster.errors import KargoDagsterError
+from kargo_dagster.errors import KargoDagsterError, ManifestError
+from kargo_dagster.promotion.static_checks import check_catalog
 from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
 
 
@@ -125,7 +126,16 @@ def build_definitions(
             checks, which run in order anyway, so by default they share the run's process
             (Dagster's multiprocess default would start a second Python process per step,
             seconds each); None leaves the choice to Definitions merged with these.
+
+    Raises:
+        ManifestError: A promotion, verification or Freight creation would fail once started
+            (see :func:`kargo_dagster.promotion.static_checks.check_catalog`).
     """
+    # What would stop a promotion half-way is refused here, so that the code location shows
+    # it when it loads instead of a promotion failing after it cloned or pushed.
+    problems = check_catalog(catalog)
+    if problems:
+        raise ManifestError(problems)
     provided = {"kargo": KargoResource(), **(resources or {})}
     kargo = provided["kargo"]
     if not isinstance(kargo, KargoResource):

@@ -25,6 +25,7 @@ from kargo_dagster.defs.names import (
     stage_asset_key,
 )
 from kargo_dagster.defs.pipeline_state import availability_request
+from kargo_dagster.defs.run_tags import shown_actor
 from kargo_dagster.spec import FreightRequest, ProjectManifests
 
 UNFINISHED = [
@@ -187,7 +188,7 @@ def cell(
     if promoted:
         run = instance.get_run_by_id(promoted[0].run_id)
         result["promotedAt"] = promoted[0].timestamp
-        result["promotedBy"] = run.tags.get("kargo/actor", "") if run else ""
+        result["promotedBy"] = shown_actor(run.tags) if run else ""
     approved = approval(instance, asset, freight)
     if approved is not None:
         states.append("approved")

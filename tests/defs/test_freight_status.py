@@ -71,5 +71,5 @@ def test_the_warehouse_partition_shows_where_its_freight_stands(instance):
     assert {e.partition for e in tick(defs, instance)} == {v1, v2}
     assert latest(instance, v1).description == f"Freight {v1} (dev: verified; prod: approved)"
     assert str(latest(instance, v2).metadata["stage/dev"].value).startswith(
-        "current, verified; promoted by bob"
+        "current, verified; promoted by self-declared:bob"
     )
