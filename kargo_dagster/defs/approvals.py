@@ -5,6 +5,8 @@ observation on the Stage's partition for that Freight, carrying the actor, so th
 appears in the asset's history beside the promotions it allowed.
 """
 
+from collections.abc import Mapping, Sequence
+
 import dagster as dg
 
 from kargo_dagster.defs.names import (
@@ -19,6 +21,7 @@ from kargo_dagster.defs.names import (
     stage_job_name,
     stage_key,
 )
+from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.run_tags import UNSIGNED_UI
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.protection import APPROVERS_ANNOTATION, Actor, refusal
@@ -33,6 +36,7 @@ def approve_freight(
     partition_key: str,
     actor: str,
     authenticated: bool = False,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Approve the Freight in ``partition_key`` for ``stage``.
 
@@ -44,6 +48,7 @@ def approve_freight(
         actor: Who approved it, recorded for the audit trail (marked self-declared unless
             ``authenticated``).
         authenticated: Whether Dagster authenticated ``actor`` (the UI's signed-in user).
+        groups: The members of the groups a protected Stage's approvers may name.
 
     Raises:
         PromotionRefusedError: The Stage does not exist, it is protected and ``actor`` may
@@ -54,7 +59,7 @@ def approve_freight(
     if spec is None:
         raise PromotionRefusedError(f"Project {project.name} has no Stage {stage}")
     who = Actor(actor, authenticated)
-    protected = refusal(stage, spec.metadata.annotations, APPROVERS_ANNOTATION, who)
+    protected = refusal(stage, spec.metadata.annotations, APPROVERS_ANNOTATION, who, groups)
     if protected is not None:
         raise PromotionRefusedError(protected)
     shown = str(who) if actor != UNSIGNED_UI else actor
@@ -94,7 +99,7 @@ def build_approve_job(
     name = stage_job_name(stage_asset_key(project, stage, origin), "approve")
 
     @dg.op(name=f"{name}_freight", description=f"Record the approval for Stage {stage}.")
-    def approve(context: dg.OpExecutionContext) -> None:
+    def approve(context: dg.OpExecutionContext, kargo: KargoResource) -> None:
         user = context.run.tags.get(TAG_USER)
         actor = user or UNSIGNED_UI
         freight = context.partition_key
@@ -106,6 +111,7 @@ def build_approve_job(
                 partition_key=freight,
                 actor=actor,
                 authenticated=bool(user),
+                groups=kargo.groups,
             )
         except PromotionRefusedError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None

@@ -237,6 +237,13 @@ class KargoResource(dg.ConfigurableResource):
         description="Registries (host[:port]) to reach over plain HTTP besides loopback ones",
     )
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Members of the groups protected Stages name as group:<name> in "
+            "kargo-dagster.io/promoters and kargo-dagster.io/approvers"
+        ),
+    )
     kubectl: str = Field(default="", description="kubectl binary (kustomize-build); default PATH")
     kustomize: str = Field(default="", description="kustomize binary, preferred over kubectl")
     helm: str = Field(default="", description="helm binary (helm-template); default PATH")

@@ -130,7 +130,11 @@ def build_stage_asset(
         # A protected Stage takes manual promotions only from the people it lists.
         if not auto_promoted(launched_with, project.name):
             protected = refusal(
-                name, stage.metadata.annotations, PROMOTERS_ANNOTATION, actor_of(launched_with)
+                name,
+                stage.metadata.annotations,
+                PROMOTERS_ANNOTATION,
+                actor_of(launched_with),
+                kargo.groups,
             )
             if protected is not None:
                 decline(context, OUTCOME_REFUSED, f"Refused: {protected}")

@@ -13,6 +13,7 @@ import pytest
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.cli import main
 from kargo_dagster.defs.approvals import approve_freight
+from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.protection import APPROVERS_ANNOTATION, PROMOTERS_ANNOTATION
@@ -28,7 +29,7 @@ def manifests(tmp_path: Path) -> Path:
     prod = stage("prod", "shop", requested=[requested("app", stages=["dev"])])
     prod["metadata"]["annotations"] = {
         PROMOTERS_ANNOTATION: "alice",
-        APPROVERS_ANNOTATION: "alice, bob",
+        APPROVERS_ANNOTATION: "alice, group:release",
     }
     return write_manifests(
         tmp_path / "stages.yaml",
@@ -55,7 +56,10 @@ def run(
 
 
 def test_only_listed_people_signed_in_approve_or_promote(manifests, instance, monkeypatch, capsys):
-    defs = load_definitions(manifests)
+    # Groups are the deployment's: bob approves as a member of "release".
+    defs = load_definitions(
+        manifests, resources={"kargo": KargoResource(groups={"release": ["bob", "dana"]})}
+    )
     shop = load_manifests(manifests).projects["shop"]
     v1 = record_freight(instance, "shop", freight("v1.0.0"))
     assert run(defs, instance, "shop__promote__dev", v1, {"kargo/actor": "eve"}).success
