@@ -11,17 +11,21 @@ A missing template (404 naming it) is None; any other failure raises
 :class:`~kargo_dagster.errors.VerificationError`: a cluster that does not serve the kinds at
 all (Argo Rollouts not installed), a refusal (with its status, reason and the API's own
 ``Status.message``), or an API that cannot be reached (refused, timed out: every request has
-a timeout, since the client has none by default). The client's exception text (headers, raw
+a read timeout, since the client has none by default, and a total deadline, see
+:mod:`kargo_dagster.clients.kube_deadlines`). The client's exception text (headers, raw
 bodies) is never passed on, and the API server's address is shown with any credentials
 masked.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any, Self, cast
 
 import kubernetes
 import urllib3
 
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDeadlineExceeded
+from kargo_dagster.clients.kube_deadlines import KubeAnswer, call_within
 from kargo_dagster.clients.kube_errors import connection_cause, status_body
 from kargo_dagster.errors import VerificationError
 from kargo_dagster.redaction import redact_text, redact_url
@@ -38,7 +42,8 @@ class ClusterTemplates:
     Args:
         api_client: A configured ``kubernetes`` client (kubeconfig, in-cluster or explicit
             host and token). It is closed by :meth:`close`.
-        request_timeout: Seconds allowed for each request.
+        request_timeout: Seconds allowed for each read of a request.
+        request_deadline: Seconds each request may take in all.
 
     Examples:
         >>> with ClusterTemplates(api_client, request_timeout=5) as cluster:  # doctest: +SKIP
@@ -46,11 +51,17 @@ class ClusterTemplates:
     """
 
     def __init__(
-        self, api_client: kubernetes.client.ApiClient, *, request_timeout: float = 10.0
+        self,
+        api_client: kubernetes.client.ApiClient,
+        *,
+        request_timeout: float = 10.0,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
     ) -> None:
         self._api_client = api_client
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._timeout = request_timeout
+        self._deadline = request_deadline
+        self._host = str(api_client.configuration.host)
         self.where = f"the Kubernetes API at {redact_url(str(api_client.configuration.host))}"
 
     def __enter__(self) -> Self:
@@ -72,12 +83,13 @@ class ClusterTemplates:
         """
         what = f"AnalysisTemplate {name!r} in namespace {namespace!r}"
         try:
-            found = self._custom.get_namespaced_custom_object(
-                _GROUP, _VERSION, namespace, _NAMESPACED, name, _request_timeout=self._timeout
-            )
+            found = self._get(
+                self._custom.get_namespaced_custom_object,
+                _GROUP, _VERSION, namespace, _NAMESPACED, name,
+            )  # fmt: skip
         except kubernetes.client.ApiException as error:
             return self._missing_or_raise(error, name, what, "AnalysisTemplates")
-        except urllib3.exceptions.HTTPError as error:
+        except (urllib3.exceptions.HTTPError, RequestDeadlineExceeded) as error:
             raise self._unreachable(error, what) from None
         return self._spec(found, what)
 
@@ -90,16 +102,30 @@ class ClusterTemplates:
         """
         what = f"ClusterAnalysisTemplate {name!r}"
         try:
-            found = self._custom.get_cluster_custom_object(
-                _GROUP, _VERSION, _CLUSTER_SCOPED, name, _request_timeout=self._timeout
+            found = self._get(
+                self._custom.get_cluster_custom_object, _GROUP, _VERSION, _CLUSTER_SCOPED, name
             )
         except kubernetes.client.ApiException as error:
             return self._missing_or_raise(error, name, what, "ClusterAnalysisTemplates")
-        except urllib3.exceptions.HTTPError as error:
+        except (urllib3.exceptions.HTTPError, RequestDeadlineExceeded) as error:
             raise self._unreachable(error, what) from None
         return self._spec(found, what)
 
     # Answers and errors ------------------------------------------------------------------------
+
+    def _get(self, call: Any, *args: Any) -> object:
+        answer: KubeAnswer = call_within(
+            call,
+            *args,
+            method="GET",
+            host=self._host,
+            timeout=self._timeout,
+            deadline=self._deadline,
+        )
+        try:
+            return json.loads(answer.data)
+        except ValueError:
+            return None  # not a template, as _spec says
 
     def _spec(self, found: object, what: str) -> Mapping[str, Any]:
         spec = cast(dict[str, Any], found).get("spec") if isinstance(found, dict) else None
@@ -134,7 +160,11 @@ class ClusterTemplates:
             f"{self.where} refused to get {what} ({reason}){': ' + message if message else ''}"
         ) from None
 
-    def _unreachable(self, error: urllib3.exceptions.HTTPError, what: str) -> VerificationError:
+    def _unreachable(
+        self, error: urllib3.exceptions.HTTPError | RequestDeadlineExceeded, what: str
+    ) -> VerificationError:
+        if isinstance(error, RequestDeadlineExceeded):
+            return VerificationError(f"{self.where} was too slow to get {what}: {error}")
         return VerificationError(
             f"cannot reach {self.where} to get {what}: {connection_cause(error)}"
         )

@@ -3,8 +3,8 @@
 :class:`KubernetesArgoCDApplications` implements
 :class:`~kargo_dagster.clients.argocd_applications.ArgoCDApplications` with the real
 ``kubernetes`` client: Applications through ``CustomObjectsApi`` (``argoproj.io/v1alpha1``),
-Events through ``CoreV1Api``. Every request has a timeout, since the client has none by
-default.
+Events through ``CoreV1Api``. Every request has a read timeout, since the client has none
+by default, and a total deadline (:mod:`kargo_dagster.clients.kube_deadlines`).
 
 Failures become :class:`~kargo_dagster.clients.argocd_applications.ArgoCDError` with a
 message built from the status and the API's own ``Status.message``; the client's exception
@@ -12,6 +12,7 @@ text (response headers, raw bodies) is never passed on, and the API server's add
 shown with any credentials masked.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any, Self, cast
 
@@ -24,6 +25,8 @@ from kargo_dagster.clients.argocd_applications import (
     ApplicationNotFoundError,
     ArgoCDError,
 )
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDeadlineExceeded
+from kargo_dagster.clients.kube_deadlines import KubeAnswer, call_within
 from kargo_dagster.clients.kube_errors import connection_cause, status_body
 from kargo_dagster.redaction import redact_text, redact_url
 
@@ -40,7 +43,8 @@ class KubernetesArgoCDApplications:
             host and token). It is closed by :meth:`close`.
         default_namespace: Where Applications are when a step names no namespace.
         poll_interval: Seconds a waiting step lets pass before it looks again.
-        request_timeout: Seconds allowed for each request.
+        request_timeout: Seconds allowed for each read of a request.
+        request_deadline: Seconds each request may take in all.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class KubernetesArgoCDApplications:
         default_namespace: str = DEFAULT_NAMESPACE,
         poll_interval: float = 5.0,
         request_timeout: float = 10.0,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
     ) -> None:
         self.default_namespace = default_namespace
         self.poll_interval = poll_interval
@@ -57,6 +62,8 @@ class KubernetesArgoCDApplications:
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._timeout = request_timeout
+        self._deadline = request_deadline
+        self._host = str(api_client.configuration.host)
         self.where = f"the Kubernetes API at {redact_url(str(api_client.configuration.host))}"
 
     def __enter__(self) -> Self:
@@ -73,43 +80,44 @@ class KubernetesArgoCDApplications:
         """The Application, or None when there is none by that name."""
         doing = f"get Argo CD Application {name!r} in namespace {namespace!r}"
         try:
-            found = self._custom.get_namespaced_custom_object(
-                _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=self._timeout
-            )
+            found = self._call(
+                "GET",
+                self._custom.get_namespaced_custom_object,
+                _GROUP, _VERSION, namespace, _PLURAL, name,
+            )  # fmt: skip
         except kubernetes.client.ApiException as error:
             if error.status == 404 and _names_object(error, name):
                 return None
             raise self._api_error(error, doing) from None
-        except urllib3.exceptions.HTTPError as error:
+        except (urllib3.exceptions.HTTPError, RequestDeadlineExceeded) as error:
             raise self._unreachable(error, doing) from None
-        return cast(dict[str, Any], found)
+        return self._object(found, doing)
 
     def list(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         """The Applications in ``namespace`` matching the label selector, sorted by name."""
         doing = f"list Argo CD Applications in namespace {namespace!r}"
         try:
-            found = self._custom.list_namespaced_custom_object(
-                _GROUP,
-                _VERSION,
-                namespace,
-                _PLURAL,
+            found = self._call(
+                "GET",
+                self._custom.list_namespaced_custom_object,
+                _GROUP, _VERSION, namespace, _PLURAL,
                 label_selector=selector or None,
-                _request_timeout=self._timeout,
-            )
+            )  # fmt: skip
         except kubernetes.client.ApiException as error:
             raise self._api_error(error, doing) from None
-        except urllib3.exceptions.HTTPError as error:
+        except (urllib3.exceptions.HTTPError, RequestDeadlineExceeded) as error:
             raise self._unreachable(error, doing) from None
-        items = cast(list[dict[str, Any]], cast(dict[str, Any], found).get("items") or [])
+        items = cast(list[dict[str, Any]], self._object(found, doing).get("items") or [])
         return sorted(items, key=lambda item: str(item.get("metadata", {}).get("name", "")))
 
     def patch(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """Apply a JSON merge patch; conditional on the ``resourceVersion`` it carries."""
         doing = f"patch Argo CD Application {name!r} in namespace {namespace!r}"
         try:
-            written = self._custom.patch_namespaced_custom_object(
+            written = self._call(
+                "PATCH",
+                self._custom.patch_namespaced_custom_object,
                 _GROUP, _VERSION, namespace, _PLURAL, name, dict(patch),
-                _request_timeout=self._timeout,
             )  # fmt: skip
         except kubernetes.client.ApiException as error:
             if error.status == 409:
@@ -119,21 +127,39 @@ class KubernetesArgoCDApplications:
             if error.status == 404 and _names_object(error, name):
                 raise ApplicationNotFoundError(f"cannot {doing}: it does not exist") from None
             raise self._api_error(error, doing) from None
-        except urllib3.exceptions.HTTPError as error:
+        except (urllib3.exceptions.HTTPError, RequestDeadlineExceeded) as error:
             raise self._unreachable(error, doing) from None
-        return cast(dict[str, Any], written)
+        return self._object(written, doing)
 
     def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
         """Create a ``v1/Event`` in ``namespace``."""
         doing = f"create an Event in namespace {namespace!r}"
         try:
-            self._core.create_namespaced_event(
-                namespace, dict(event), _request_timeout=self._timeout, _preload_content=False
-            )
+            self._call("POST", self._core.create_namespaced_event, namespace, dict(event))
         except kubernetes.client.ApiException as error:
             raise self._api_error(error, doing) from None
-        except urllib3.exceptions.HTTPError as error:
+        except (urllib3.exceptions.HTTPError, RequestDeadlineExceeded) as error:
             raise self._unreachable(error, doing) from None
+
+    def _call(self, method: str, call: Any, *args: Any, **kwargs: Any) -> KubeAnswer:
+        return call_within(
+            call,
+            *args,
+            method=method,
+            host=self._host,
+            timeout=self._timeout,
+            deadline=self._deadline,
+            **kwargs,
+        )
+
+    def _object(self, answer: KubeAnswer, doing: str) -> dict[str, Any]:
+        try:
+            found = json.loads(answer.data)
+        except ValueError:
+            found = None
+        if not isinstance(found, dict):
+            raise ArgoCDError(f"cannot {doing}: {self.where} answered with no JSON object")
+        return cast(dict[str, Any], found)
 
     # Errors ----------------------------------------------------------------------------------
 
@@ -163,7 +189,11 @@ class KubernetesArgoCDApplications:
             retry_after=retry_after,
         )
 
-    def _unreachable(self, error: urllib3.exceptions.HTTPError, doing: str) -> ArgoCDError:
+    def _unreachable(
+        self, error: urllib3.exceptions.HTTPError | RequestDeadlineExceeded, doing: str
+    ) -> ArgoCDError:
+        if isinstance(error, RequestDeadlineExceeded):
+            return ArgoCDError(f"{self.where} was too slow to {doing}: {error}", retryable=True)
         return ArgoCDError(
             f"cannot reach {self.where} to {doing}: {connection_cause(error)}", retryable=True
         )

@@ -33,6 +33,11 @@ from kargo_dagster.clients.argocd_applications import (
     ApplicationNotFoundError,
     ArgoCDError,
 )
+from kargo_dagster.clients.deadlines import (
+    DEFAULT_REQUEST_DEADLINE,
+    DeadlineClient,
+    RequestDeadlineExceeded,
+)
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.redaction import mask_secrets, redact_url
 
@@ -49,7 +54,8 @@ class RestArgoCDApplications:
         token: The bearer token; never logged or shown.
         default_namespace: Where Applications are when a step names no namespace.
         poll_interval: Seconds a waiting step lets pass before it looks again.
-        request_timeout: Seconds allowed for each request.
+        request_timeout: Seconds allowed for each read of a request.
+        request_deadline: Seconds each request may take in all.
         verify_tls: Verify the server's certificate (a CA bundle path, or False to skip).
     """
 
@@ -61,13 +67,15 @@ class RestArgoCDApplications:
         default_namespace: str = DEFAULT_NAMESPACE,
         poll_interval: float = 5.0,
         request_timeout: float = 10.0,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
         verify_tls: bool | str = True,
     ) -> None:
         self.default_namespace = default_namespace
         self.poll_interval = poll_interval
         self.where = f"the Argo CD API at {redact_url(url)}"
         self._token = token
-        self._client = httpx.Client(
+        self._client = DeadlineClient(
+            deadline=request_deadline,
             base_url=url.rstrip("/") + "/api/v1/applications",
             headers={"Authorization": f"Bearer {token}"},
             timeout=request_timeout,
@@ -177,6 +185,10 @@ class RestArgoCDApplications:
     ) -> httpx.Response:
         try:
             return self._client.request(method, path, params=params, json=json_body)
+        except RequestDeadlineExceeded as error:
+            raise ArgoCDError(
+                f"{self.where} was too slow to {doing}: {error}", retryable=True
+            ) from None
         except httpx.HTTPError as error:
             raise ArgoCDError(
                 f"cannot reach {self.where} to {doing}: {self._scrub(str(error))}",

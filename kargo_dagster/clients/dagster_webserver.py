@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from kargo_dagster.clients.deadlines import DeadlineClient
 from kargo_dagster.errors import KargoDagsterError
 from kargo_dagster.redaction import redact_text
 
@@ -72,7 +73,7 @@ class DagsterWebserver:
         self, url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.url = url.rstrip("/")
-        self._client = httpx.Client(timeout=timeout, transport=transport)
+        self._client = DeadlineClient(timeout=timeout, transport=transport)
 
     def __enter__(self) -> "DagsterWebserver":
         return self

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kargo_dagster.clients.deadlines import current_budget, remaining
 from kargo_dagster.credentials import Credentials
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.redaction import mask_secrets
@@ -180,9 +181,20 @@ class GitCommand:
 
         ``stdin`` is written to the command's standard input (none by default).
 
+        The command is killed after :attr:`timeout` seconds, or sooner when the budget around
+        the call (:func:`~kargo_dagster.clients.deadlines.budget`) runs out.
+
         Raises:
             RepositoryError: git could not be started or timed out.
         """
+        left = remaining()
+        budgeted = left is not None and left < self.timeout
+        seconds = left if left is not None and budgeted else self.timeout
+        if seconds <= 0:
+            raise RepositoryError(
+                f"{action} git repository {self.repo_label} was not started: "
+                f"{current_budget()} was spent"
+            )
         try:
             process = subprocess.Popen(
                 list(command),
@@ -208,13 +220,17 @@ class GitCommand:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
-        watchdog = threading.Timer(self.timeout, stop)
+        watchdog = threading.Timer(seconds, stop)
         watchdog.daemon = True
         watchdog.start()
         try:
             stdout, stderr = process.communicate(stdin)
         finally:
             watchdog.cancel()
+        if expired.is_set() and budgeted:
+            raise RepositoryError(
+                f"{action} git repository {self.repo_label} was stopped: {current_budget()} ran out"
+            )
         if expired.is_set():
             raise RepositoryError(
                 f"{action} git repository {self.repo_label} timed out after {self.timeout:g}s"

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, DeadlineClient
 from kargo_dagster.clients.github_pull_requests import GitHubProvider
 from kargo_dagster.clients.gitlab_merge_requests import GitLabProvider
 from kargo_dagster.clients.pull_requests import (
@@ -63,6 +64,7 @@ def git_provider(
     name: str | None = None,
     insecure_skip_tls_verify: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float = DEFAULT_REQUEST_DEADLINE,
     transport: httpx.BaseTransport | None = None,
 ) -> GitHubProvider | GitLabProvider:
     """The provider client for ``repo_url``.
@@ -72,7 +74,8 @@ def git_provider(
         token: The API token (the git credentials' password), or empty for anonymous calls.
         name: The provider's name; inferred from the URL's host when None.
         insecure_skip_tls_verify: Do not verify the server's certificate.
-        timeout: Seconds per request.
+        timeout: Seconds for each read of a request.
+        deadline: Seconds each request may take in all.
         transport: An httpx transport, for tests.
 
     Raises:
@@ -91,7 +94,8 @@ def git_provider(
             f"git provider {chosen!r} is not supported by kargo-dagster (only "
             f"{' and '.join(SUPPORTED)}) for {shown}"
         )
-    client = httpx.Client(
+    client = DeadlineClient(
+        deadline=deadline,
         verify=not insecure_skip_tls_verify,
         timeout=timeout,
         transport=transport,

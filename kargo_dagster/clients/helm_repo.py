@@ -15,6 +15,11 @@ from types import TracebackType
 
 import httpx
 
+from kargo_dagster.clients.deadlines import (
+    DEFAULT_REQUEST_DEADLINE,
+    DeadlineClient,
+    RequestDeadlineExceeded,
+)
 from kargo_dagster.clients.helm_index import ChartIndex, parse_index
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import NO_CREDENTIALS, Credentials, CredentialStore
@@ -34,7 +39,8 @@ class HelmRepoClient:
     Args:
         credentials: Where repository credentials come from (kind ``helm``, sent with HTTP
             Basic authentication).
-        timeout: Seconds (or an ``httpx.Timeout``) allowed for each request.
+        timeout: Seconds (or an ``httpx.Timeout``) allowed for each read of a request.
+        deadline: Seconds each request may take in all, however steadily the server answers.
         transport: An httpx transport replacing the network, for tests of answers that no
             real server gives.
 
@@ -48,9 +54,11 @@ class HelmRepoClient:
         credentials: CredentialStore = NO_CREDENTIALS,
         *,
         timeout: float | httpx.Timeout = 30.0,
+        deadline: float = DEFAULT_REQUEST_DEADLINE,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._credentials = credentials
+        self._deadline = deadline
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._transport = transport
         self._clients: dict[bool, httpx.Client] = {}
@@ -136,7 +144,8 @@ class HelmRepoClient:
 
     def _client(self, verify: bool) -> httpx.Client:
         if verify not in self._clients:
-            self._clients[verify] = httpx.Client(
+            self._clients[verify] = DeadlineClient(
+                deadline=self._deadline,
                 transport=self._transport,
                 verify=verify,
                 timeout=self._timeout,
@@ -178,6 +187,8 @@ class HelmRepoClient:
         self, repo_url: str, exc: httpx.HTTPError, credentials: Credentials | None
     ) -> RepositoryError:
         where = f"Helm chart repository {_label(repo_url)}"
+        if isinstance(exc, RequestDeadlineExceeded):
+            return RepositoryError(f"{where} was too slow while its index was read: {exc}")
         if isinstance(exc, httpx.TimeoutException):
             seconds = self._timeout.read or self._timeout.connect
             return RepositoryError(

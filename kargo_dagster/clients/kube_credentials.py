@@ -4,7 +4,8 @@ Kargo looks for repository credentials in Secrets labelled ``kargo.akuity.io/cre
 (``git``, ``helm`` or ``image``) in the Project's namespace, then in shared namespaces. Each
 Secret holds ``repoURL`` (``repoURLIsRegex: "true"`` makes it a regular expression),
 ``username`` and ``password``. Secrets are listed once per namespace and cached for a short
-time, so a sensor tick costs at most one API call per namespace.
+time, so a sensor tick costs at most one API call per namespace. Each call has a read
+timeout and a total deadline (:mod:`kargo_dagster.clients.kube_deadlines`).
 """
 
 import base64
@@ -18,6 +19,8 @@ from typing import cast
 import kubernetes
 from pydantic import SecretStr
 
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDeadlineExceeded
+from kargo_dagster.clients.kube_deadlines import call_within
 from kargo_dagster.credentials import CredentialRule, Credentials, CredentialType
 from kargo_dagster.errors import CredentialsError
 
@@ -41,6 +44,8 @@ class KubernetesCredentialStore:
         namespaces: Where to look, in order (the Project's namespace first, then shared ones).
         ttl_seconds: How long a namespace's Secrets are reused before they are listed again.
         clock: The time source (seconds), replaceable in tests.
+        request_timeout: Seconds allowed for each read of a request.
+        request_deadline: Seconds each request may take in all.
     """
 
     def __init__(
@@ -50,8 +55,13 @@ class KubernetesCredentialStore:
         *,
         ttl_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        request_timeout: float = 10.0,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
     ) -> None:
+        self._api_client = api_client
         self._core = kubernetes.client.CoreV1Api(api_client)
+        self._timeout = request_timeout
+        self._deadline = request_deadline
         self._namespaces = list(namespaces)
         self._ttl = ttl_seconds
         self._clock = clock
@@ -72,15 +82,29 @@ class KubernetesCredentialStore:
         if cached is not None and now - cached.fetched_at < self._ttl:
             return cached.rules
         try:
+            answer = call_within(
+                self._core.list_namespaced_secret,
+                namespace,
+                label_selector=CRED_TYPE_LABEL,
+                method="GET",
+                host=str(self._api_client.configuration.host),
+                timeout=self._timeout,
+                deadline=self._deadline,
+            )
             secrets = cast(
                 kubernetes.client.V1SecretList,
-                self._core.list_namespaced_secret(namespace, label_selector=CRED_TYPE_LABEL),
+                self._api_client.deserialize(answer, "V1SecretList"),
             )
         except kubernetes.client.ApiException as error:
             # The body of an API error may echo request data; report the status only.
             raise CredentialsError(
                 f"cannot list credential Secrets in namespace {namespace} "
                 f"(Kubernetes API answered {error.status} {error.reason})"
+            ) from None
+        except RequestDeadlineExceeded as error:
+            raise CredentialsError(
+                f"the Kubernetes API was too slow to list credential Secrets in namespace "
+                f"{namespace}: {error}"
             ) from None
         except Exception as error:  # noqa: BLE001 - urllib3 raises many kinds for one cause
             raise CredentialsError(

@@ -16,6 +16,7 @@ from types import TracebackType
 
 import httpx
 
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
 from kargo_dagster.clients.oci_cache import ImageCache
 from kargo_dagster.clients.oci_http import RegistryHTTP, Target
 from kargo_dagster.clients.oci_repository import Repository
@@ -36,7 +37,9 @@ class RegistryClient:
         credentials: Where repository credentials come from (looked up per repository).
         transport: An httpx transport replacing the network, for tests of answers that no
             real registry gives.
-        timeout: Seconds (or an ``httpx.Timeout``) allowed for each request.
+        timeout: Seconds (or an ``httpx.Timeout``) allowed for each read of a request.
+        deadline: Seconds each request may take in all, however steadily the registry
+            answers.
         cache: Image metadata kept across polls; a fresh one when omitted.
         insecure_registries: ``host[:port]`` entries to reach over plain HTTP.
         page_size: How many tags to ask for per page (``n=``).
@@ -51,12 +54,13 @@ class RegistryClient:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout = 30.0,
+        deadline: float = DEFAULT_REQUEST_DEADLINE,
         cache: ImageCache | None = None,
         insecure_registries: Collection[str] = (),
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
         self._credentials = credentials
-        self._http = RegistryHTTP(transport=transport, timeout=timeout)
+        self._http = RegistryHTTP(transport=transport, timeout=timeout, deadline=deadline)
         self.cache = cache if cache is not None else ImageCache()
         self._insecure_registries = tuple(insecure_registries)
         self._page_size = page_size

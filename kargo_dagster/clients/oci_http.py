@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from kargo_dagster.clients.deadlines import (
+    DEFAULT_REQUEST_DEADLINE,
+    DeadlineClient,
+    RequestDeadlineExceeded,
+)
 from kargo_dagster.clients.oci_auth import Challenge, TokenCache, TokenKey, parse_challenge
 from kargo_dagster.clients.oci_auth import parse_token_response as _parse_token
 from kargo_dagster.clients.registry_ref import RegistryRef
@@ -61,7 +66,8 @@ class RegistryHTTP:
 
     Args:
         transport: An httpx transport to use instead of the network (tests only).
-        timeout: Seconds (or an ``httpx.Timeout``) for each request.
+        timeout: Seconds (or an ``httpx.Timeout``) for each read of a request.
+        deadline: Seconds each request may take in all (a redirect is another request).
         tokens: Where bearer tokens are cached.
     """
 
@@ -70,9 +76,11 @@ class RegistryHTTP:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout = 30.0,
+        deadline: float = DEFAULT_REQUEST_DEADLINE,
         tokens: TokenCache | None = None,
     ) -> None:
         self._transport = transport
+        self._deadline = deadline
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._clients: dict[bool, httpx.Client] = {}
         self.tokens = tokens or TokenCache()
@@ -90,7 +98,8 @@ class RegistryHTTP:
 
     def _client(self, verify: bool) -> httpx.Client:
         if verify not in self._clients:
-            self._clients[verify] = httpx.Client(
+            self._clients[verify] = DeadlineClient(
+                deadline=self._deadline,
                 transport=self._transport,
                 verify=verify,
                 timeout=self._timeout,
@@ -245,6 +254,8 @@ class RegistryHTTP:
     ) -> RepositoryError:
         host = target.ref.host
         where = f"{action} image repository {target.label}"
+        if isinstance(exc, RequestDeadlineExceeded):
+            return RepositoryError(f"registry {host} was too slow while {where}: {exc}")
         if isinstance(exc, httpx.TimeoutException):
             connecting = isinstance(exc, httpx.ConnectTimeout)
             seconds = (self._timeout.connect if connecting else self._timeout.read) or 0.0

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from kargo_dagster.clients.deadlines import RequestDeadlineExceeded
 from kargo_dagster.clients.pull_requests import GitProviderError
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.redaction import header_secrets, mask_secrets, redact_text
@@ -87,6 +88,12 @@ class ProviderClient:
         """
         try:
             response = self.client.request(method, url, headers=self.headers, **kwargs)
+        except RequestDeadlineExceeded as error:
+            raise GitProviderError(
+                f"{self.provider_label} API for {self.repo_label} was too slow while trying "
+                f"to {action}: {error}",
+                retryable=True,
+            ) from None
         except httpx.HTTPError as error:
             raise GitProviderError(
                 f"{self.provider_label} API for {self.repo_label} is unreachable while trying "

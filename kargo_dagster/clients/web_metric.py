@@ -6,7 +6,9 @@
 * ``url``; ``method`` (default ``GET``); ``headers`` as ``[{key, value}]`` (a later key
   replaces an earlier one); ``body`` (text) or ``jsonBody`` (any JSON, sent with
   ``Content-Type: application/json``), only with ``POST`` or ``PUT`` and not both;
-  ``timeoutSeconds`` (default 10); ``insecure`` (no TLS verification); redirects are followed;
+  ``timeoutSeconds`` (default 10), for each whole request, body included, as Go's
+  ``http.Client.Timeout`` bounds it (the OAuth2 token request has as long again);
+  ``insecure`` (no TLS verification); redirects are followed;
 * ``authentication.oauth2`` (``tokenUrl``, ``clientId``, ``clientSecret``, ``scopes``): a
   client-credentials token is fetched for each measurement and sent as a bearer token;
 * a JSON answer is narrowed by ``jsonPath`` (default ``{$}``, the whole document) and the
@@ -34,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from kargo_dagster.clients.deadlines import DeadlineClient, RequestDeadlineExceeded
 from kargo_dagster.redaction import basic_auth_secrets, header_secrets, mask_secrets, redact_text
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "WebMeasurement", "WebMetricProvider", "select_json_path"]
@@ -126,7 +129,8 @@ class WebMetricProvider:
         )
         where = f"{method} {_shown(url)}"
         try:
-            with httpx.Client(
+            with DeadlineClient(
+                deadline=timeout,
                 transport=self._transport,
                 verify=not web.get("insecure"),
                 timeout=timeout,
@@ -138,6 +142,8 @@ class WebMetricProvider:
                     secrets.append(token)  # sent from here on, so masked from here on
                     headers["Authorization"] = f"Bearer {token}"
                 response = client.request(method, url, headers=headers, content=content)
+        except RequestDeadlineExceeded as error:
+            raise _Refused(f"request timed out: {error}") from None
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
             raise _Refused(f"{where} failed: {_describe(error)}") from error
         if not 200 <= response.status_code < 300:

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Collection, Hashable
 from pathlib import Path
 
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
 from kargo_dagster.clients.git_mirror import GitMirrors
 from kargo_dagster.clients.helm_repo import HelmRepoClient
 from kargo_dagster.clients.oci_client import RegistryClient
@@ -39,12 +40,19 @@ def build_subscribers(
     work_dir: Path,
     insecure_registries: Collection[str] = (),
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    deadline: float = DEFAULT_REQUEST_DEADLINE,
 ) -> Subscribers:
-    """Subscribers backed by real clients: OCI registries, Helm repositories, git mirrors."""
+    """Subscribers backed by real clients: OCI registries, Helm repositories, git mirrors.
+
+    ``timeout`` bounds each read of an HTTP request, ``deadline`` each request in all.
+    """
     registry = RegistryClient(
-        credentials, timeout=timeout, insecure_registries=tuple(insecure_registries)
+        credentials,
+        timeout=timeout,
+        deadline=deadline,
+        insecure_registries=tuple(insecure_registries),
     )
-    helm = HelmRepoClient(credentials, timeout=timeout)
+    helm = HelmRepoClient(credentials, timeout=timeout, deadline=deadline)
     mirrors = GitMirrors(work_dir / "git", credentials)
 
     def oci_chart_tags(repository: str) -> list[str]:

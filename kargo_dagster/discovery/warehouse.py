@@ -4,6 +4,11 @@ Kargo's rules: each subscription lists its versions best first; Automatic creati
 element 0 of every subscription and creates Freight only when every subscription found
 something (and, here, none failed); Manual creation creates nothing. Which Freight already
 exists is the caller's question: the same artifacts always give the same Freight ID.
+
+A pass has a budget (:data:`DEFAULT_BUDGET_SECONDS` unless the caller sets one): every
+request and git command in it ends by the time the budget is spent, with an error naming the
+request and the budget, and subscriptions not started by then fail without being tried.
+Every request also has its own deadline (see :mod:`kargo_dagster.clients.deadlines`).
 """
 
 import time
@@ -11,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kargo_dagster.clients.deadlines import budget, spent_budget
 from kargo_dagster.discovery.artifacts import DiscoveredChart, DiscoveredCommit, DiscoveredImage
 from kargo_dagster.discovery.creation_criteria import criteria_satisfied
 from kargo_dagster.errors import DiscoveryError, RepositoryError
@@ -26,6 +32,9 @@ from kargo_dagster.spec import (
 )
 
 Discovered = DiscoveredImage | DiscoveredCommit | DiscoveredChart
+
+# Kargo's default Warehouse interval: a pass should not outlast the wait for the next one.
+DEFAULT_BUDGET_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -135,12 +144,29 @@ def _artifact_json(artifact: Discovered) -> dict[str, Any]:
     return artifact.to_freight().model_dump(by_alias=True, exclude_defaults=True)
 
 
-def discover_warehouse(warehouse: Warehouse, subscribers: Subscribers) -> WarehouseDiscovery:
-    """Discover every subscription of ``warehouse`` once.
+def discover_warehouse(
+    warehouse: Warehouse,
+    subscribers: Subscribers,
+    *,
+    budget_seconds: float | None = DEFAULT_BUDGET_SECONDS,
+) -> WarehouseDiscovery:
+    """Discover every subscription of ``warehouse`` once, within ``budget_seconds`` in all.
 
     A subscription that fails is reported in its outcome; the others still run, so one
-    broken repository does not hide what the rest found.
+    broken repository does not hide what the rest found. Once the budget is spent, the
+    request under way fails saying so, and the subscriptions after it are not tried.
+
+    Args:
+        warehouse: The Warehouse.
+        subscribers: How each kind of subscription is discovered.
+        budget_seconds: Seconds the whole pass may take; None for no budget.
     """
+    what = f"the discovery budget of Warehouse {warehouse.metadata.name!r}"
+    with budget(budget_seconds, what):
+        return _decide(warehouse, _discover(warehouse, subscribers))
+
+
+def _discover(warehouse: Warehouse, subscribers: Subscribers) -> tuple[SubscriptionOutcome, ...]:
     outcomes: list[SubscriptionOutcome] = []
     for index, subscription in enumerate(warehouse.spec.subscriptions):
         started = time.monotonic()
@@ -150,6 +176,11 @@ def discover_warehouse(warehouse: Warehouse, subscribers: Subscribers) -> Wareho
             "repo_url": redact_text(subscription.subscription.repo_url),
             "name": subscription.name or "",
         }
+        spent = spent_budget()
+        if spent is not None:
+            error = f"not tried: {spent} was spent before its turn"
+            outcomes.append(SubscriptionOutcome(**base, error=error))
+            continue
         try:
             found = tuple(subscribers.discover(subscription))
         except DiscoveryError as error:
@@ -166,7 +197,7 @@ def discover_warehouse(warehouse: Warehouse, subscribers: Subscribers) -> Wareho
         outcomes.append(
             SubscriptionOutcome(**base, found=found, seconds=time.monotonic() - started)
         )
-    return _decide(warehouse, tuple(outcomes))
+    return tuple(outcomes)
 
 
 def _decide(warehouse: Warehouse, outcomes: tuple[SubscriptionOutcome, ...]) -> WarehouseDiscovery:
