@@ -118,7 +118,7 @@ def _secret_exists() -> Callable[[str, str], bool]:
 
     def exists(namespace: str, name: str) -> bool:
         try:
-            core.read_namespaced_secret(name, namespace)
+            core.read_namespaced_secret(name, namespace, _request_timeout=10)
         except kubernetes.client.ApiException as error:
             if error.status == 404:
                 return False

@@ -237,6 +237,20 @@ class KargoResource(dg.ConfigurableResource):
         description="Registries (host[:port]) to reach over plain HTTP besides loopback ones",
     )
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_deadline_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long any one request (registry, Helm, Argo CD, Kubernetes) may take",
+    )
+    discovery_budget_seconds: float | None = Field(
+        default=50.0,
+        gt=0,
+        description=(
+            "How long one discovery of a Warehouse may take in all; below Dagster's sensor "
+            "timeout (DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS, 60 s), so a tick says which request "
+            "ran out; None: no budget"
+        ),
+    )
     groups: dict[str, list[str]] = Field(
         default_factory=dict,
         description=(
@@ -308,7 +322,10 @@ class KargoResource(dg.ConfigurableResource):
             settings = self.kubernetes_credentials
             stores.append(
                 KubernetesCredentialStore(
-                    credentials_api_client(settings), [project, *settings.shared_namespaces]
+                    credentials_api_client(settings),
+                    [project, *settings.shared_namespaces],
+                    request_timeout=self.request_timeout_seconds,
+                    request_deadline=self.request_deadline_seconds,
                 )
             )
         return ChainedCredentialStore(stores)
@@ -342,6 +359,7 @@ class KargoResource(dg.ConfigurableResource):
                 default_namespace=settings.namespace,
                 poll_interval=settings.poll_interval_seconds,
                 request_timeout=settings.request_timeout_seconds,
+                request_deadline=self.request_deadline_seconds,
                 verify_tls=False if rest.insecure_skip_tls_verify else verify,
             )
         # Imported here: the Kubernetes client is slow to import and often unused.
@@ -354,6 +372,7 @@ class KargoResource(dg.ConfigurableResource):
             default_namespace=settings.namespace,
             poll_interval=settings.poll_interval_seconds,
             request_timeout=settings.request_timeout_seconds,
+            request_deadline=self.request_deadline_seconds,
         )
 
 

@@ -86,6 +86,7 @@ def subscribers_for(kargo: KargoResource, project: str, warehouse: str) -> Subsc
             work_dir=kargo.resolved_work_dir(),
             insecure_registries=kargo.insecure_registries,
             timeout=kargo.request_timeout_seconds,
+            deadline=kargo.request_deadline_seconds,
         ),
     )
 
@@ -134,7 +135,9 @@ def build_warehouse_sensor(
             )
         subscribers = subscribers_for(kargo, project.name, name)
         requests_before = subscribers.requests_made()
-        result = discover_warehouse(warehouse, subscribers)
+        result = discover_warehouse(
+            warehouse, subscribers, budget_seconds=kargo.discovery_budget_seconds
+        )
         _log_outcomes(context, result)
         context.log.info(f"{subscribers.requests_made() - requests_before} HTTP request(s)")
         if result.failed:

@@ -33,6 +33,7 @@ import httpx
 import yaml
 from pydantic import Field
 
+from kargo_dagster.clients.deadlines import DeadlineClient
 from kargo_dagster.errors import ExpressionError, RetryableStepError, TerminalStepError
 from kargo_dagster.expressions.parser import parse
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
@@ -231,7 +232,9 @@ class HTTPRequest(StepKind[Config]):
         url = _with_query(config.url, list(config.query_params or ()))
         shown = redact_text(config.url)
         try:
-            with httpx.Client(
+            # Kargo's timeout bounds the whole request, as Go's http.Client.Timeout does.
+            with DeadlineClient(
+                deadline=timeout,
                 verify=not config.insecure_skip_tls_verify,
                 timeout=timeout,
                 proxy=config.proxy,

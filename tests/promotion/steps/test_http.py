@@ -13,6 +13,7 @@ from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.expressions import evaluate
 from kargo_dagster.promotion.step import StepContext
 from kargo_dagster.promotion.steps.http_request import STEP, Config, canonical_header
+from kargo_dagster.testing.dribbling_server import DribblingServer
 from tests.promotion.git_support import make_ctx, schema_errors
 
 
@@ -306,3 +307,11 @@ def test_oversized_responses_are_refused(tmp_path, server):
 )
 def test_header_names_are_canonical_like_gos(name, canonical):
     assert canonical_header(name) == canonical
+
+
+def test_the_timeout_bounds_the_whole_request_however_steadily_the_server_answers(tmp_path):
+    # One byte every half second never trips a read timeout; Kargo's timeout is the whole
+    # request's, as Go's http.Client.Timeout is.
+    with DribblingServer(interval=0.5, duration=60.0, phase="headers") as dribbling:
+        with pytest.raises(RetryableStepError, match=r"exceeded its deadline \(2 s\)"):
+            run(tmp_path, url=f"{dribbling.url}/slow", timeout="2s")
