@@ -18,7 +18,7 @@ from kargo_dagster.defs.freight_status import build_freight_status_sensor
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
 from kargo_dagster.defs.pipeline_view import build_pipeline_spec
 from kargo_dagster.defs.promotion_sensor import build_promotion_sensor
-from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.defs.resources import KargoResource, literal_secrets
 from kargo_dagster.defs.stage_assets import build_stage_asset
 from kargo_dagster.defs.stage_checks import build_stage_checks
 from kargo_dagster.defs.stage_jobs import PromoteJob, build_stage_jobs
@@ -141,6 +141,13 @@ def build_definitions(
     if not isinstance(kargo, KargoResource):
         raise KargoDagsterError(
             f"resources['kargo'] must be a KargoResource, not {type(kargo).__name__}"
+        )
+    literal = literal_secrets(kargo)
+    if literal:
+        raise KargoDagsterError(
+            f"KargoResource {', '.join(literal)}: give secrets as dg.EnvVar('NAME'); Dagster "
+            "stores a resource's settings with every run and shows them in the UI, and only "
+            "an environment variable's name is stored"
         )
     projects = [
         build_project_definitions(

@@ -391,6 +391,25 @@ def rollouts_api_client(settings: RolloutsSettings) -> "kubernetes.client.ApiCli
     )
 
 
+def literal_secrets(kargo: KargoResource) -> list[str]:
+    """The secret settings of ``kargo`` given as literal values rather than ``dg.EnvVar``.
+
+    Dagster keeps a resource's settings in every run's snapshot, in the instance's database,
+    and shows them in the UI; a ``dg.EnvVar`` is kept as the variable's name only.
+    """
+    secrets: list[tuple[str, str | None]] = [
+        (f"credentials[{i}].password", c.password) for i, c in enumerate(kargo.credentials)
+    ]
+    argocd = kargo.argocd
+    if argocd is not None and argocd.kubernetes is not None:
+        secrets.append(("argocd.kubernetes.token", argocd.kubernetes.token))
+    if argocd is not None and argocd.rest is not None:
+        secrets.append(("argocd.rest.token", argocd.rest.token))
+    if kargo.rollouts is not None and kargo.rollouts.kubernetes is not None:
+        secrets.append(("rollouts.kubernetes.token", kargo.rollouts.kubernetes.token))
+    return [name for name, value in secrets if value and not isinstance(value, dg.EnvVar)]
+
+
 def _resolved(value: str) -> str:
     # Sensors read this resource directly (building resources costs more than a quiet
     # discovery tick), so values given as dg.EnvVar are resolved here.

@@ -38,6 +38,7 @@ import yaml
 from kargo_dagster.credentials import Credentials, CredentialStore
 from kargo_dagster.errors import RetryableStepError, StepError, TerminalStepError
 from kargo_dagster.promotion.tools import run_tool
+from kargo_dagster.redaction import mask_secrets
 from kargo_dagster.urls.normalize import go_path_join, normalize_chart_repo_url
 
 __all__ = [
@@ -233,7 +234,8 @@ class HelmHome:
 
     Attributes:
         root: The private directory holding it all.
-        secrets: The passwords written into it, to scrub from messages.
+        secrets: What the credentials written into it look like in messages (each password,
+            and the base64 ``user:password`` of its Basic header and registry login).
         classic_repositories: How many classic repositories the repository file lists.
         plain_http: Whether every OCI registry of the chart speaks plain HTTP.
     """
@@ -255,10 +257,10 @@ class HelmHome:
         )
 
     def scrub(self, text: str) -> str:
-        """``text`` without any of the passwords of this home."""
-        for secret in self.secrets:
-            text = text.replace(secret, _MASK)
-        return text
+        """``text`` without any of the passwords of this home, in any form a request carries."""
+        # Not str.replace: helm and the servers it quotes may show a password percent-encoded
+        # (in a URL) or inside the base64 of a Basic header or a registry login.
+        return mask_secrets(text, self.secrets, mask=_MASK)
 
 
 def _credential_secret(credentials: Credentials) -> str:
@@ -278,6 +280,7 @@ def helm_home(
         root = Path(directory)
         repositories: dict[str, dict[str, str]] = {}
         logins: dict[str, Credentials] = {}
+        classic_credentials: list[Credentials] = []
         oci_hosts: list[str] = []
         for dependency in dependencies:
             repository = dependency.repository
@@ -288,6 +291,7 @@ def helm_home(
                     if found is not None:
                         entry["username"] = found.username
                         entry["password"] = _credential_secret(found)
+                        classic_credentials.append(found)
                 repositories[entry["name"]] = entry
             elif repository.startswith("oci://"):
                 host = oci_host(repository, dependency.name)
@@ -306,10 +310,10 @@ def helm_home(
             _write_private(root / "registry" / "config.json", _registry_config(logins))
         except OSError as error:
             raise RetryableStepError(f"cannot prepare Helm's home: {error.strerror}") from error
-        secrets = [e["password"] for e in repositories.values() if e.get("password")]
-        secrets += [_credential_secret(c) for c in logins.values() if _credential_secret(c)]
+        used = [*classic_credentials, *logins.values()]
+        secrets = tuple(dict.fromkeys(secret for c in used for secret in c.secrets()))
         plain = bool(oci_hosts) and all(serves_plain_http(h) for h in dict.fromkeys(oci_hosts))
-        yield HelmHome(root, tuple(secrets), len(repositories), plain)
+        yield HelmHome(root, secrets, len(repositories), plain)
 
 
 def _registry_config(logins: Mapping[str, Credentials]) -> str:

@@ -281,6 +281,9 @@ class GitOps:
     credentials: list[RepositoryCredentials]
 
 
+_GIT_PASSWORD = "KARGO_DAGSTER_CLUSTER_TEST_GIT_PASSWORD"
+
+
 def _split_credentials(url: str) -> tuple[str, list[RepositoryCredentials]]:
     # Manifests must not carry credentials; the resource hands them to git instead.
     parts = urlsplit(url)
@@ -289,8 +292,10 @@ def _split_credentials(url: str) -> tuple[str, list[RepositoryCredentials]]:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    # As an environment variable: the resource refuses literal secrets.
+    os.environ[_GIT_PASSWORD] = parts.password or ""
     rule = RepositoryCredentials(
-        type="git", repo_url=bare, username=parts.username, password=parts.password or ""
+        type="git", repo_url=bare, username=parts.username, password=dg.EnvVar(_GIT_PASSWORD)
     )
     return bare, [rule]
 

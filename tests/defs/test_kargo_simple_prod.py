@@ -54,7 +54,10 @@ def recorded(result: dg.ExecuteInProcessResult) -> tuple[list[tuple[str, str]], 
     return [(r.data["uses"], r.data["status"]) for r in records], outputs
 
 
-def test_the_kargo_simple_task_promotes_into_prod_through_a_pull_request(tmp_path, instance):
+def test_the_kargo_simple_task_promotes_into_prod_through_a_pull_request(
+    tmp_path, instance, monkeypatch
+):
+    monkeypatch.setenv("GH_TOKEN", TOKEN)
     remotes = tmp_path / "remotes"
     remote = GitRemote.create(remotes / "akuity", "kargo-simple")
     remote.commit(
@@ -70,7 +73,9 @@ def test_the_kargo_simple_task_promotes_into_prod_through_a_pull_request(tmp_pat
         kargo = KargoResource(
             work_dir=str(tmp_path / "work"),
             credentials=[
-                RepositoryCredentials(type="git", repo_url=repo_url, username="git", password=TOKEN)
+                RepositoryCredentials(
+                    type="git", repo_url=repo_url, username="git", password=dg.EnvVar("GH_TOKEN")
+                )
             ],
             credentials_from_env=False,
         )

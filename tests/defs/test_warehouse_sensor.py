@@ -165,8 +165,10 @@ def test_a_failing_registry_is_reported_and_backs_off(tmp_path, registry, instan
     assert instance.get_dynamic_partitions(PARTITIONS) == [key]
 
 
-def test_credentials_never_reach_the_instance(tmp_path, registry, instance):
+def test_credentials_never_reach_the_instance(tmp_path, registry, instance, monkeypatch):
     password = "pa55-Wo.rd-never-shown"
+    monkeypatch.setenv("WRONG", password + "x")
+    monkeypatch.setenv("RIGHT", password)
     name = unique("private/app")
     push_image(registry, name, "v1.0.0")
     with TokenAuthRegistry(registry, "robot", password) as private:
@@ -176,7 +178,7 @@ def test_credentials_never_reach_the_instance(tmp_path, registry, instance):
             repo,
             credentials=[
                 RepositoryCredentials(
-                    type="image", repo_url=repo, username="robot", password=password + "x"
+                    type="image", repo_url=repo, username="robot", password=dg.EnvVar("WRONG")
                 )
             ],
         )
@@ -187,7 +189,7 @@ def test_credentials_never_reach_the_instance(tmp_path, registry, instance):
             repo,
             credentials=[
                 RepositoryCredentials(
-                    type="image", repo_url=repo, username="robot", password=password
+                    type="image", repo_url=repo, username="robot", password=dg.EnvVar("RIGHT")
                 )
             ],
         )

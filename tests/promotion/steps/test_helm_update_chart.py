@@ -5,12 +5,15 @@ certificate made for the test and trusted through ``SSL_CERT_FILE``); OCI charts
 a local docker-registry behind a token-authenticating front.
 """
 
+import base64
 import logging
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from pydantic import SecretStr
@@ -324,3 +327,51 @@ def test_missing_helm_names_the_tool_and_how_to_install_it(tmp_path, home, monke
         StepError, match=r"helm is needed to update Helm chart dependencies.*install"
     ):
         run(ctx)
+
+
+# A helm that shows what it would send, as a verbose helm or a server quoting the request does:
+# each repository's password percent-encoded in a URL, and the registry logins (the base64 of
+# ``user:password``) as they are written. Real helm prints none of this when it works.
+TALKATIVE_HELM = """\
+import json, os, sys
+from urllib.parse import quote
+repositories = json.load(open(os.environ["HELM_REPOSITORY_CONFIG"]))["repositories"]
+for repository in repositories:
+    password = quote(repository.get("password", ""), safe="")
+    print(f"GET {repository['url']}/index.yaml?token={password}: 401", file=sys.stderr)
+print(open(os.environ["HELM_REGISTRY_CONFIG"]).read(), file=sys.stderr)
+sys.exit(1)
+"""
+
+
+def test_passwords_are_masked_in_every_form_helm_may_show_them(tmp_path, home):
+    # Characters that percent-encoding changes, so the encoded form differs from the password.
+    classic, registry = "h3lm/pa ss+w@rd", "0ci/t0k en+x"
+    https, oci = "https://127.0.0.1:1/charts", "oci://127.0.0.1:1/charts"
+    store = StaticCredentialStore(
+        (
+            helm_rule(https, classic),
+            CredentialRule("helm", f"{oci}/lib", Credentials("robot", SecretStr(registry))),
+        )
+    )
+    helm = tmp_path / "helm"
+    helm.write_text(f"#!{sys.executable}\n{TALKATIVE_HELM}")
+    helm.chmod(0o755)
+    ctx = replace(context(tmp_path, store), tools=ToolPaths(helm=str(helm)))
+    write_chart(ctx, ("library", "1.0.0", https), ("lib", "1.0.0", oci))
+
+    with pytest.raises(RetryableStepError) as caught:
+        run(ctx)
+
+    message = str(caught.value)
+    # What helm said is there, with every shape of both passwords masked.
+    assert f"GET {https}/index.yaml?token=*****: 401" in message
+    assert '"127.0.0.1:1": {"auth": "*****"}' in message
+    login = base64.b64encode(f"robot:{registry}".encode()).decode()
+    for password, shapes in (
+        (classic, [classic, quote(classic, safe="")]),
+        (registry, [registry, quote(registry, safe=""), login, login.rstrip("=")]),
+    ):
+        for shape in shapes:
+            assert shape not in message, (password, shape)
+    assert list(home.iterdir()) == []
