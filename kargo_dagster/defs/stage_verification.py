@@ -20,6 +20,7 @@ analysis, as each Kargo verification (and re-verification) does.
 
 import contextlib
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from typing import Any, cast
@@ -196,14 +197,28 @@ def _run_to_the_end(
     # Imported here: the Kubernetes client is slow to import and often unused.
     import kubernetes
 
+    from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
+    from kargo_dagster.clients.kube_deadlines import call_within
+
     timeout = settings.request_timeout_seconds
     api = kubernetes.client.CustomObjectsApi(api_client)
+    host = str(api_client.configuration.host)
+
+    def within(method: str, call: Any, *args: Any) -> dict[str, Any]:
+        # Each request has a total deadline, however steadily the API server answers.
+        answer = call_within(
+            call,
+            *args,
+            method=method,
+            host=host,
+            timeout=timeout,
+            deadline=DEFAULT_REQUEST_DEADLINE,
+        )
+        return cast("dict[str, Any]", json.loads(answer.data))
+
     try:
-        created = cast(
-            "dict[str, Any]",
-            api.create_namespaced_custom_object(
-                _GROUP, _VERSION, namespace, _PLURAL, run, _request_timeout=timeout
-            ),
+        created = within(
+            "POST", api.create_namespaced_custom_object, _GROUP, _VERSION, namespace, _PLURAL, run
         )
         name = created["metadata"]["name"]
         deadline = time.monotonic() + settings.timeout_seconds
@@ -217,11 +232,14 @@ def _run_to_the_end(
                     _terminate(api, namespace, name, timeout)
                     return _timed_out(result, settings.timeout_seconds), name
                 time.sleep(settings.poll_interval_seconds)
-                created = cast(
-                    "dict[str, Any]",
-                    api.get_namespaced_custom_object(
-                        _GROUP, _VERSION, namespace, _PLURAL, name, _request_timeout=timeout
-                    ),
+                created = within(
+                    "GET",
+                    api.get_namespaced_custom_object,
+                    _GROUP,
+                    _VERSION,
+                    namespace,
+                    _PLURAL,
+                    name,
                 )
         except BaseException:
             # Terminating the Dagster run aborts the verification, as aborting it in Kargo
