@@ -26,9 +26,9 @@ import urllib3
 
 from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDeadlineExceeded
 from kargo_dagster.clients.kube_deadlines import KubeAnswer, call_within
-from kargo_dagster.clients.kube_errors import connection_cause, status_body
+from kargo_dagster.clients.kube_errors import client_secrets, connection_cause, status_body
 from kargo_dagster.errors import VerificationError
-from kargo_dagster.redaction import redact_text, redact_url
+from kargo_dagster.redaction import mask_secrets, redact_url
 
 __all__ = ["ClusterTemplates"]
 
@@ -59,6 +59,7 @@ class ClusterTemplates:
     ) -> None:
         self._api_client = api_client
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._secrets = client_secrets(api_client)
         self._timeout = request_timeout
         self._deadline = request_deadline
         self._host = str(api_client.configuration.host)
@@ -140,11 +141,13 @@ class ClusterTemplates:
         status = int(error.status or 0)
         if status == 0:
             # The client reports TLS failures as status 0 with the cause in ``reason``.
-            raise VerificationError(
-                f"cannot reach {self.where} to get {what}: {redact_text(str(error.reason))}"
-            ) from None
+            reason = mask_secrets(str(error.reason), self._secrets, mask="*****")
+            raise VerificationError(f"cannot reach {self.where} to get {what}: {reason}") from None
         body = status_body(error)
-        message = redact_text(str(body.get("message") or error.reason or "")).strip()
+        message = mask_secrets(
+            str(body.get("message") or error.reason or ""), self._secrets, mask="*****"
+        )
+        message = message.strip()
         if status == 404:
             details = body.get("details")
             named = details.get("name") if isinstance(details, dict) else None

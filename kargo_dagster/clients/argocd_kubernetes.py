@@ -27,8 +27,8 @@ from kargo_dagster.clients.argocd_applications import (
 )
 from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDeadlineExceeded
 from kargo_dagster.clients.kube_deadlines import KubeAnswer, call_within
-from kargo_dagster.clients.kube_errors import connection_cause, status_body
-from kargo_dagster.redaction import redact_text, redact_url
+from kargo_dagster.clients.kube_errors import client_secrets, connection_cause, status_body
+from kargo_dagster.redaction import mask_secrets, redact_url
 
 __all__ = ["KubernetesArgoCDApplications"]
 
@@ -60,6 +60,7 @@ class KubernetesArgoCDApplications:
         self.poll_interval = poll_interval
         self._api_client = api_client
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._secrets = client_secrets(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._timeout = request_timeout
         self._deadline = request_deadline
@@ -167,12 +168,16 @@ class KubernetesArgoCDApplications:
         status = int(error.status or 0)
         if status == 0:
             # The client reports TLS failures as status 0 with the cause in ``reason``.
+            reason = mask_secrets(str(error.reason), self._secrets, mask="*****")
             return ArgoCDError(
-                f"cannot reach {self.where} to {doing}: {redact_text(str(error.reason))}",
+                f"cannot reach {self.where} to {doing}: {reason}",
                 retryable=True,
             )
         body = status_body(error)
-        message = redact_text(str(body.get("message") or error.reason or "")).strip()
+        message = mask_secrets(
+            str(body.get("message") or error.reason or ""), self._secrets, mask="*****"
+        )
+        message = message.strip()
         if status == 404 and not _names_object(error, ""):
             return ArgoCDError(
                 f"cannot {doing}: {self.where} does not serve Argo CD Applications "

@@ -11,7 +11,25 @@ from typing import Any
 import kubernetes
 import urllib3
 
-__all__ = ["connection_cause", "status_body"]
+from kargo_dagster.redaction import basic_auth_secrets, header_secrets
+
+__all__ = ["client_secrets", "connection_cause", "status_body"]
+
+
+def client_secrets(api_client: kubernetes.client.ApiClient) -> tuple[str, ...]:
+    """What the client sends that an API server (or a proxy in front of it) may echo back:
+    its bearer token or API keys in their header forms, and a basic-auth password."""
+    configuration = api_client.configuration
+    secrets: list[str] = []
+    prefixes = configuration.api_key_prefix or {}
+    for name, key in (configuration.api_key or {}).items():
+        if key:
+            prefix = prefixes.get(name)
+            secrets.extend(header_secrets(f"{prefix} {key}" if prefix else str(key)))
+    if configuration.password:
+        secrets.extend(basic_auth_secrets(configuration.username or "", configuration.password))
+        secrets.append(configuration.password)
+    return tuple(dict.fromkeys(secrets))
 
 
 def status_body(error: kubernetes.client.ApiException) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from urllib.parse import quote
 import pytest
 from pydantic import SecretStr
 
+from kargo_dagster.clients.analysis_templates import ClusterTemplates
 from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
 from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
 from kargo_dagster.clients.git_mirror import GitMirrors
 from kargo_dagster.clients.git_providers import GitProviderError, git_provider
@@ -24,7 +26,8 @@ from kargo_dagster.credentials import (
     CredentialType,
     StaticCredentialStore,
 )
-from kargo_dagster.errors import RepositoryError
+from kargo_dagster.errors import RepositoryError, VerificationError
+from kargo_dagster.testing.kube_client_config import api_client
 from tests.clients.echo_server import (
     CREDENTIAL_FORMS,
     ISSUED_TOKEN,
@@ -134,3 +137,20 @@ def test_a_web_metric_never_shows_its_token() -> None:
     assert "received non 2xx response code: 403" in message
     leaked = [form for form in encodings(TOKEN) if form in message]
     assert not leaked and "xxxxx" in message, message
+
+
+def test_the_kubernetes_api_echoing_the_bearer_token() -> None:
+    # Argo CD's Applications and AnalysisTemplates read through the Kubernetes API: a server
+    # (or a proxy in front of it) that echoes the token has it masked in every form.
+    with EchoServer(status=500) as server:
+        client = api_client(server.url)
+        # As the kubeconfig loader sets it: the whole header value.
+        client.configuration.api_key = {"authorization": f"Bearer {TOKEN}"}
+        applications = KubernetesArgoCDApplications(client, request_timeout=5)
+        with pytest.raises(ArgoCDError) as argocd:
+            applications.get("argocd", "app")
+        with pytest.raises(VerificationError) as templates:
+            ClusterTemplates(client, request_timeout=5).analysis_template("demo", "smoke")
+    assert server.received and all(seen == f"Bearer {TOKEN}" for seen in server.received)
+    assert_masked(str(argocd.value), encodings(TOKEN))
+    assert_masked(str(templates.value), encodings(TOKEN))
