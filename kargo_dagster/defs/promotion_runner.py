@@ -86,6 +86,7 @@ def promote(
         git_cache_dir=work_dir / "git-cache",
         log=context.log,  # type: ignore[arg-type]
         argocd=argocd,
+        attempt_budget_seconds=kargo.step_budget_seconds,
     )
     try:
         return run_promotion(

@@ -251,6 +251,14 @@ class KargoResource(dg.ConfigurableResource):
             "ran out; None: no budget"
         ),
     )
+    step_budget_seconds: float | None = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "How long one attempt of a promotion step may take in all; every request and git "
+            "command it makes ends by then, naming the step; None: no budget"
+        ),
+    )
     groups: dict[str, list[str]] = Field(
         default_factory=dict,
         description=(

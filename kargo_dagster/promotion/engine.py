@@ -42,6 +42,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kargo_dagster.clients.argocd_applications import ArgoCDApplications
+from kargo_dagster.clients.deadlines import budget
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import (
     ExpressionError,
@@ -102,6 +103,8 @@ class PromotionServices:
         log: Where the engine and the steps log.
         argocd: Argo CD's Applications, for ``argocd-update`` and ``argocd-wait``; None
             when no Argo CD connection is configured (those steps then fail saying so).
+        attempt_budget_seconds: How long one attempt of a step may take in all: every
+            request and git command it makes ends by then, saying so (None: no bound).
     """
 
     credentials: CredentialStore = NO_CREDENTIALS
@@ -112,6 +115,7 @@ class PromotionServices:
         default_factory=lambda: logging.getLogger("kargo_dagster.promotion")
     )
     argocd: ArgoCDApplications | None = None
+    attempt_budget_seconds: float | None = 900.0
 
 
 class _ContextError(TerminalStepError):
@@ -296,7 +300,11 @@ class _Promotion:
             execution.attempts += 1
             try:
                 config, env = self.config_for(step, kind)
-                outputs = kind.run(self.context_for(step, execution, env), config)
+                with budget(
+                    self.services.attempt_budget_seconds,
+                    f"the budget of step {step.alias!r} ({step.uses})",
+                ):
+                    outputs = kind.run(self.context_for(step, execution, env), config)
             except _ContextError as error:
                 self.finish(execution, "Errored", str(error))
             except TerminalStepError as error:

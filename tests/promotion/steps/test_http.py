@@ -11,9 +11,13 @@ import pytest
 
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.expressions import evaluate
+from kargo_dagster.promotion.engine import PromotionServices, run_promotion
+from kargo_dagster.promotion.expansion import PlannedStep
+from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.step import StepContext
 from kargo_dagster.promotion.steps.http_request import STEP, Config, canonical_header
 from kargo_dagster.testing.dribbling_server import DribblingServer
+from tests.promotion.engine_support import PROMOTION
 from tests.promotion.git_support import make_ctx, schema_errors
 
 
@@ -315,3 +319,26 @@ def test_the_timeout_bounds_the_whole_request_however_steadily_the_server_answer
     with DribblingServer(interval=0.5, duration=60.0, phase="headers") as dribbling:
         with pytest.raises(RetryableStepError, match=r"exceeded its deadline \(2 s\)"):
             run(tmp_path, url=f"{dribbling.url}/slow", timeout="2s")
+
+
+def test_a_step_attempt_ends_within_its_budget_naming_the_step(tmp_path):
+    # The request's own timeout is a minute; the step's budget is two seconds.
+    with DribblingServer(interval=0.5, duration=60.0, phase="headers") as dribbling:
+        result = run_promotion(
+            steps=[
+                PlannedStep(
+                    alias="call",
+                    uses="http",
+                    config={"url": f"{dribbling.url}/slow", "timeout": "60s"},
+                )
+            ],
+            registry=StepRegistry([STEP]),
+            promotion=PROMOTION,
+            stage_vars=[],
+            template_vars=[],
+            services=PromotionServices(attempt_budget_seconds=2),
+            work_root=tmp_path,
+        )
+    [call] = result.steps
+    assert call.status == "Errored"
+    assert "exceeded the budget of step 'call' (http) (2 s)" in (call.message or "")
