@@ -17,6 +17,9 @@ from kargo_dagster.spec.locations import MAX_DOCUMENTS, read_documents
 from kargo_dagster.spec.yaml_nodes import MAX_ALIASED_NODES, MAX_DEPTH, MAX_NODES
 from tests.spec.manifests import PROJECT, WAREHOUSE, join
 
+# Seconds that only an unbounded expansion or a quadratic reading could take here (they
+# took half a minute and more before the limits); the reads themselves take milliseconds.
+HUNG = 20
 KARGO = "apiVersion: kargo.akuity.io/v1alpha1\n"
 
 # Nine levels of ten aliases each: a billion "lol"s from under 1 KB.
@@ -42,7 +45,8 @@ def test_a_billion_laughs_stops_at_the_alias_limit_at_once(here: Path) -> None:
     assert len(BILLION_LAUGHS) < 1024
     started = time.monotonic()
     (problem,) = _problems(here, BILLION_LAUGHS)
-    assert time.monotonic() - started < 1
+    # Not a speed target: expanding the aliases first would take minutes and gigabytes.
+    assert time.monotonic() - started < HUNG
     assert problem.startswith("f.yaml:5: (document): the aliases in the file stand for more ")
     assert f"the limit is {MAX_ALIASED_NODES:,}" in problem
 
@@ -95,7 +99,7 @@ def test_a_file_of_more_than_the_node_limit_is_refused(here: Path) -> None:
 def test_400_levels_of_nesting_stop_at_the_depth_limit(here: Path, nesting: str, line: int) -> None:
     started = time.monotonic()
     (problem,) = _problems(here, PROJECT + nesting + "\n")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < HUNG
     assert problem == (
         f"f.yaml:{line}: (document): lists and mappings nested more than {MAX_DEPTH} levels "
         f"deep, aliases expanded (the limit is {MAX_DEPTH}); a manifest needs far fewer: "
@@ -141,7 +145,8 @@ def test_a_large_file_with_a_syntax_error_is_reported_quickly(here: Path) -> Non
     lines = "".join(f"# comment {n}\n" for n in range(200_000))
     started = time.monotonic()
     (problem,) = _problems(here, PROJECT + lines + "a: [\n")
-    assert time.monotonic() - started < 2
+    # Not a speed target: the slower parser's reading took half a minute here.
+    assert time.monotonic() - started < HUNG
     assert problem.startswith("f.yaml:200006: (document): invalid YAML: ")
 
 

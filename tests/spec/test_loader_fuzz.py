@@ -1,4 +1,4 @@
-"""Mutated Kargo examples: the loader reads each one or raises ManifestError, and quickly.
+"""Mutated Kargo examples: the loader reads each one or raises ManifestError, and never hangs.
 
 Each case starts from one example (its files joined into one stream, so that some mutants
 still load) and applies a few random edits: lines deleted or repeated, characters swapped,
@@ -8,7 +8,6 @@ type. The generator is seeded, so a failure names a case that can be replayed.
 
 import random
 import signal
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,8 +27,7 @@ EXAMPLES = [
     FIXTURES / "pipelines" / "shop",
 ]
 SEEDS = range(4)
-SECONDS_PER_SEED = 3.5  # four seeds stay under 15 s run one after the other
-SLOWEST_LOAD = 2.0  # seconds; the loads here take milliseconds, a limit breach a few more
+CASES_PER_SEED = 300  # a few milliseconds each: the four seeds take seconds
 HANG = 10  # seconds after which a load counts as hung and is interrupted
 
 TAGS = [
@@ -214,22 +212,17 @@ def _load(path: Path) -> list[ManifestProblem]:
 def test_mutated_examples_load_or_raise_manifest_error(seed: int, tmp_path: Path) -> None:
     rng = random.Random(seed)
     examples = _examples()
-    deadline = time.monotonic() + SECONDS_PER_SEED
-    cases = 0
-    while time.monotonic() < deadline:
+    # A fixed number of cases, not a time window, and no limit on each load's time but the
+    # hang alarm: what the test asserts must not depend on how busy the machine is.
+    for number in range(CASES_PER_SEED):
         text, applied = _mutant(rng.choice(examples), rng)
-        path = tmp_path / f"case-{cases}.yaml"
+        path = tmp_path / f"case-{number}.yaml"
         path.write_text(text, encoding="utf-8")
-        started = time.monotonic()
         with _interrupted_after(HANG):
             problems = _load(path)
-        elapsed = time.monotonic() - started
-        case = f"seed {seed}, case {cases} ({', '.join(applied)}): {path}"
-        assert elapsed < SLOWEST_LOAD, f"{case} took {elapsed:.1f} s"
+        case = f"seed {seed}, case {number} ({', '.join(applied)}): {path}"
         for problem in problems:
             assert problem.file == str(path), f"{case}: {problem}"
             assert problem.line >= 1, f"{case}: {problem}"
             assert problem.message, f"{case}: {problem}"
         path.unlink()
-        cases += 1
-    assert cases >= 100, f"only {cases} cases in {SECONDS_PER_SEED} s"
