@@ -6,6 +6,7 @@ depending on its upstream Stages (or the Warehouse, for ``direct``); and the ``h
 ``verified`` checks on every Stage asset.
 """
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -23,9 +24,11 @@ from kargo_dagster.defs.stage_assets import build_stage_asset
 from kargo_dagster.defs.stage_checks import build_stage_checks
 from kargo_dagster.defs.stage_jobs import PromoteJob, build_stage_jobs
 from kargo_dagster.defs.warehouse_sensors import build_warehouse_sensor
-from kargo_dagster.errors import KargoDagsterError, ManifestError
+from kargo_dagster.errors import KargoDagsterError, ManifestError, ManifestProblem
 from kargo_dagster.promotion.static_checks import check_catalog
 from kargo_dagster.spec import Catalog, ProjectManifests, load_manifests
+
+_log = logging.getLogger(__name__)
 
 
 def build_project_definitions(
@@ -187,8 +190,13 @@ def load_definitions(
     Examples:
         >>> defs = load_definitions("stages")  # doctest: +SKIP
     """
+    warnings: list[ManifestProblem] = []
+    catalog = load_manifests(path, warnings=warnings)
+    for warning in warnings:
+        # What loads but does nothing here (or was skipped) shows in the code server's log.
+        _log.warning(str(warning))
     return build_definitions(
-        catalog=load_manifests(path),
+        catalog=catalog,
         resources=resources,
         min_warehouse_interval_seconds=min_warehouse_interval_seconds,
         executor=executor,

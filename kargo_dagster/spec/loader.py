@@ -33,6 +33,7 @@ from kargo_dagster.spec.crosscheck import (
     problem,
 )
 from kargo_dagster.spec.diagnostics import did_you_mean, validation_problems
+from kargo_dagster.spec.ignored_fields import ignored_fields
 from kargo_dagster.spec.locations import Document, read_documents
 from kargo_dagster.spec.project import Project, ProjectConfig
 from kargo_dagster.spec.stage import Stage
@@ -76,7 +77,9 @@ def load_manifests(
     Args:
         path: A manifest file or a directory.
         warnings: If given, gets what was skipped (empty files, documents of other kinds),
-            one problem each, whether or not loading succeeds.
+            one problem each, whether or not loading succeeds; and, once the manifests
+            load, each field set that has no effect here (``shard``, ``autoRollback``,
+            ``webhookReceivers``).
 
     Returns:
         The validated objects, grouped by Project.
@@ -108,6 +111,7 @@ def load_manifests(
     catalog = _assemble(objects, frozenset(broken), problems)
     if problems:
         raise ManifestError(problems)
+    skipped.extend(ignored_fields(catalog))
     return catalog
 
 
