@@ -22,7 +22,7 @@ from kargo_dagster.defs.names import (
     stage_key,
 )
 from kargo_dagster.defs.resources import KargoResource
-from kargo_dagster.defs.run_tags import UNSIGNED_UI
+from kargo_dagster.defs.run_tags import UNSIGNED_UI, shown_name
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.protection import APPROVERS_ANNOTATION, Actor, refusal
 from kargo_dagster.spec import ProjectManifests
@@ -62,7 +62,7 @@ def approve_freight(
     protected = refusal(stage, spec.metadata.annotations, APPROVERS_ANNOTATION, who, groups)
     if protected is not None:
         raise PromotionRefusedError(protected)
-    shown = str(who) if actor != UNSIGNED_UI else actor
+    shown = shown_name(who)
     origins = [request.origin.name for request in spec.spec.requested_freight]
     for origin in origins:
         partitions = freight_partitions_name(project.name, origin)

@@ -56,13 +56,19 @@ def shown_actor(run_tags: Mapping[str, str]) -> str:
     authenticate is marked ``self-declared:<name>``; sensors, backfills and the unsigned UI are
     named as such, not people."""
     who = actor_of(run_tags)
-    if who.authenticated or run_tags.get(TAG_SENSOR) or _not_a_person(who.name):
+    return who.name if run_tags.get(TAG_SENSOR) else shown_name(who)
+
+
+def shown_name(who: Actor) -> str:
+    """``who`` as the audit trail shows it: marked when a person's name is self-declared;
+    the unsigned UI, sensors and backfills are no person and stay as they are."""
+    if (
+        who.authenticated
+        or who.name == UNSIGNED_UI
+        or who.name.startswith(("sensor:", "backfill:"))
+    ):
         return who.name
     return str(who)
-
-
-def _not_a_person(name: str) -> bool:
-    return name == UNSIGNED_UI or name.startswith(("sensor:", "backfill:"))
 
 
 def auto_promoted(run_tags: Mapping[str, str], project: str) -> bool:
