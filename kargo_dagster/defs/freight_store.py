@@ -9,8 +9,11 @@ Freight recorded before partition keys showed versions is keyed by its alias
 second time under its new one.
 """
 
+from collections.abc import Sequence
+
 import dagster as dg
 
+from kargo_dagster.defs.link_metadata import freight_link_metadata
 from kargo_dagster.defs.names import (
     META_FREIGHT_ID,
     META_FREIGHT_JSON,
@@ -18,6 +21,7 @@ from kargo_dagster.defs.names import (
     warehouse_key,
 )
 from kargo_dagster.freight import Freight
+from kargo_dagster.spec.project import Link
 
 
 def freight_metadata(freight: Freight) -> dict[str, dg.MetadataValue]:
@@ -37,8 +41,11 @@ def freight_metadata(freight: Freight) -> dict[str, dg.MetadataValue]:
     }
 
 
-def record_freight(instance: dg.DagsterInstance, project: str, freight: Freight) -> str:
-    """Add ``freight`` to its Warehouse's partitions and record its artifacts.
+def record_freight(
+    instance: dg.DagsterInstance, project: str, freight: Freight, *, links: Sequence[Link] = ()
+) -> str:
+    """Add ``freight`` to its Warehouse's partitions and record its artifacts (and, resolved
+    against it, the Project's ``freightLinks``).
 
     Recording the same Freight twice adds nothing new: the partition key is derived from the
     Freight's artifacts, and the materialization is only reported when the Freight is new.
@@ -47,15 +54,18 @@ def record_freight(instance: dg.DagsterInstance, project: str, freight: Freight)
         The partition key: ``freight.partition_key``, or the legacy key (its alias) when the
         Freight was recorded under that.
     """
-    return recorded_partition_key(instance, project, freight) or _record(instance, project, freight)
+    recorded = recorded_partition_key(instance, project, freight)
+    return recorded or _record(instance, project, freight, links)
 
 
-def record_new_freight(instance: dg.DagsterInstance, project: str, freight: Freight) -> bool:
+def record_new_freight(
+    instance: dg.DagsterInstance, project: str, freight: Freight, *, links: Sequence[Link] = ()
+) -> bool:
     """Like :func:`record_freight`; returns whether the Freight was new, that is recorded
     under neither its partition key nor its legacy key."""
     if recorded_partition_key(instance, project, freight) is not None:
         return False
-    _record(instance, project, freight)
+    _record(instance, project, freight, links)
     return True
 
 
@@ -75,7 +85,9 @@ def recorded_partition_key(
     return None
 
 
-def _record(instance: dg.DagsterInstance, project: str, freight: Freight) -> str:
+def _record(
+    instance: dg.DagsterInstance, project: str, freight: Freight, links: Sequence[Link]
+) -> str:
     key = freight.partition_key
     instance.add_dynamic_partitions(freight_partitions_name(project, freight.origin.name), [key])
     instance.report_runless_asset_event(
@@ -83,7 +95,10 @@ def _record(instance: dg.DagsterInstance, project: str, freight: Freight) -> str
             asset_key=warehouse_key(project, freight.origin.name),
             partition=key,
             description=f"Freight {key} (alias {freight.alias}, ID {freight.id})",
-            metadata=freight_metadata(freight),
+            metadata={
+                **freight_metadata(freight),
+                **freight_link_metadata(links, project, freight),
+            },
         )
     )
     return key

@@ -22,6 +22,7 @@ from kargo_dagster.defs.dagster_internals import (
 from kargo_dagster.defs.descriptions import owners, stage_description, stage_kinds, tags
 from kargo_dagster.defs.freight_store import freight_metadata
 from kargo_dagster.defs.instance_queries import newer_promotion
+from kargo_dagster.defs.link_metadata import stage_link_metadata
 from kargo_dagster.defs.names import (
     HEALTH_CHECK,
     META_ACTOR,
@@ -86,6 +87,7 @@ def build_stage_asset(
             "kargo/stage": name,
             "kargo/origin": origin,
             "kargo/manifest": dg.MetadataValue.path(f"{source.file}:{source.line}"),
+            **stage_link_metadata(project, stage),
         },
     )
     def promote(

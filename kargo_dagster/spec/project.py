@@ -180,10 +180,11 @@ _PROVIDERS = (
 
 
 class Link(KargoModel):
-    """A UI link on Freight or Stages (``url`` and ``if`` are expressions)."""
+    """A deep link on Freight or Stages: ``url`` is a Go template, ``if`` an expression."""
 
     title: str = Field(min_length=1)
     url: str = Field(min_length=1)
+    description: str = ""
     if_: str | None = Field(default=None, validation_alias="if", serialization_alias="if")
 
 

@@ -18,6 +18,8 @@ manifests:
   evaluated: ``vars.<name>`` defined before it (Stage, template, step or task vars, in
   Kargo's order), ``outputs.<alias>`` of an earlier step (or task), ``task.outputs.<alias>``
   of an earlier step of the same PromotionTask, and ``ctx`` fields the engine provides.
+* **Deep links.** A ProjectConfig's ``freightLinks`` and ``stageLinks`` URL templates must
+  parse and use only what kargo-dagster renders, and their ``if`` conditions must parse.
 
 Not checked: anything that depends on values only known at run time (an expression's result
 type, whether ``imageFrom()`` finds the image, a file a step reads), the steps' own config
@@ -30,6 +32,7 @@ from collections.abc import Iterator
 from kargo_dagster.errors import ManifestProblem
 from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.registry import StepRegistry
+from kargo_dagster.promotion.static_checks.deep_links import check_links
 from kargo_dagster.promotion.static_checks.freight_criteria import check_criteria
 from kargo_dagster.promotion.static_checks.promotion_tasks import check_task
 from kargo_dagster.promotion.static_checks.stages import check_stage
@@ -74,6 +77,7 @@ def check_catalog(catalog: Catalog, registry: StepRegistry | None = None) -> lis
 def _check_project(
     catalog: Catalog, project: ProjectManifests, registry: StepRegistry, task_uses: TaskUses
 ) -> Iterator[ManifestProblem]:
+    yield from check_links(project)
     for warehouse in project.warehouses.values():
         yield from check_criteria(warehouse)
     for task in project.promotion_tasks.values():
