@@ -24,7 +24,6 @@ __all__ = [
     "LINK_ERRORS",
     "LINK_PREFIX",
     "freight_link_metadata",
-    "freight_links",
     "stage_link_metadata",
 ]
 
@@ -34,13 +33,7 @@ LINK_ERRORS = "kargo/link_errors"
 
 def stage_link_metadata(project: ProjectManifests, stage: Stage) -> dict[str, dg.MetadataValue]:
     """The Stage's links, resolved against its manifest."""
-    links = project.config.spec.stage_links if project.config else []
-    return _metadata(*resolve_links(links, "stage", stage_resource(stage)))
-
-
-def freight_links(project: ProjectManifests) -> list[Link]:
-    """The Project's ``freightLinks`` (none without a ProjectConfig)."""
-    return list(project.config.spec.freight_links) if project.config else []
+    return _metadata(*resolve_links(project.stage_links, "stage", stage_resource(stage)))
 
 
 def freight_link_metadata(

@@ -17,7 +17,6 @@ import dagster as dg
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kargo_dagster.defs.freight_store import record_new_freight
-from kargo_dagster.defs.link_metadata import freight_links
 from kargo_dagster.defs.names import dagster_identifier
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.stage_pools import ensure_stage_pools
@@ -159,7 +158,7 @@ def build_warehouse_sensor(
         # The cursor remembers the Freight last recorded, which spares a query on quiet ticks;
         # a fresh or unreadable cursor asks the instance, which never records Freight twice.
         created = freight.id != cursor.last_freight_id and record_new_freight(
-            context.instance, project.name, freight, links=freight_links(project)
+            context.instance, project.name, freight, links=project.freight_links
         )
         done = healthy.model_copy(update={"last_freight_id": freight.id})
         if not created:

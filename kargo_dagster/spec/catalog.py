@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 
 from kargo_dagster.errors import ManifestError, ManifestProblem
 from kargo_dagster.spec.analysis import AnalysisTemplate, ClusterAnalysisTemplate
-from kargo_dagster.spec.project import Project, ProjectConfig
+from kargo_dagster.spec.cluster_config import ClusterConfig
+from kargo_dagster.spec.project import Link, Project, ProjectConfig
 from kargo_dagster.spec.stage import Stage
 from kargo_dagster.spec.steps import PromotionTaskReference
 from kargo_dagster.spec.tasks import ClusterPromotionTask, PromotionTask
@@ -25,6 +26,7 @@ class ProjectManifests:
         stages: Stages by name.
         promotion_tasks: PromotionTasks by name.
         analysis_templates: Argo Rollouts AnalysisTemplates by name.
+        cluster_config: The ClusterConfig, which applies to every Project, if any.
     """
 
     name: str
@@ -34,6 +36,19 @@ class ProjectManifests:
     stages: dict[str, Stage] = field(default_factory=dict)
     promotion_tasks: dict[str, PromotionTask] = field(default_factory=dict)
     analysis_templates: dict[str, AnalysisTemplate] = field(default_factory=dict)
+    cluster_config: ClusterConfig | None = None
+
+    @property
+    def freight_links(self) -> list[Link]:
+        """The deep links shown on each Freight: the ClusterConfig's, then the Project's."""
+        cluster = self.cluster_config.spec.freight_links if self.cluster_config else []
+        return [*cluster, *(self.config.spec.freight_links if self.config else [])]
+
+    @property
+    def stage_links(self) -> list[Link]:
+        """The deep links shown on each Stage: the ClusterConfig's, then the Project's."""
+        cluster = self.cluster_config.spec.stage_links if self.cluster_config else []
+        return [*cluster, *(self.config.spec.stage_links if self.config else [])]
 
     def upstream_stages(self, stage_name: str, origin_name: str) -> list[str]:
         """The Stages that ``stage_name`` takes Freight of ``origin_name`` from.
@@ -87,11 +102,13 @@ class Catalog:
         projects: Projects by name.
         cluster_promotion_tasks: ClusterPromotionTasks by name.
         cluster_analysis_templates: ClusterAnalysisTemplates by name.
+        cluster_config: The ClusterConfig, if any.
     """
 
     projects: dict[str, ProjectManifests] = field(default_factory=dict)
     cluster_promotion_tasks: dict[str, ClusterPromotionTask] = field(default_factory=dict)
     cluster_analysis_templates: dict[str, ClusterAnalysisTemplate] = field(default_factory=dict)
+    cluster_config: ClusterConfig | None = None
 
     def find_task(
         self, project: str, ref: PromotionTaskReference

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from kargo_dagster.errors import ManifestProblem
 from kargo_dagster.spec.catalog import Catalog
+from kargo_dagster.spec.cluster_config import ClusterConfig
 from kargo_dagster.spec.crosscheck import problem
 
 __all__ = ["ignored_fields"]
@@ -21,9 +22,21 @@ _AUTO_ROLLBACK = (
     "has no effect in kargo-dagster (automatic rollback is a Kargo Enterprise feature): roll "
     "back with `kargo-dagster rollback` or a backfill of the older Freight"
 )
-_WEBHOOK_RECEIVERS = (
-    "has no effect in kargo-dagster: it serves no webhooks, so Warehouses discover on their "
-    "interval only"
+_PROMOTION_WINDOWS = (
+    "has no effect in kargo-dagster (promotion windows are a Kargo Enterprise feature, not in "
+    "v1.11): promotions run whenever they are started, by hand or by auto-promotion"
+)
+_CLUSTER_RECEIVERS = (
+    "has no effect in kargo-dagster: `kargo-dagster receive` serves the receivers of each "
+    "Project's ProjectConfig; declare them there"
+)
+_GIT_CLIENT = (
+    "has no effect in kargo-dagster: commits are made by the author git-clone's `author` names "
+    "(Kargo's default, Kargo <no-reply@kargo.io>, otherwise)"
+)
+_SIGNING_KEY = (
+    "has no effect in kargo-dagster: it does not sign commits, so commits made by promotions "
+    "are unsigned"
 )
 
 
@@ -47,5 +60,18 @@ def _ignored(catalog: Catalog) -> Iterator[ManifestProblem]:
             if policy.auto_rollback is not None:
                 path = ("spec", "promotionPolicies", index, "autoRollback")
                 yield problem(config, path, _AUTO_ROLLBACK)
-        if config.spec.webhook_receivers:
-            yield problem(config, ("spec", "webhookReceivers"), _WEBHOOK_RECEIVERS)
+        if config.spec.promotion_windows:
+            yield problem(config, ("spec", "promotionWindows"), _PROMOTION_WINDOWS)
+    yield from _ignored_cluster_fields(catalog.cluster_config)
+
+
+def _ignored_cluster_fields(config: ClusterConfig | None) -> Iterator[ManifestProblem]:
+    if config is None:
+        return
+    if config.spec.webhook_receivers:
+        yield problem(config, ("spec", "webhookReceivers"), _CLUSTER_RECEIVERS)
+    client = config.spec.git_client
+    if client is not None and (client.name or client.email):
+        yield problem(config, ("spec", "gitClient"), _GIT_CLIENT)
+    if client is not None and client.signing_key_secret is not None:
+        yield problem(config, ("spec", "gitClient", "signingKeySecret"), _SIGNING_KEY)

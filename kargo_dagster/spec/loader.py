@@ -22,6 +22,7 @@ from kargo_dagster.errors import ManifestError, ManifestProblem
 from kargo_dagster.spec.analysis import AnalysisTemplate, ClusterAnalysisTemplate
 from kargo_dagster.spec.base import KargoObject, SourceLocation
 from kargo_dagster.spec.catalog import Catalog, ProjectManifests
+from kargo_dagster.spec.cluster_config import ClusterConfig
 from kargo_dagster.spec.crosscheck import (
     ClusterObjects,
     Identity,
@@ -54,12 +55,15 @@ _KARGO_KINDS: dict[str, type[KargoObject]] = {
     "Stage": Stage,
     "PromotionTask": PromotionTask,
     "ClusterPromotionTask": ClusterPromotionTask,
+    "ClusterConfig": ClusterConfig,
 }
 _ROLLOUTS_KINDS: dict[str, type[KargoObject]] = {
     "AnalysisTemplate": AnalysisTemplate,
     "ClusterAnalysisTemplate": ClusterAnalysisTemplate,
 }
-_CLUSTER_SCOPED = frozenset({"Project", "ClusterPromotionTask", "ClusterAnalysisTemplate"})
+_CLUSTER_SCOPED = frozenset(
+    {"Project", "ClusterPromotionTask", "ClusterAnalysisTemplate", "ClusterConfig"}
+)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 """Largest manifest file read (5 MB); the largest real ones are a few tens of kilobytes."""
@@ -79,7 +83,7 @@ def load_manifests(
         warnings: If given, gets what was skipped (empty files, documents of other kinds),
             one problem each, whether or not loading succeeds; and, once the manifests
             load, each field set that has no effect here (``shard``, ``autoRollback``,
-            ``webhookReceivers``).
+            ``promotionWindows``, some of the ClusterConfig's).
 
     Returns:
         The validated objects, grouped by Project.
@@ -274,6 +278,7 @@ def _assemble(
     projects: dict[str, Project] = {}
     cluster_tasks: dict[str, ClusterPromotionTask] = {}
     cluster_templates: dict[str, ClusterAnalysisTemplate] = {}
+    cluster_config: ClusterConfig | None = None
     groups: dict[str, NamespaceGroup] = {}
     first_seen: dict[Identity, KargoObject] = {}
     for obj in objects:
@@ -302,6 +307,8 @@ def _assemble(
             cluster_tasks[meta.name] = obj
         elif isinstance(obj, ClusterAnalysisTemplate):
             cluster_templates[meta.name] = obj
+        elif isinstance(obj, ClusterConfig):
+            cluster_config = obj
         else:
             group = groups.setdefault(namespace, NamespaceGroup(namespace=namespace))
             _place(obj, group)
@@ -317,10 +324,12 @@ def _assemble(
     problems.extend(check_cluster(projects.values()))
     return Catalog(
         projects={
-            name: _manifests(project, groups.get(name)) for name, project in projects.items()
+            name: _manifests(project, groups.get(name), cluster_config)
+            for name, project in projects.items()
         },
         cluster_promotion_tasks=cluster_tasks,
         cluster_analysis_templates=cluster_templates,
+        cluster_config=cluster_config,
     )
 
 
@@ -338,12 +347,15 @@ def _place(obj: ManifestObject, group: NamespaceGroup) -> None:
         group.analysis_templates[obj.metadata.name] = obj
 
 
-def _manifests(project: Project, group: NamespaceGroup | None) -> ProjectManifests:
+def _manifests(
+    project: Project, group: NamespaceGroup | None, cluster_config: ClusterConfig | None
+) -> ProjectManifests:
     group = group or NamespaceGroup(namespace=project.metadata.name)
     return ProjectManifests(
         name=project.metadata.name,
         project=project,
         config=group.config,
+        cluster_config=cluster_config,
         warehouses=dict(sorted(group.warehouses.items())),
         stages=dict(sorted(group.stages.items())),
         promotion_tasks=dict(sorted(group.promotion_tasks.items())),

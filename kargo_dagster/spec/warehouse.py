@@ -8,7 +8,7 @@ v1.11 fails discovery when they are set, so the loader rejects them (see ``remov
 
 import re
 from datetime import datetime, timedelta
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import Field, model_validator
 
@@ -238,6 +238,14 @@ class ChartSubscription(_RepositorySubscription):
         return self.repo_url.startswith("oci://")
 
 
+class GenericSubscription(KargoModel):
+    """A subscription to something other than an image, git or chart repository."""
+
+    subscription_type: str = Field(min_length=1)
+    config: dict[str, Any] | None = None
+    discovery_limit: int = Field(default=20, ge=1, le=100)
+
+
 class RepoSubscription(KargoModel):
     """One entry of ``spec.subscriptions``: exactly one of ``image``, ``git`` or ``chart``.
 
@@ -249,9 +257,21 @@ class RepoSubscription(KargoModel):
     image: ImageSubscription | None = None
     git: GitSubscription | None = None
     chart: ChartSubscription | None = None
+    generic: GenericSubscription | None = Field(
+        default=None, validation_alias="subscription", serialization_alias="subscription"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "RepoSubscription":
+        if self.generic is not None:
+            # Kargo v1.11 declares the field but registers subscribers only for images, git
+            # and charts: such a Warehouse never discovers anything there either.
+            raise rule_error(
+                f"generic subscriptions (subscriptionType "
+                f"{self.generic.subscription_type!r}) have no subscriber in Kargo v1.11 "
+                "or in kargo-dagster; subscribe to an image, git or chart repository instead",
+                "subscription",
+            )
         present = [key for key in ("image", "git", "chart") if getattr(self, key) is not None]
         if len(present) != 1:
             got = ", ".join(present) if present else "none"

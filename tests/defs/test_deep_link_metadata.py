@@ -8,7 +8,6 @@ import pytest
 
 from kargo_dagster import load_definitions
 from kargo_dagster.defs.freight_store import record_new_freight
-from kargo_dagster.defs.link_metadata import freight_links
 from kargo_dagster.defs.names import warehouse_key
 from kargo_dagster.errors import ManifestError
 from kargo_dagster.freight import Freight, FreightOrigin, Image
@@ -49,7 +48,7 @@ def test_stage_and_freight_links_are_asset_metadata(tmp_path: Path) -> None:
     project = load_manifests(tmp_path).projects["demo"]
     freight = Freight(origin=FreightOrigin(name="app"), images=(Image(repo_url="r/app", tag="1"),))
     with dg.instance_for_test() as instance:
-        assert record_new_freight(instance, "demo", freight, links=freight_links(project))
+        assert record_new_freight(instance, "demo", freight, links=project.freight_links)
         event = instance.get_latest_materialization_event(warehouse_key("demo", "app"))
         assert event is not None and event.asset_materialization is not None
         metadata = event.asset_materialization.metadata

@@ -38,7 +38,6 @@ def test_fields_without_effect_here_are_warnings(here: Path) -> None:
     assert found == [
         "a.yaml:12: Warehouse/app: spec.shard",
         "a.yaml:27: ProjectConfig/demo: spec.promotionPolicies.0.autoRollback",
-        "a.yaml:29: ProjectConfig/demo: spec.webhookReceivers",
         "a.yaml:41: Stage/dev: spec.shard",
     ]
     assert all("has no effect in kargo-dagster" in str(w) for w in warnings)

@@ -18,8 +18,9 @@ manifests:
   evaluated: ``vars.<name>`` defined before it (Stage, template, step or task vars, in
   Kargo's order), ``outputs.<alias>`` of an earlier step (or task), ``task.outputs.<alias>``
   of an earlier step of the same PromotionTask, and ``ctx`` fields the engine provides.
-* **Deep links.** A ProjectConfig's ``freightLinks`` and ``stageLinks`` URL templates must
-  parse and use only what kargo-dagster renders, and their ``if`` conditions must parse.
+* **Deep links.** The ``freightLinks`` and ``stageLinks`` of a ProjectConfig or of the
+  ClusterConfig must have URL templates that parse and use only what kargo-dagster renders,
+  and ``if`` conditions that parse.
 
 Not checked: anything that depends on values only known at run time (an expression's result
 type, whether ``imageFrom()`` finds the image, a file a step reads), the steps' own config
@@ -70,6 +71,7 @@ def check_catalog(catalog: Catalog, registry: StepRegistry | None = None) -> lis
         problems.extend(_check_project(catalog, project, registry, task_uses))
     for task in catalog.cluster_promotion_tasks.values():
         problems.extend(check_task(task, registry))
+    problems.extend(check_links(catalog.cluster_config))
     problems.extend(task_uses.problems())
     return sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.field))
 
@@ -77,7 +79,7 @@ def check_catalog(catalog: Catalog, registry: StepRegistry | None = None) -> lis
 def _check_project(
     catalog: Catalog, project: ProjectManifests, registry: StepRegistry, task_uses: TaskUses
 ) -> Iterator[ManifestProblem]:
-    yield from check_links(project)
+    yield from check_links(project.config)
     for warehouse in project.warehouses.values():
         yield from check_criteria(warehouse)
     for task in project.promotion_tasks.values():

@@ -4,15 +4,15 @@ from collections.abc import Iterator
 
 from kargo_dagster.deep_links import link_problems
 from kargo_dagster.errors import ManifestProblem
-from kargo_dagster.spec.catalog import ProjectManifests
+from kargo_dagster.spec.cluster_config import ClusterConfig
 from kargo_dagster.spec.crosscheck import problem
+from kargo_dagster.spec.project import ProjectConfig
 
 __all__ = ["check_links"]
 
 
-def check_links(project: ProjectManifests) -> Iterator[ManifestProblem]:
+def check_links(config: ProjectConfig | ClusterConfig | None) -> Iterator[ManifestProblem]:
     """A problem for each link whose URL template or ``if`` would not evaluate."""
-    config = project.config
     if config is None:
         return
     for field, links in (
