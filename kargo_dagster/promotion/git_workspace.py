@@ -34,6 +34,7 @@ from kargo_dagster.clients.git_mirror import GitMirror, GitMirrors, RemoteRefs
 from kargo_dagster.credentials import CredentialStore
 from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.git_checkout_pool import CheckoutPool
+from kargo_dagster.promotion.git_signing import UNSIGNED
 from kargo_dagster.promotion.git_worktree import (
     GitIdentity,
     WorkTree,
@@ -85,6 +86,9 @@ class CloneOptions:
             the checkouts for later pushes).
         blobless: Keep the cached clone blobless (``--filter=blob:none``) when creating it.
         recurse_submodules: Check out submodules too.
+        signing: Checkout settings that sign commits and tags
+            (:meth:`~kargo_dagster.promotion.git_signing.SigningKeyring.git_settings`);
+            empty to sign nothing.
     """
 
     repo_url: str
@@ -92,6 +96,7 @@ class CloneOptions:
     insecure_skip_tls_verify: bool = False
     blobless: bool = False
     recurse_submodules: bool = False
+    signing: tuple[tuple[str, str], ...] = ()
 
 
 def validate_sparse_patterns(patterns: Sequence[str]) -> None:
@@ -335,6 +340,8 @@ def _settings(options: CloneOptions, *, partial: bool) -> dict[str, str]:
         "gc.auto": "0",
         "core.untrackedcache": "true",
         "http.sslverify": "false" if options.insecure_skip_tls_verify else "true",
+        # Set either way: a reused checkout must not keep signing with an earlier key.
+        **(dict(options.signing) or UNSIGNED),
     }
     if partial:
         # Blobs the cache lacks are fetched on demand from the real remote.

@@ -35,8 +35,8 @@ _GIT_CLIENT = (
     "(Kargo's default, Kargo <no-reply@kargo.io>, otherwise)"
 )
 _SIGNING_KEY = (
-    "has no effect in kargo-dagster: it does not sign commits, so commits made by promotions "
-    "are unsigned"
+    "has no effect in kargo-dagster: promotions sign commits only with the key git-clone's "
+    "`author.signingKey` gives"
 )
 
 

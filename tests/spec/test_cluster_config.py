@@ -68,7 +68,7 @@ def test_what_has_no_effect_here_is_a_warning_at_its_line(here: Path) -> None:
         "a.yaml:11: ClusterConfig/cluster: spec.webhookReceivers",
         "a.yaml:47: ProjectConfig/demo: spec.promotionWindows",
     ]
-    assert "commits made by promotions are unsigned" in str(warnings[1])
+    assert "sign commits only with the key git-clone's `author.signingKey`" in str(warnings[1])
     assert "Kargo Enterprise feature, not in v1.11" in str(warnings[3])
 
 

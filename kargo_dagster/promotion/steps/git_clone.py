@@ -7,7 +7,9 @@ clone cached between promotions.
 
 The ``author`` configured here is who commits and tags in the checkouts later
 (``git-commit``, ``git-tag``, the initial commit of a created branch); without it, Kargo's
-default ``Kargo <no-reply@kargo.io>``. Commit signing is not supported.
+default ``Kargo <no-reply@kargo.io>``. With ``author.signingKey`` (an ASCII-armored GPG
+private key without a passphrase) those commits and tags are signed
+(:mod:`kargo_dagster.promotion.git_signing`).
 """
 
 from datetime import timedelta
@@ -17,6 +19,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from kargo_dagster.errors import TerminalStepError
+from kargo_dagster.promotion.git_signing import SigningKeyring
 from kargo_dagster.promotion.git_workspace import CheckoutRequest, CloneOptions, GitWorkspace
 from kargo_dagster.promotion.git_worktree import DEFAULT_AUTHOR, GitIdentity
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
@@ -78,10 +81,14 @@ class GitClone(StepKind[Config]):
     def run(self, ctx: StepContext, config: Config) -> StepOutput:
         """Check out every entry of ``checkout``; output ``commits``."""
         identity = DEFAULT_AUTHOR
+        signing: tuple[tuple[str, str], ...] = ()
         if config.author is not None:
-            if config.author.signing_key:
-                raise TerminalStepError("author.signingKey: commit signing is not supported")
             identity = GitIdentity(config.author.name, config.author.email)
+            if config.author.signing_key:
+                keyring = SigningKeyring.import_key(config.author.signing_key)
+                # The key lives as long as the promotion: later steps commit and tag with it.
+                ctx.defer(keyring.close)
+                signing = tuple(keyring.git_settings().items())
         seen: set[str] = set()
         requests: list[CheckoutRequest] = []
         keys: list[str] = []
@@ -111,6 +118,7 @@ class GitClone(StepKind[Config]):
             insecure_skip_tls_verify=config.insecure_skip_tls_verify,
             blobless=config.blobless,
             recurse_submodules=config.recurse_submodules,
+            signing=signing,
         )
         commits = workspace.check_out(options, requests, defer=ctx.defer)
         return {"commits": dict(zip(keys, commits, strict=True))}

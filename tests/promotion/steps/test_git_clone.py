@@ -191,7 +191,7 @@ def test_missing_commit_or_tag_is_an_error_and_leaves_nothing_behind(
                 "checkout": [{"path": "a"}],
                 "author": {"name": "A", "email": "a@b.c", "signingKey": "K"},
             },
-            "signing is not supported",
+            "author.signingKey: is not a GPG private key gpg can import",
         ),
         (
             {"checkout": [{"path": "a", "as": "x"}, {"path": "b", "as": "x"}]},
