@@ -1,14 +1,23 @@
-"""Repository credentials: which username and password to use for which repository URL.
+"""Repository credentials: what to authenticate with for which repository URL.
 
 Kargo keeps credentials in Secrets labelled ``kargo.akuity.io/cred-type: git|helm|image``
 whose ``repoURL`` is either the exact URL or, with ``repoURLIsRegex: "true"``, a regular
 expression. This module holds the same rules as plain data; where the rules come from (a
 Dagster resource, environment variables, Kubernetes Secrets) is the caller's business.
 
-The password is a ``pydantic.SecretStr``: printing, logging or dumping a ``Credentials``
+Besides a username and password, a Secret may hold an SSH private key (``sshPrivateKey``,
+for git over SSH), a GitHub App (``githubAppID`` or ``githubAppClientID``,
+``githubAppInstallationID``, ``githubAppPrivateKey``), an AWS access key for ECR
+(``awsRegion``, ``awsAccessKeyID``, ``awsSecretAccessKey``) or a Google Cloud service account
+key for Artifact Registry (``gcpServiceAccountKey``). The last three are exchanged for
+short-lived tokens by :mod:`kargo_dagster.clients.credential_exchange`; this module only
+reads and checks them (:func:`credentials_from_fields`).
+
+Every secret is a ``pydantic.SecretStr``: printing, logging or dumping a ``Credentials``
 shows ``**********``, never the secret.
 """
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +25,14 @@ from typing import Literal, Protocol, cast
 
 from pydantic import SecretStr
 
+from kargo_dagster.credential_kinds import (
+    AwsAccessKey,
+    GcpServiceAccountKey,
+    GitHubApp,
+    decoded_key,
+    gcp_service_account_key,
+    key_secrets,
+)
 from kargo_dagster.errors import CredentialsError
 from kargo_dagster.redaction import basic_auth_secrets
 
@@ -24,20 +41,59 @@ CredentialType = Literal["git", "helm", "image"]
 
 @dataclass(frozen=True)
 class Credentials:
-    """A username and password (or token) for one repository."""
+    """What to authenticate with at one repository.
+
+    Attributes:
+        username: The username (HTTP Basic).
+        password: The password or token (HTTP Basic).
+        ssh_private_key: A private key for git over SSH.
+        ssh_known_hosts: ``known_hosts`` lines the SSH server's host key is checked against.
+        github_app: A GitHub App to get installation tokens from, instead of a password.
+        aws_access_key: An AWS access key to get ECR tokens with, instead of a password.
+        gcp_service_account_key: A Google Cloud service account key to get Artifact
+            Registry (and Container Registry) tokens with, instead of a password.
+    """
 
     username: str
-    password: SecretStr
+    password: SecretStr = field(default_factory=lambda: SecretStr(""))
+    ssh_private_key: SecretStr | None = None
+    ssh_known_hosts: str = ""
+    github_app: GitHubApp | None = None
+    aws_access_key: AwsAccessKey | None = None
+    gcp_service_account_key: GcpServiceAccountKey | None = None
 
     def __repr__(self) -> str:
-        return f"Credentials(username={self.username!r}, password=SecretStr('**********'))"
+        extra = "".join(
+            f", {name}=..."
+            for name, value in (
+                ("ssh_private_key", self.ssh_private_key),
+                ("github_app", self.github_app),
+                ("aws_access_key", self.aws_access_key),
+                ("gcp_service_account_key", self.gcp_service_account_key),
+            )
+            if value is not None
+        )
+        return f"Credentials(username={self.username!r}, password=SecretStr('**********'){extra})"
 
     def secrets(self) -> tuple[str, ...]:
-        """What to mask in messages: the password, and the Basic header value made of both."""
+        """What to mask in messages: the password and the Basic header value made of both,
+        the private keys (whole and line by line), the AWS secret key and the service
+        account key file."""
+        found: list[str] = []
         password = self.password.get_secret_value()
-        if not password:
-            return ()
-        return (password, *basic_auth_secrets(self.username, password))
+        if password:
+            found += [password, *basic_auth_secrets(self.username, password)]
+        keys = [self.ssh_private_key]
+        if self.github_app is not None:
+            keys.append(self.github_app.private_key)
+        for key in keys:
+            if key is not None and key.get_secret_value():
+                found += key_secrets(key.get_secret_value())
+        if self.aws_access_key is not None:
+            found.append(self.aws_access_key.secret_access_key.get_secret_value())
+        if self.gcp_service_account_key is not None:
+            found += self.gcp_service_account_key.secrets()
+        return tuple(secret for secret in found if secret)
 
 
 class CredentialStore(Protocol):
@@ -114,8 +170,138 @@ class ChainedCredentialStore:
 
 NO_CREDENTIALS: CredentialStore = StaticCredentialStore()
 
+# The data keys of a Kargo credential Secret that say how to authenticate.
+SSH_PRIVATE_KEY = "sshPrivateKey"
+GITHUB_APP_ID = "githubAppID"
+GITHUB_APP_CLIENT_ID = "githubAppClientID"
+GITHUB_APP_INSTALLATION_ID = "githubAppInstallationID"
+GITHUB_APP_PRIVATE_KEY = "githubAppPrivateKey"
+AWS_REGION = "awsRegion"
+AWS_ACCESS_KEY_ID = "awsAccessKeyID"
+AWS_SECRET_ACCESS_KEY = "awsSecretAccessKey"
+_GITHUB_APP_KEYS = (
+    GITHUB_APP_ID,
+    GITHUB_APP_CLIENT_ID,
+    GITHUB_APP_INSTALLATION_ID,
+    GITHUB_APP_PRIVATE_KEY,
+)
+_AWS_KEYS = (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+GCP_SERVICE_ACCOUNT_KEY = "gcpServiceAccountKey"
+
+
+def credentials_from_fields(
+    kind: CredentialType,
+    fields: Mapping[str, str],
+    *,
+    where: str,
+    names: Mapping[str, str] | None = None,
+) -> Credentials:
+    """The credentials a Kargo credential Secret's data describes.
+
+    Args:
+        kind: The kind of repository the credentials are for.
+        fields: The Secret's data, by Kargo's keys (``username``, ``sshPrivateKey``...).
+        where: The Secret or setting, for error messages (``Secret kargo-demo/repo``).
+        names: How messages name each key when the source spells them differently (an
+            environment variable's name); default: the key itself.
+
+    Raises:
+        CredentialsError: A GitHub App or AWS key is incomplete, or given for a kind of
+            repository it cannot authenticate to. The message names the fields, never
+            their values.
+    """
+
+    def named(key: str) -> str:
+        return (names or {}).get(key, key)
+
+    def value(key: str) -> str:
+        return fields.get(key, "") or ""
+
+    github_app = None
+    if any(value(key) for key in _GITHUB_APP_KEYS):
+        github_app = _github_app(kind, value, named, where)
+    aws_access_key = None
+    if any(value(key) for key in _AWS_KEYS):
+        missing = [named(key) for key in _AWS_KEYS if not value(key).strip()]
+        if missing:
+            raise CredentialsError(f"{where}: an AWS access key needs {', '.join(missing)}")
+        if kind == "git":
+            raise CredentialsError(f"{where}: an AWS access key is for image or helm (ECR)")
+        aws_access_key = AwsAccessKey(
+            value(AWS_REGION).strip(),
+            value(AWS_ACCESS_KEY_ID).strip(),
+            SecretStr(value(AWS_SECRET_ACCESS_KEY).strip()),
+        )
+    gcp_key = None
+    if value(GCP_SERVICE_ACCOUNT_KEY).strip():
+        if kind == "git":
+            raise CredentialsError(
+                f"{where}: {named(GCP_SERVICE_ACCOUNT_KEY)} is for image or helm (Google)"
+            )
+        gcp_key = gcp_service_account_key(
+            value(GCP_SERVICE_ACCOUNT_KEY), f"{where}: {named(GCP_SERVICE_ACCOUNT_KEY)}"
+        )
+    ssh_private_key = None
+    if value(SSH_PRIVATE_KEY).strip():
+        if kind != "git":
+            raise CredentialsError(f"{where}: {named(SSH_PRIVATE_KEY)} is for git only")
+        ssh_private_key = SecretStr(value(SSH_PRIVATE_KEY))
+    return Credentials(
+        value("username"),
+        SecretStr(value("password")),
+        ssh_private_key=ssh_private_key,
+        github_app=github_app,
+        aws_access_key=aws_access_key,
+        gcp_service_account_key=gcp_key,
+    )
+
+
+def _github_app(
+    kind: CredentialType,
+    value: "_Lookup",
+    named: "_Lookup",
+    where: str,
+) -> GitHubApp:
+    if kind != "git":
+        raise CredentialsError(f"{where}: a GitHub App is for git only")
+    app_id = value(GITHUB_APP_CLIENT_ID).strip() or value(GITHUB_APP_ID).strip()
+    missing = [] if app_id else [f"{named(GITHUB_APP_ID)} or {named(GITHUB_APP_CLIENT_ID)}"]
+    missing += [
+        named(k) for k in (GITHUB_APP_INSTALLATION_ID, GITHUB_APP_PRIVATE_KEY) if not value(k)
+    ]
+    if missing:
+        raise CredentialsError(f"{where}: a GitHub App needs {', '.join(missing)}")
+    installation = value(GITHUB_APP_INSTALLATION_ID).strip()
+    if not installation.isdigit():
+        raise CredentialsError(f"{where}: {named(GITHUB_APP_INSTALLATION_ID)} must be a number")
+    key = decoded_key(value(GITHUB_APP_PRIVATE_KEY), f"{where}: {named(GITHUB_APP_PRIVATE_KEY)}")
+    return GitHubApp(app_id, int(installation), SecretStr(key))
+
+
+class _Lookup(Protocol):
+    def __call__(self, key: str, /) -> str: ...
+
+
 ENV_PREFIX = "KARGO_DAGSTER_CREDS_"
-_ENV_FIELDS = ("TYPE", "REPO_URL", "REPO_URL_IS_REGEX", "USERNAME", "PASSWORD")
+SSH_KNOWN_HOSTS_ENV = "KARGO_DAGSTER_SSH_KNOWN_HOSTS"
+# Each variable suffix and the Kargo Secret key it stands for.
+_ENV_KEYS = {
+    "USERNAME": "username",
+    "PASSWORD": "password",
+    "SSH_PRIVATE_KEY": SSH_PRIVATE_KEY,
+    "GITHUB_APP_ID": GITHUB_APP_ID,
+    "GITHUB_APP_CLIENT_ID": GITHUB_APP_CLIENT_ID,
+    "GITHUB_APP_INSTALLATION_ID": GITHUB_APP_INSTALLATION_ID,
+    "GITHUB_APP_PRIVATE_KEY": GITHUB_APP_PRIVATE_KEY,
+    "AWS_REGION": AWS_REGION,
+    "AWS_ACCESS_KEY_ID": AWS_ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": AWS_SECRET_ACCESS_KEY,
+    "GCP_SERVICE_ACCOUNT_KEY": GCP_SERVICE_ACCOUNT_KEY,
+}
+# Longest first, so that a suffix that ends another one is not taken for it.
+_ENV_FIELDS = tuple(
+    sorted(("TYPE", "REPO_URL", "REPO_URL_IS_REGEX", *_ENV_KEYS), key=len, reverse=True)
+)
 
 
 def credentials_from_env(environ: Mapping[str, str]) -> StaticCredentialStore:
@@ -129,6 +315,14 @@ def credentials_from_env(environ: Mapping[str, str]) -> StaticCredentialStore:
         KARGO_DAGSTER_CREDS_GHCR_REPO_URL_IS_REGEX=false   # optional
         KARGO_DAGSTER_CREDS_GHCR_USERNAME=bot
         KARGO_DAGSTER_CREDS_GHCR_PASSWORD=<token>
+
+    Instead of ``PASSWORD`` a git rule may give ``SSH_PRIVATE_KEY``, or a GitHub App with
+    ``GITHUB_APP_ID`` (or ``GITHUB_APP_CLIENT_ID``), ``GITHUB_APP_INSTALLATION_ID`` and
+    ``GITHUB_APP_PRIVATE_KEY``; an image or helm rule for ECR may give ``AWS_REGION``,
+    ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, and one for Google Artifact Registry
+    ``GCP_SERVICE_ACCOUNT_KEY``. SSH keys are checked against the
+    host keys in ``KARGO_DAGSTER_SSH_KNOWN_HOSTS``
+    (:mod:`kargo_dagster.ssh_known_hosts`).
 
     Raises:
         CredentialsError: A rule is incomplete or its type or regex is invalid. The message
@@ -145,19 +339,30 @@ def credentials_from_env(environ: Mapping[str, str]) -> StaticCredentialStore:
     for name in sorted(names):
         prefix = f"{ENV_PREFIX}{name}_"
         values = {f: environ.get(prefix + f, "") for f in _ENV_FIELDS}
-        missing = [prefix + f for f in ("TYPE", "REPO_URL", "PASSWORD") if not values[f]]
+        missing = [prefix + f for f in ("TYPE", "REPO_URL") if not values[f]]
+        if not any(values[f] for f in _ENV_KEYS if f != "USERNAME"):
+            missing.append(prefix + "PASSWORD")
         if missing:
             raise CredentialsError(f"credential rule {name} is missing {', '.join(missing)}")
         kind = values["TYPE"].strip().lower()
         if kind not in ("git", "helm", "image"):
             raise CredentialsError(f"{prefix}TYPE must be git, helm or image")
         is_regex = values["REPO_URL_IS_REGEX"].strip().lower() == "true"
+        credentials = credentials_from_fields(
+            cast(CredentialType, kind),
+            {key: values[suffix] for suffix, key in _ENV_KEYS.items()},
+            where=f"credential rule {name}",
+            names={key: prefix + suffix for suffix, key in _ENV_KEYS.items()},
+        )
+        if credentials.ssh_private_key is not None:
+            known_hosts = environ.get(SSH_KNOWN_HOSTS_ENV, "")
+            credentials = dataclasses.replace(credentials, ssh_known_hosts=known_hosts)
         rules.append(
             CredentialRule(
                 kind=cast(CredentialType, kind),
                 repo_url=values["REPO_URL"].strip(),
                 is_regex=is_regex,
-                credentials=Credentials(values["USERNAME"], SecretStr(values["PASSWORD"])),
+                credentials=credentials,
             )
         )
         if is_regex:
@@ -174,4 +379,4 @@ def _check_regex(pattern: str, where: str) -> None:
 
 def secret_values(stores: Iterable[Credentials]) -> list[str]:
     """The secret strings among ``stores``, for scrubbing them from text before it is shown."""
-    return [c.password.get_secret_value() for c in stores if c.password.get_secret_value()]
+    return [secret for credentials in stores for secret in credentials.secrets()]

@@ -5,14 +5,18 @@ The tree::
     KargoDagsterError
     ├── ManifestError            bad Kargo manifests; carries one ManifestProblem per mistake
     ├── FreightError             artifacts that cannot form Freight (none, or malformed)
+    │   └── FreightAliasError    an alias that is malformed or another Freight's
     ├── PromotionRefusedError    the requested Freight is not available to the Stage
     ├── CredentialsError         credential configuration that cannot be used
     ├── DiscoveryError           a subscription could not be read (registry, Helm repo, git)
     │   └── RepositoryError      the repository answered badly or not at all; may be retried
     │       └── GitProviderError a pull-request API refused or failed (clients.pull_requests)
+    ├── ArtifactError            an OCI artifact that cannot be copied or downloaded as asked
     ├── ExpressionError          a ${{ }} expression that does not parse or evaluate
+    ├── ResourceDataError        a ConfigMap or Secret an expression reads cannot be read
     ├── VerificationError        a Stage's verification cannot become an AnalysisRun
     ├── ArgoCDError              Argo CD, or the API in front of it, refused or failed
+    ├── WebhookRefusedError      a webhook request that is unsigned, forged or unreadable
     ├── InstanceError            the Dagster instance's storage cannot be read
     │                            (clients.argocd_applications; 409 and missing apps below it)
     └── StepError                a promotion step failed; the engine sees only these two:
@@ -79,6 +83,10 @@ class FreightError(KargoDagsterError):
     """Artifacts that cannot make up Freight."""
 
 
+class FreightAliasError(FreightError):
+    """An alias Freight cannot take: malformed, or held by another Freight of the Project."""
+
+
 class PromotionRefusedError(KargoDagsterError):
     """The Freight is not available to the Stage; the message says what would make it so."""
 
@@ -89,6 +97,11 @@ class CredentialsError(KargoDagsterError):
 
 class DiscoveryError(KargoDagsterError):
     """A Warehouse subscription could not be discovered; the message names the subscription."""
+
+
+class ArtifactError(KargoDagsterError):
+    """An OCI artifact that cannot be copied or downloaded as asked: an unsupported media
+    type, no layer of the requested type, or more bytes than allowed. Retrying cannot help."""
 
 
 class RepositoryError(DiscoveryError):
@@ -134,6 +147,11 @@ class ExpressionError(KargoDagsterError):
         )
 
 
+class ResourceDataError(KargoDagsterError):
+    """A ConfigMap or Secret that ``configMap()``, ``secret()`` or their shared forms read
+    could not be read (not: was not found); the message names the object, never its data."""
+
+
 class StepError(KargoDagsterError):
     """A promotion step did not succeed."""
 
@@ -162,6 +180,19 @@ class InstanceError(KargoDagsterError):
     password)."""
 
     def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
+
+
+class WebhookRefusedError(KargoDagsterError):
+    """A webhook request is refused: unsigned, forged, of an unsupported kind or unreadable.
+
+    ``status`` is the HTTP status Kargo answers such a request with (400, 401, 403, 501).
+    The message is the reason the sender is told and the log records; it never quotes the
+    secret, the signature or the request's token.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
         super().__init__(redact_text(message))
 
 

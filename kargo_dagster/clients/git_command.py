@@ -6,8 +6,12 @@ environment variables. Nothing is written to disk, nothing appears on a command 
 ``ps`` shows it) or in a repository's configuration, and any helper the user configured is
 disabled for the call so that git cannot hand the password to a credential store.
 
+For SSH remotes, the credentials' private key reaches ssh through a private temporary file
+that lives as long as the command, and the server's host key must be among the trusted
+``known_hosts`` lines (:mod:`kargo_dagster.clients.git_ssh`).
+
 Everything git prints is scrubbed of the password and username (also as the base64 of an
-HTTP Basic header and URL-encoded) before it becomes part of a
+HTTP Basic header and URL-encoded) and of the private key before it becomes part of a
 :class:`~kargo_dagster.errors.RepositoryError`.
 """
 
@@ -22,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kargo_dagster.clients.deadlines import current_budget, remaining
-from kargo_dagster.credentials import Credentials
+from kargo_dagster.clients.git_ssh import KEY_PLACEHOLDER, is_ssh_url, ssh_environment, ssh_host
+from kargo_dagster.credentials import Credentials, CredentialStore
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.redaction import mask_secrets
 
-__all__ = ["GitCommand", "scrub"]
+__all__ = ["GitCommand", "git_credentials", "scrub"]
 
 _USERNAME_VAR = "KARGO_DAGSTER_GIT_USERNAME"
 _PASSWORD_VAR = "KARGO_DAGSTER_GIT_PASSWORD"
@@ -75,6 +80,44 @@ _UNREACHABLE_HINTS = (
     "ssl connect",
     "tls connect",
 )
+
+
+def git_credentials(store: CredentialStore, repo_url: str) -> Credentials | None:
+    """The credentials git can use for ``repo_url``: a password over HTTP(S), a key over SSH.
+
+    Other URLs (``file://``, local paths) take none.
+    """
+    if repo_url.lower().startswith(("http://", "https://")):
+        found = store.lookup("git", repo_url)
+        return found if found is not None and found.ssh_private_key is None else None
+    if is_ssh_url(repo_url):
+        found = store.lookup("git", repo_url)
+        return found if found is not None and found.ssh_private_key is not None else None
+    return None
+
+
+_SSH_UNKNOWN_HOST = re.compile(r"no \S+ host key is known for|host key verification failed")
+_SSH_CHANGED_HOST = "remote host identification has changed"
+_SSH_UNREADABLE_KEY = re.compile(r'load key "[^"\n]*": ([^\r\n]+)')
+
+
+def _ssh_failure_reason(lowered: str, repo_label: str) -> str | None:
+    if _SSH_CHANGED_HOST in lowered:
+        return (
+            f"the SSH host key of {ssh_host(repo_label)} does not match the one in the known "
+            "hosts (ssh_known_hosts / KARGO_DAGSTER_SSH_KNOWN_HOSTS)"
+        )
+    if _SSH_UNKNOWN_HOST.search(lowered):
+        return (
+            f"the SSH host key of {ssh_host(repo_label)} is not in the known hosts (add its "
+            "known_hosts line to ssh_known_hosts or KARGO_DAGSTER_SSH_KNOWN_HOSTS)"
+        )
+    unreadable = _SSH_UNREADABLE_KEY.search(lowered)
+    if unreadable:
+        return f"the SSH private key configured for it cannot be read ({unreadable.group(1)})"
+    if "permission denied (publickey" in lowered:
+        return "authentication failed (the server refused the SSH key configured for it)"
+    return None
 
 
 def _failure_reason(stderr: str) -> str:
@@ -195,11 +238,28 @@ class GitCommand:
                 f"{action} git repository {self.repo_label} was not started: "
                 f"{current_budget()} was spent"
             )
+        with ssh_environment(self.credentials) as (ssh, key_directory):
+            code, stdout, stderr = self._execute(command, cwd, action, stdin, seconds, ssh)
+        if key_directory:
+            # The key's file is gone, but its temporary path would still tell about the machine.
+            stderr = stderr.replace(key_directory.encode(), KEY_PLACEHOLDER.encode())
+        return code, stdout, stderr
+
+    def _execute(
+        self,
+        command: Sequence[str],
+        cwd: Path | None,
+        action: str,
+        stdin: bytes | None,
+        seconds: float,
+        extra_environment: Mapping[str, str],
+    ) -> tuple[int, bytes, bytes]:
+        budgeted = seconds < self.timeout
         try:
             process = subprocess.Popen(
                 list(command),
                 cwd=cwd,
-                env=self.environment(),
+                env={**self.environment(), **extra_environment},
                 stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -245,5 +305,8 @@ class GitCommand:
         # the rest is progress chatter and advice.
         causes = [line for line in lines if line.startswith(("fatal:", "error:", "remote:"))]
         detail = "; ".join((causes or lines[-3:])[:3]) or "no error output"
-        reason = _failure_reason(text)
+        reason = None
+        if is_ssh_url(self.repo_label):
+            reason = _ssh_failure_reason(text.lower(), self.repo_label)
+        reason = reason or _failure_reason(text)
         return RepositoryError(f"{action} git repository {self.repo_label}: {reason}: {detail}")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kargo_dagster.clients.file_lock import advisory_lock
-from kargo_dagster.clients.git_command import GitCommand
+from kargo_dagster.clients.git_command import GitCommand, git_credentials
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.redaction import redact_url
@@ -173,13 +173,10 @@ class GitMirrors:
         return self.root / key
 
     def command_for(self, repo_url: str, *, insecure_skip_tls_verify: bool = False) -> GitCommand:
-        """How to run git against ``repo_url``, with its credentials when it is HTTP(S)."""
-        credentials = None
-        if repo_url.lower().startswith(("http://", "https://")):
-            credentials = self.credentials.lookup("git", repo_url)
+        """How to run git against ``repo_url``, with its credentials (HTTP(S) or SSH)."""
         return GitCommand(
             repo_label=redact_url(repo_url),
-            credentials=credentials,
+            credentials=git_credentials(self.credentials, repo_url),
             insecure_skip_tls_verify=insecure_skip_tls_verify,
             timeout=self.timeout,
             executable=self.executable,

@@ -2,10 +2,13 @@
 
 Kargo looks for repository credentials in Secrets labelled ``kargo.akuity.io/cred-type``
 (``git``, ``helm`` or ``image``) in the Project's namespace, then in shared namespaces. Each
-Secret holds ``repoURL`` (``repoURLIsRegex: "true"`` makes it a regular expression),
-``username`` and ``password``. Secrets are listed once per namespace and cached for a short
-time, so a sensor tick costs at most one API call per namespace. Each call has a read
-timeout and a total deadline (:mod:`kargo_dagster.clients.kube_deadlines`).
+Secret holds ``repoURL`` (``repoURLIsRegex: "true"`` makes it a regular expression) and
+what to authenticate with: ``username`` and ``password``, or ``sshPrivateKey``, or a GitHub
+App, or an AWS access key (:func:`~kargo_dagster.credentials.credentials_from_fields`); a
+Secret whose fields do not add up is skipped with a warning naming it and the field.
+Secrets are listed once per namespace and cached for a short time, so a sensor tick costs
+at most one API call per namespace. Each call has a read timeout and a total deadline
+(:mod:`kargo_dagster.clients.kube_deadlines`).
 """
 
 import base64
@@ -17,11 +20,15 @@ from dataclasses import dataclass
 from typing import cast
 
 import kubernetes
-from pydantic import SecretStr
 
 from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDeadlineExceeded
 from kargo_dagster.clients.kube_deadlines import call_within
-from kargo_dagster.credentials import CredentialRule, Credentials, CredentialType
+from kargo_dagster.credentials import (
+    CredentialRule,
+    Credentials,
+    CredentialType,
+    credentials_from_fields,
+)
 from kargo_dagster.errors import CredentialsError
 
 logger = logging.getLogger(__name__)
@@ -143,9 +150,14 @@ def _rule(item: kubernetes.client.V1Secret) -> CredentialRule | None:
         except re.error:
             logger.warning("%s: repoURL is not a valid regular expression; skipped", where)
             return None
+    try:
+        credentials = credentials_from_fields(cast(CredentialType, kind), data, where=where)
+    except CredentialsError as error:
+        logger.warning("%s; skipped", error)
+        return None
     return CredentialRule(
         kind=cast(CredentialType, kind),
         repo_url=repo_url,
         is_regex=is_regex,
-        credentials=Credentials(data.get("username", ""), SecretStr(data.get("password", ""))),
+        credentials=credentials,
     )

@@ -3,7 +3,16 @@
 Credentials come from three places, asked in this order: the resource's own ``credentials``
 list (use ``dg.EnvVar`` for passwords, so the UI shows the variable's name, not its value),
 ``KARGO_DAGSTER_CREDS_*`` environment variables, and, when configured, Kargo credential
-Secrets read through the Kubernetes API.
+Secrets read through the Kubernetes API. Each may be a password, an SSH key (checked against
+the host keys of ``ssh_known_hosts`` and ``$KARGO_DAGSTER_SSH_KNOWN_HOSTS``), a GitHub App, an
+AWS access key for ECR or a Google service account key (exchanged for short-lived tokens).
+
+The expression functions ``configMap()``, ``secret()``, ``sharedConfigMap()`` and
+``sharedSecret()`` read the maps ``config_maps`` and ``secrets`` (keyed
+``"<project>/<name>"``), ``shared_config_maps`` and ``shared_secrets`` (keyed by name; every
+shared Secret given here counts as a generic credential), then, with
+``kubernetes_credentials``, the ConfigMaps and Secrets of that cluster: the Project's
+namespace, or ``shared_resources_namespace``. Give Secret values as ``dg.EnvVar``.
 
 The Argo CD steps (``argocd-update``, ``argocd-wait``) and the ``health`` check reach Argo CD
 through ``argocd``: :class:`ArgoCDSettings`, which names the transport (``kubernetes``:
@@ -17,20 +26,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE, ArgoCDError
 from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
+from kargo_dagster.clients.credential_exchange import ExchangingCredentialStore
+from kargo_dagster.clients.resource_data import (
+    SHARED_RESOURCES_NAMESPACE,
+    ChainedResourceData,
+    LazyResourceData,
+    ResourceData,
+    StaticResourceData,
+)
 from kargo_dagster.credentials import (
+    AWS_ACCESS_KEY_ID,
+    AWS_REGION,
+    AWS_SECRET_ACCESS_KEY,
+    GCP_SERVICE_ACCOUNT_KEY,
+    GITHUB_APP_CLIENT_ID,
+    GITHUB_APP_ID,
+    GITHUB_APP_INSTALLATION_ID,
+    GITHUB_APP_PRIVATE_KEY,
+    SSH_PRIVATE_KEY,
     ChainedCredentialStore,
     CredentialRule,
     Credentials,
     CredentialStore,
     StaticCredentialStore,
     credentials_from_env,
+    credentials_from_fields,
 )
 from kargo_dagster.discovery.subscribers import default_work_dir
 from kargo_dagster.promotion.step import ToolPaths
+from kargo_dagster.ssh_known_hosts import (
+    KnownHostsCredentialStore,
+    known_hosts_from_env,
+    known_hosts_lines,
+)
 
 if TYPE_CHECKING:
     import kubernetes
@@ -45,7 +77,25 @@ class RepositoryCredentials(dg.Config):
     repo_url: str = Field(description="The repository URL, or a regex with repo_url_is_regex")
     repo_url_is_regex: bool = False
     username: str = ""
-    password: str = Field(description="The password or token; set it with dg.EnvVar")
+    password: str = Field(default="", description="The password or token; set it with dg.EnvVar")
+    ssh_private_key: str = Field(
+        default="", description="git over SSH: the private key; set it with dg.EnvVar"
+    )
+    github_app_id: str = Field(default="", description="GitHub App: its ID (or client ID)")
+    github_app_client_id: str = Field(default="", description="GitHub App: its client ID")
+    github_app_installation_id: str = Field(default="", description="GitHub App: installation")
+    github_app_private_key: str = Field(
+        default="", description="GitHub App: its private key (PEM); set it with dg.EnvVar"
+    )
+    aws_region: str = Field(default="", description="ECR: the registry's AWS region")
+    aws_access_key_id: str = Field(default="", description="ECR: the AWS access key ID")
+    aws_secret_access_key: str = Field(
+        default="", description="ECR: the AWS secret access key; set it with dg.EnvVar"
+    )
+    gcp_service_account_key: str = Field(
+        default="",
+        description="Google Artifact Registry: a service account key file; set it with dg.EnvVar",
+    )
 
 
 class KubernetesCredentials(dg.Config):
@@ -57,6 +107,10 @@ class KubernetesCredentials(dg.Config):
     shared_namespaces: list[str] = Field(
         default_factory=list,
         description="Namespaces searched after the Project's own (Kargo's global credentials)",
+    )
+    shared_resources_namespace: str = Field(
+        default=SHARED_RESOURCES_NAMESPACE,
+        description="Where sharedConfigMap() and sharedSecret() read (Kargo's default)",
     )
 
 
@@ -232,6 +286,30 @@ class KargoResource(dg.ConfigurableResource):
         default=True, description="Also read KARGO_DAGSTER_CREDS_* environment variables"
     )
     kubernetes_credentials: KubernetesCredentials | None = None
+    ssh_known_hosts: str = Field(
+        default="",
+        description=(
+            "known_hosts lines (as ssh-keyscan prints them) of the git servers reached over "
+            "SSH; added to $KARGO_DAGSTER_SSH_KNOWN_HOSTS. Other hosts' keys are refused"
+        ),
+    )
+    config_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="What configMap(name) reads, keyed '<project>/<name>'; before the cluster",
+    )
+    secrets: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description=(
+            "What secret(name) reads, keyed '<project>/<name>'; give each value with dg.EnvVar"
+        ),
+    )
+    shared_config_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="What sharedConfigMap(name) reads, keyed by name"
+    )
+    shared_secrets: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="What sharedSecret(name) reads, keyed by name; give each value with dg.EnvVar",
+    )
     insecure_registries: list[str] = Field(
         default_factory=list,
         description="Registries (host[:port]) to reach over plain HTTP besides loopback ones",
@@ -312,11 +390,9 @@ class KargoResource(dg.ConfigurableResource):
                         kind=c.type,
                         repo_url=c.repo_url,
                         is_regex=c.repo_url_is_regex,
-                        credentials=Credentials(
-                            _resolved(c.username), SecretStr(_resolved(c.password))
-                        ),
+                        credentials=_repository_credentials(c, index),
                     )
-                    for c in self.credentials
+                    for index, c in enumerate(self.credentials)
                 )
             )
         ]
@@ -336,7 +412,40 @@ class KargoResource(dg.ConfigurableResource):
                     request_deadline=self.request_deadline_seconds,
                 )
             )
-        return ChainedCredentialStore(stores)
+        known_hosts = known_hosts_lines(self.ssh_known_hosts, known_hosts_from_env(os.environ))
+        chained = KnownHostsCredentialStore(ChainedCredentialStore(stores), known_hosts)
+        return ExchangingCredentialStore(chained)
+
+    def resource_data(self) -> ResourceData | None:
+        """Where ``configMap()``, ``secret()`` and their shared forms read: the maps given
+        here, then, with ``kubernetes_credentials``, the cluster (connected on first read).
+        """
+        sources: list[ResourceData] = []
+        if self.config_maps or self.secrets or self.shared_config_maps or self.shared_secrets:
+            sources.append(
+                StaticResourceData(
+                    config_maps=self.config_maps,
+                    secrets=_resolved_maps(self.secrets),
+                    shared_config_maps=self.shared_config_maps,
+                    shared_secrets=_resolved_maps(self.shared_secrets),
+                )
+            )
+        settings = self.kubernetes_credentials
+        if settings is not None:
+            sources.append(LazyResourceData(lambda: self._kubernetes_data(settings)))
+        return ChainedResourceData(sources) if sources else None
+
+    def _kubernetes_data(self, settings: KubernetesCredentials) -> ResourceData:
+        # Imported here: the Kubernetes client is slow to import and often unused.
+        from kargo_dagster.clients.kube_resource_data import KubernetesResourceData
+        from kargo_dagster.defs.kube_connections import credentials_api_client
+
+        return KubernetesResourceData(
+            credentials_api_client(settings),
+            shared_namespace=settings.shared_resources_namespace,
+            request_timeout=self.request_timeout_seconds,
+            request_deadline=self.request_deadline_seconds,
+        )
 
     def argocd_settings(self) -> ArgoCDSettings:
         """The ``argocd`` setting, or the defaults (Kargo's) when it is not given."""
@@ -415,7 +524,48 @@ def literal_secrets(kargo: KargoResource) -> list[str]:
         secrets.append(("argocd.rest.token", argocd.rest.token))
     if kargo.rollouts is not None and kargo.rollouts.kubernetes is not None:
         secrets.append(("rollouts.kubernetes.token", kargo.rollouts.kubernetes.token))
+    for setting in ("secrets", "shared_secrets"):
+        for name, data in getattr(kargo, setting).items():
+            secrets.extend((f"{setting}[{name!r}].{key}", value) for key, value in data.items())
     return [name for name, value in secrets if value and not isinstance(value, dg.EnvVar)]
+
+
+def misnamed_resource_data(kargo: KargoResource) -> list[str]:
+    """The keys of ``config_maps`` and ``secrets`` that are not ``<project>/<name>``."""
+    return [
+        f"{setting}[{key!r}]"
+        for setting in ("config_maps", "secrets")
+        for key in getattr(kargo, setting)
+        if len(parts := key.split("/")) != 2 or not all(parts)
+    ]
+
+
+def _resolved_maps(maps: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {name: {k: _resolved(v) for k, v in data.items()} for name, data in maps.items()}
+
+
+# Kargo's Secret key for each field of RepositoryCredentials.
+_CREDENTIAL_KEYS = {
+    "username": "username",
+    "password": "password",
+    "ssh_private_key": SSH_PRIVATE_KEY,
+    "github_app_id": GITHUB_APP_ID,
+    "github_app_client_id": GITHUB_APP_CLIENT_ID,
+    "github_app_installation_id": GITHUB_APP_INSTALLATION_ID,
+    "github_app_private_key": GITHUB_APP_PRIVATE_KEY,
+    "aws_region": AWS_REGION,
+    "aws_access_key_id": AWS_ACCESS_KEY_ID,
+    "aws_secret_access_key": AWS_SECRET_ACCESS_KEY,
+    "gcp_service_account_key": GCP_SERVICE_ACCOUNT_KEY,
+}
+
+
+def _repository_credentials(entry: RepositoryCredentials, index: int) -> Credentials:
+    where = f"KargoResource credentials[{index}] ({entry.repo_url})"
+    fields = {key: _resolved(getattr(entry, name)) for name, key in _CREDENTIAL_KEYS.items()}
+    return credentials_from_fields(
+        entry.type, fields, where=where, names={key: name for name, key in _CREDENTIAL_KEYS.items()}
+    )
 
 
 def _resolved(value: str) -> str:

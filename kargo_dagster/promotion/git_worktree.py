@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kargo_dagster.clients.git_command import GitCommand, scrub
+from kargo_dagster.clients.git_command import GitCommand, git_credentials, scrub
 from kargo_dagster.credentials import CredentialStore
 from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalStepError
 from kargo_dagster.redaction import redact_text, redact_url
@@ -174,13 +174,10 @@ def command_for(
     insecure_skip_tls_verify: bool = False,
     timeout: float = 600.0,
 ) -> WorkTreeGit:
-    """How to run git for ``repo_url``'s work trees, with its credentials if HTTP(S)."""
-    found = None
-    if repo_url.lower().startswith(("http://", "https://")):
-        found = credentials.lookup("git", repo_url)
+    """How to run git for ``repo_url``'s work trees, with its credentials (HTTP(S) or SSH)."""
     return WorkTreeGit(
         repo_label=redact_url(repo_url),
-        credentials=found,
+        credentials=git_credentials(credentials, repo_url),
         insecure_skip_tls_verify=insecure_skip_tls_verify,
         timeout=timeout,
         executable=executable,

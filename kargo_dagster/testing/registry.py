@@ -25,6 +25,7 @@ from types import TracebackType
 import httpx
 
 from kargo_dagster.errors import KargoDagsterError
+from kargo_dagster.testing.server_process import stop_process
 
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 _CONFIG = """\
@@ -158,14 +159,7 @@ class LocalRegistry:
 
     def _stop_process(self) -> None:
         process, self._process, self.pid = self._process, None, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
 
     def _remove_workdir(self) -> None:
         if self._workdir is not None:
