@@ -141,14 +141,7 @@ class GitHubProvider(ProviderClient):
         ]
 
     def _pages(self, url: str, params: dict[str, str], action: str) -> Iterator[list[Any]]:
-        next_url: str | None = url
-        query: dict[str, str] | None = params
-        while next_url:
-            response = self.request("GET", next_url, action=action, params=query)
-            yield self.json_list(response, action)
-            # The "next" link carries every parameter already.
-            next_url = response.links.get("next", {}).get("url")
-            query = None
+        return self.link_pages(url, params, action)
 
     def merge_pull_request(self, number: int, *, merge_method: str = "") -> PullRequest | None:
         """Merge when GitHub says it can be; None while it cannot be merged yet.

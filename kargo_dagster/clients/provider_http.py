@@ -1,10 +1,11 @@
-"""The HTTP plumbing the GitHub and GitLab clients share: requests, errors, JSON.
+"""The HTTP plumbing the git provider clients share: requests, errors, JSON.
 
 A failed request becomes a :class:`~kargo_dagster.clients.pull_requests.GitProviderError`
 naming the provider, the repository (credentials redacted) and what was being done; the
 token is only ever in a request header, never in a message (not even when an API echoes it).
 """
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -17,7 +18,14 @@ from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.redaction import header_secrets, mask_secrets, redact_text
 from kargo_dagster.urls.normalize import normalize_git_url
 
-__all__ = ["PAGE_SIZE", "ProviderClient", "api_object", "api_timestamp", "split_repo_url"]
+__all__ = [
+    "PAGE_SIZE",
+    "ProviderClient",
+    "api_object",
+    "api_timestamp",
+    "owner_and_name",
+    "split_repo_url",
+]
 
 # The largest page both APIs serve.
 PAGE_SIZE = 100
@@ -31,6 +39,18 @@ def split_repo_url(repo_url: str) -> tuple[str, str, str]:
     if parts.port:
         host = f"{host}:{parts.port}"
     return scheme, host, parts.path.strip("/")
+
+
+def owner_and_name(path: str, shown: str) -> tuple[str, str]:
+    """``(owner, name)`` of a repository path that has exactly these two parts.
+
+    Raises:
+        GitProviderError: The path has other parts (``shown`` is the repository's URL).
+    """
+    parts = path.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise GitProviderError(f"could not extract repository owner and name from repoURL {shown}")
+    return parts[0], parts[1]
 
 
 def api_timestamp(value: Any) -> datetime | None:
@@ -58,16 +78,25 @@ class ProviderClient:
     """One provider API for one repository over an ``httpx`` client.
 
     Attributes:
-        provider_label: ``GitHub`` or ``GitLab``, for messages.
+        provider_label: The provider's name (``GitHub``, ``Azure DevOps``), for messages.
         repo_label: The repository's URL with any credentials redacted.
     """
 
     provider_label = ""
 
-    def __init__(self, repo_url: str, client: httpx.Client, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        repo_url: str,
+        client: httpx.Client,
+        headers: dict[str, str],
+        *,
+        secrets: Sequence[str] = (),
+    ) -> None:
         self.repo_label = redact_text(repo_url)
         self.client = client
         self.headers = headers
+        # What the headers carry encoded (a Basic pair's password), for masking echoes.
+        self._secrets = [secret for secret in secrets if secret]
 
     def close(self) -> None:
         """Release the connections."""
@@ -130,7 +159,7 @@ class ProviderClient:
     def _sent_secrets(self) -> list[str]:
         # An API may echo the token it refused.
         sent = (self.headers.get("Authorization", ""), self.headers.get("PRIVATE-TOKEN", ""))
-        return [secret for value in sent for secret in header_secrets(value)]
+        return [secret for value in sent for secret in header_secrets(value)] + self._secrets
 
     def json(self, response: httpx.Response, action: str) -> Any:
         """The answer's JSON body.
@@ -146,6 +175,21 @@ class ProviderClient:
                 "answered with something that is not JSON",
                 status=response.status_code,
             ) from error
+
+    def link_pages(self, url: str, params: dict[str, str], action: str) -> Iterator[list[Any]]:
+        """The pages of a list the API links with ``Link: <...>; rel="next"`` headers.
+
+        Raises:
+            GitProviderError: A page could not be had, or is not a JSON list.
+        """
+        next_url: str | None = url
+        query: dict[str, str] | None = params
+        while next_url:
+            response = self.request("GET", next_url, action=action, params=query)
+            yield self.json_list(response, action)
+            # The "next" link carries every parameter already.
+            next_url = response.links.get("next", {}).get("url")
+            query = None
 
     def json_list(self, response: httpx.Response, action: str) -> list[Any]:
         """The answer's JSON body, which must be a list.
@@ -166,7 +210,7 @@ def _rate_limited(response: httpx.Response) -> bool:
 
 
 def _error_detail(response: httpx.Response) -> str:
-    # Both APIs put a human-readable reason in "message" (GitLab sometimes a list or map).
+    # The APIs put a human-readable reason in "message" (GitLab sometimes a list or map).
     try:
         body = response.json()
     except ValueError:
@@ -174,6 +218,9 @@ def _error_detail(response: httpx.Response) -> str:
     if not isinstance(body, dict):
         return ""
     message = body.get("message") or body.get("error") or ""
+    # Bitbucket nests its reason: {"error": {"message": ...}}.
+    if isinstance(message, dict):
+        message = message.get("message") or ""
     if isinstance(message, list):
         message = "; ".join(str(item) for item in message)
     message = str(message)

@@ -2,8 +2,11 @@
 
 GitHub calls them pull requests and GitLab merge requests; the steps see one model,
 :class:`PullRequest`, and one interface, :class:`GitProvider`, implemented per provider in
-:mod:`~kargo_dagster.clients.github_pull_requests` and
-:mod:`~kargo_dagster.clients.gitlab_merge_requests`.
+:mod:`~kargo_dagster.clients.github_pull_requests`,
+:mod:`~kargo_dagster.clients.gitlab_merge_requests`,
+:mod:`~kargo_dagster.clients.gitea_pull_requests`,
+:mod:`~kargo_dagster.clients.bitbucket_pull_requests` and
+:mod:`~kargo_dagster.clients.azure_pull_requests`.
 """
 
 from collections.abc import Sequence
@@ -45,7 +48,8 @@ class PullRequest:
     """A pull (or merge) request as the steps see it.
 
     Attributes:
-        number: The number users see (GitHub's ``number``, GitLab's ``iid``).
+        number: The number users see (GitHub's and Gitea's ``number``, GitLab's ``iid``,
+            Bitbucket's ``id``, Azure DevOps' ``pullRequestId``).
         url: Its web page.
         open: Whether it is still open.
         merged: Whether it was merged.

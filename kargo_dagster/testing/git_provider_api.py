@@ -1,16 +1,24 @@
-"""A local stand-in for the GitHub and GitLab pull request APIs, for tests and demos.
+"""A local stand-in for the git providers' pull request APIs, for tests and demos.
 
 :class:`GitProviderAPI` answers the requests ``kargo_dagster.clients.git_providers`` makes,
-with the request and response shapes GitHub (REST API 2022-11-28, under ``/api/v3`` as
-GitHub Enterprise serves it; :mod:`~kargo_dagster.testing.github_api`) and GitLab (REST API
-v4, under ``/api/v4``; :mod:`~kargo_dagster.testing.gitlab_api`) document.
+with the request and response shapes the providers document:
 
-Every API request must carry the token (GitHub: ``Authorization: Bearer``/``token``; GitLab:
-``PRIVATE-TOKEN`` or ``Authorization: Bearer``). Tests drive what happens on the provider's
-side (:class:`~kargo_dagster.testing.provider_state.ProviderState`):
-:meth:`~ProviderState.merge`, :meth:`~ProviderState.close`,
-:meth:`~ProviderState.set_mergeability`, or ``auto_merge=True`` to have every pull request
-opened through the API merged at once.
+* GitHub (REST API 2022-11-28, under ``/api/v3`` as GitHub Enterprise serves it;
+  :mod:`~kargo_dagster.testing.github_api`);
+* GitLab (REST API v4, under ``/api/v4``; :mod:`~kargo_dagster.testing.gitlab_api`);
+* Gitea (REST API v1, under ``/api/v1``; :mod:`~kargo_dagster.testing.gitea_api`);
+* Bitbucket Cloud (REST API 2.0, under ``/api/2.0``; :mod:`~kargo_dagster.testing.bitbucket_api`);
+* Azure DevOps (REST API 7.1, under ``/{organization}/{project}/_apis``;
+  :mod:`~kargo_dagster.testing.azure_devops_api`), whose repositories are also served at
+  ``/{organization}/{project}/_git/{name}`` (:meth:`GitProviderAPI.repo_url` with ``azure``).
+
+Every API request must carry the token: as ``Authorization: Bearer`` or ``token`` (GitHub,
+GitLab, Gitea, Bitbucket), GitLab's ``PRIVATE-TOKEN``, or as the password of
+``Authorization: Basic`` (Bitbucket, with any username; Azure DevOps, only that way).
+Tests drive what happens on the provider's side
+(:class:`~kargo_dagster.testing.provider_state.ProviderState`): :meth:`~ProviderState.merge`,
+:meth:`~ProviderState.close`, :meth:`~ProviderState.set_mergeability`, or
+``auto_merge=True`` to have every pull request opened through the API merged at once.
 
 Any other path is passed on to ``git_backend`` (a
 :class:`~kargo_dagster.testing.git_remote.GitHTTPServer`), so one ``http://127.0.0.1:<port>``
@@ -21,35 +29,69 @@ requests record the head branch's commit, and merging creates a real merge commi
 This module is the one import path for the fake: :class:`FakePullRequest` is re-exported.
 """
 
+import base64
+import binascii
 import json
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from kargo_dagster.testing.azure_devops_api import azure_reply, azure_repository
+from kargo_dagster.testing.bitbucket_api import bitbucket_reply
+from kargo_dagster.testing.gitea_api import gitea_reply
 from kargo_dagster.testing.github_api import github_reply
+from kargo_dagster.testing.github_app import FakeGitHubApp
 from kargo_dagster.testing.gitlab_api import gitlab_reply
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 from kargo_dagster.testing.provider_state import FakePullRequest, ProviderState, Reply
 
 __all__ = ["FakePullRequest", "GitProviderAPI"]
 
+_Route = Callable[[ProviderState, str, str, list[str], dict[str, str], Any], Reply]
+
+# API path prefixes, the provider each belongs to, and its routes.
+_PREFIXES: dict[str, tuple[str, _Route]] = {
+    "/api/v3/": ("github", github_reply),
+    "/api/v4/": ("gitlab", gitlab_reply),
+    "/api/v1/": ("gitea", gitea_reply),
+    "/api/2.0/": ("bitbucket", bitbucket_reply),
+}
+
+
+def _provider_of(path: str) -> str | None:
+    """The provider whose API ``path`` is in, or None for a git request."""
+    for prefix, (provider, _) in _PREFIXES.items():
+        if path.startswith(prefix):
+            return provider
+    parts = path.split("/")
+    return "azure" if len(parts) > 3 and parts[3] == "_apis" else None
+
 
 class GitProviderAPI(ProviderState):
-    """Serves the fake GitHub and GitLab APIs on ``127.0.0.1`` (see the module docstring).
+    """Serves the fake provider APIs on ``127.0.0.1`` (see the module docstring).
 
     Args:
         token: The token every API request must carry.
         git_backend: The git server's base URL, for every request outside the APIs.
         auto_merge: Merge every pull request opened through the API at once.
+        github_app: A GitHub App whose installation tokens the server issues and accepts,
+            for the GitHub API and for git (see :mod:`kargo_dagster.testing.github_app`).
     """
 
     def __init__(
-        self, *, token: str, git_backend: str | None = None, auto_merge: bool = False
+        self,
+        *,
+        token: str,
+        git_backend: str | None = None,
+        auto_merge: bool = False,
+        github_app: FakeGitHubApp | None = None,
     ) -> None:
         super().__init__(token=token, auto_merge=auto_merge)
         self.git_backend = git_backend
+        self.github_app = github_app
         self._server: LoopbackServer | None = None
         self._git_client: httpx.Client | None = None
 
@@ -74,8 +116,15 @@ class GitProviderAPI(ProviderState):
         assert self._server is not None, "the server is not running"
         return self._server.url
 
-    def repo_url(self, repository: str) -> str:
-        """The repository's URL on this server (``<base_url>/<repository>.git``)."""
+    def repo_url(self, repository: str, provider: str = "github") -> str:
+        """The repository's URL on this server (``<base_url>/<repository>.git``).
+
+        For ``azure``, ``<base_url>/<organization>/<project>/_git/<name>`` of repository
+        ``<organization>/<name>``, its project named as the repository.
+        """
+        if provider == "azure":
+            organization, name = repository.split("/")
+            return f"{self.base_url}/{organization}/{name}/_git/{name}"
         return f"{self.base_url}/{repository}.git"
 
     def forward_to_git(
@@ -88,19 +137,50 @@ class GitProviderAPI(ProviderState):
         )
 
     def reply(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
-        """The API's answer to ``method`` on ``path`` (under ``/api/v3/`` or ``/api/v4/``)."""
-        gitlab = path.startswith("/api/v4/")
-        parts = [p for p in path[len("/api/v3/") :].split("/") if p]
-        route = gitlab_reply if gitlab else github_reply
+        """The API's answer to ``method`` on ``path`` (one of the APIs' paths)."""
+        parts = [p for p in path.split("/") if p]
+        route: _Route = azure_reply
+        prefix = f"/{'/'.join(parts[:2])}/"
+        if prefix in _PREFIXES:
+            route, parts = _PREFIXES[prefix][1], parts[2:]
         with self.lock:
             return route(self, self.base_url, method, parts, query, body)
 
 
-def _authorized(api: GitProviderAPI, headers: Any, gitlab: bool) -> bool:
+def _basic_password(authorization: str) -> str | None:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme != "Basic":
+        return None
+    try:
+        _, colon, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if colon else None
+
+
+def _authorized(api: GitProviderAPI, headers: Any, provider: str) -> bool:
     authorization = headers.get("Authorization", "")
-    if authorization in (f"Bearer {api.token}", f"token {api.token}"):
+    if provider == "github" and api.github_app is not None:
+        _, _, token = authorization.partition(" ")
+        if api.github_app.accepts(token):
+            return True
+    if provider in ("bitbucket", "azure") and _basic_password(authorization) == api.token:
         return True
-    return gitlab and headers.get("PRIVATE-TOKEN") == api.token
+    if provider != "azure" and authorization in (f"Bearer {api.token}", f"token {api.token}"):
+        return True
+    return provider == "gitlab" and headers.get("PRIVATE-TOKEN") == api.token
+
+
+def _git_path(path: str) -> str:
+    """The git server's path for ``path``: Azure DevOps' ``/{org}/{project}/_git/{name}/...``
+    is ``/{org}/{name}.git/...``."""
+    url = urlsplit(path)
+    parts = url.path.split("/")
+    found = azure_repository(parts[1:5]) if len(parts) >= 5 else None
+    if found is None:
+        return path
+    rest = "/".join([found[0] + ".git", *parts[5:]])
+    return f"/{rest}" + (f"?{url.query}" if url.query else "")
 
 
 def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
@@ -112,6 +192,12 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
             self._serve()
 
         def do_PUT(self) -> None:
+            self._serve()
+
+        def do_PATCH(self) -> None:
+            self._serve()
+
+        def do_DELETE(self) -> None:
             self._serve()
 
         def _body(self) -> bytes:
@@ -130,15 +216,21 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
             with api.lock:
                 api.requests.append((self.command, url.path))
             raw = self._body()
-            if url.path.startswith(("/api/v3/", "/api/v4/")):
-                self._api(url.path, url.query, raw)
+            provider = _provider_of(url.path)
+            if provider is not None:
+                self._api(provider, url.path, url.query, raw)
             else:
                 self._git(raw)
 
-        def _api(self, path: str, query_text: str, raw: bytes) -> None:
-            gitlab = path.startswith("/api/v4/")
-            if not _authorized(api, self.headers, gitlab):
-                message = "401 Unauthorized" if gitlab else "Bad credentials"
+        def _api(self, provider: str, path: str, query_text: str, raw: bytes) -> None:
+            if api.github_app is not None and path.startswith("/api/v3/app/"):
+                body = json.loads(raw) if raw else {}
+                authorization = self.headers.get("Authorization", "")
+                reply = api.github_app.access_token_reply(self.command, path, authorization, body)
+                self._send(reply[0], json.dumps(reply[1]).encode(), reply[2])
+                return
+            if not _authorized(api, self.headers, provider):
+                message = "401 Unauthorized" if provider == "gitlab" else "Bad credentials"
                 self._send(401, json.dumps({"message": message}).encode(), {})
                 return
             try:
@@ -146,7 +238,9 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, b'{"message": "Problems parsing JSON"}', {})
                 return
-            query = {k: v[-1] for k, v in parse_qs(query_text, keep_blank_values=True).items()}
+            # A repeated parameter (Bitbucket's "state") arrives as its values joined by commas.
+            parsed = parse_qs(query_text, keep_blank_values=True)
+            query = {k: ",".join(v) for k, v in parsed.items()}
             status, payload, headers = api.reply(self.command, path, query, body)
             headers = {"Content-Type": "application/json; charset=utf-8", **headers}
             self._send(status, json.dumps(payload).encode(), headers)
@@ -161,7 +255,13 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
                 if name.lower()
                 in ("authorization", "content-type", "git-protocol", "content-encoding", "accept")
             }
-            response = api.forward_to_git(self.command, self.path, forwarded, raw)
+            if api.github_app is not None:
+                # The App's installation tokens stand in for the git server's own credentials.
+                token = _basic_password(forwarded.pop("Authorization", "")) or ""
+                if not api.github_app.accepts(token):
+                    self._send(401, b"", {"WWW-Authenticate": 'Basic realm="GitHub"'})
+                    return
+            response = api.forward_to_git(self.command, _git_path(self.path), forwarded, raw)
             headers = {
                 name: value
                 for name, value in response.headers.items()

@@ -2,8 +2,10 @@
 them on the provider's side (opened, merged into the real repository, closed).
 
 :class:`~kargo_dagster.testing.git_provider_api.GitProviderAPI` serves this state through
-GitHub's (:mod:`~kargo_dagster.testing.github_api`) and GitLab's
-(:mod:`~kargo_dagster.testing.gitlab_api`) API shapes.
+GitHub's (:mod:`~kargo_dagster.testing.github_api`), GitLab's
+(:mod:`~kargo_dagster.testing.gitlab_api`), Gitea's (:mod:`~kargo_dagster.testing.gitea_api`),
+Bitbucket's (:mod:`~kargo_dagster.testing.bitbucket_api`) and Azure DevOps'
+(:mod:`~kargo_dagster.testing.azure_devops_api`) API shapes.
 """
 
 import hashlib
@@ -11,10 +13,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from kargo_dagster.testing.git_remote import GitRemote
 
-__all__ = ["FakePullRequest", "ProviderState", "Reply", "iso_time"]
+__all__ = ["FakePullRequest", "ProviderState", "Reply", "iso_time", "link_page"]
 
 State = Literal["open", "closed", "merged"]
 
@@ -40,8 +43,8 @@ class FakePullRequest:
         head_sha: The source branch's commit when it was opened.
         merge_commit_sha: Set once merged.
         mergeable_state: GitHub's ``mergeable_state`` (``clean``, ``blocked``, ``dirty``...);
-            GitLab's ``detailed_merge_status`` is ``mergeable`` exactly when this is
-            ``clean``.
+            GitLab's ``detailed_merge_status`` is ``mergeable`` and Gitea's ``mergeable`` true
+            exactly when this is ``clean`` (Bitbucket and Azure DevOps: see their modules).
         draft: Whether it is a draft.
         created_at: When it was opened.
     """
@@ -71,6 +74,20 @@ def iso_time(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def link_page(
+    items: list[Any], url: str, query: dict[str, str], size_name: str, default_size: str
+) -> Reply:
+    """The ``page`` of ``items`` the query asks for, with a ``Link: <...>; rel="next"``
+    header to the following one when there is one (``size_name`` is the page size's
+    parameter, ``url`` the collection's address)."""
+    size, page = int(query.get(size_name, default_size)), int(query.get("page", "1"))
+    headers: dict[str, str] = {}
+    if page * size < len(items):
+        following = {**query, "page": str(page + 1)}
+        headers["Link"] = f'<{url}?{urlencode(following)}>; rel="next"'
+    return 200, items[(page - 1) * size : page * size], headers
+
+
 class ProviderState:
     """Repositories and pull requests, shared by the server's threads and the test.
 
@@ -80,6 +97,12 @@ class ProviderState:
             repository whose reviewers approve everything immediately would.
         requests: ``(method, path)`` of every request, git ones included, in order.
         pulls: Every pull request, by ``(repository, number)``.
+        repository_labels: The labels defined in each repository (Gitea's label list).
+        completion_reads: Azure DevOps completes a pull request in the background: how many
+            reads of a pull request asked to complete still show it active, by pull request
+            (0 by default: completed at once).
+        completing: The pull requests asked to complete and not merged yet.
+        verified_commits: The commits GitHub's API created and signed (``github-push``).
         lock: Held while the pull requests change.
     """
 
@@ -89,6 +112,10 @@ class ProviderState:
         self.requests: list[tuple[str, str]] = []
         self.pulls: dict[tuple[str, int], FakePullRequest] = {}
         self._remotes: dict[str, GitRemote | None] = {}
+        self.verified_commits: set[str] = set()
+        self.repository_labels: dict[str, list[str]] = {}
+        self.completion_reads: dict[tuple[str, int], int] = {}
+        self.completing: set[tuple[str, int]] = set()
         self.lock = threading.RLock()
 
     # --- what tests set up and change ---------------------------------------------------
@@ -101,6 +128,11 @@ class ProviderState:
         """
         with self.lock:
             self._remotes[repository] = remote
+
+    def define_labels(self, repository: str, *names: str) -> None:
+        """Give ``repository`` labels of its own, which Gitea requires a pull request's to be."""
+        with self.lock:
+            self.repository_labels.setdefault(repository, []).extend(names)
 
     def open_pull(self, repository: str, head: str, base: str, **fields: Any) -> FakePullRequest:
         """Open a pull request directly, as someone else would have."""
@@ -140,6 +172,10 @@ class ProviderState:
             pr.draft = draft
 
     # --- the provider's logic (callers hold the lock) ---------------------------------------
+
+    def remote(self, repository: str) -> GitRemote | None:
+        """The bare repository backing ``repository``, if it has one."""
+        return self._remotes.get(repository)
 
     def has_repository(self, repository: str) -> bool:
         """Whether ``repository`` was added."""

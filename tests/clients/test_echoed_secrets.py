@@ -96,10 +96,21 @@ def test_a_git_server_echoing_basic_credentials(tmp_path: Path) -> None:
     assert_masked(message, CREDENTIAL_FORMS)
 
 
-@pytest.mark.parametrize("provider", ["github", "gitlab"])
-def test_a_git_provider_echoing_its_token(provider: str) -> None:
+@pytest.mark.parametrize(
+    ("provider", "path", "username"),
+    [
+        ("github", "acme/app", ""),
+        ("gitlab", "acme/app", ""),
+        ("gitea", "acme/app", ""),
+        # An access token (Bearer) and an app password (Basic, decoded by the echo).
+        ("bitbucket", "acme/app", ""),
+        ("bitbucket", "acme/app", USERNAME),
+        ("azure", "acme/ops/_git/app", ""),
+    ],
+)
+def test_a_git_provider_echoing_its_token(provider: str, path: str, username: str) -> None:
     with EchoServer(status=401) as server:
-        client = git_provider(f"{server.url}/acme/app", token=TOKEN, name=provider)
+        client = git_provider(f"{server.url}/{path}", token=TOKEN, username=username, name=provider)
         with client, pytest.raises(GitProviderError) as caught:
             client.get_pull_request(1)
     assert server.received, "the token was sent"

@@ -5,7 +5,16 @@ conflicts, or whose merge the provider refuses fails for good. One that cannot b
 *yet* (checks pending, draft, base branch moved) fails too, unless ``wait`` is set: then the
 step is still running and looks again after ``pollInterval`` (default 10s). ``mergeMethod``
 is the provider's (GitHub: ``merge``, ``squash``, ``rebase``; GitLab: ``merge``,
-``squash``). The output is ``commit``, the merge commit.
+``squash``; Gitea: ``merge`` (the default), ``rebase``, ``rebase-merge``, ``squash``,
+``fast-forward-only``, ``manually-merged``; Bitbucket: ``merge_commit``, ``squash``,
+``fast_forward``, ``squash_fast_forward``, ``rebase_fast_forward``, ``rebase_merge``; Azure
+DevOps: ``noFastForward``, ``rebase``, ``rebaseMerge``, ``squash``). The output is
+``commit``, the merge commit.
+
+Bitbucket tells nothing about a pull request's mergeability before a merge is tried, so
+there ``wait`` waits only for drafts, and a merge refused for conflicts or checks fails, as
+in Kargo. Azure DevOps completes pull requests in the background: the step waits a few
+seconds for the merge, then, if it is not done, reports it not ready yet.
 """
 
 from pydantic import Field

@@ -30,7 +30,11 @@ The step answers with ``pr: {id, url}`` (the number and the web page), found in 
 Running a promotion again while its earlier pull request is still open opens a second one
 (the new promotion pushes a new commit, often to a new branch), as Kargo does; close the
 stale one. ``createTargetBranch`` is accepted and ignored (deprecated in Kargo). The git
-credentials' password for ``repoURL`` is the provider API token.
+credentials' password for ``repoURL`` is the provider API token (for Bitbucket, with a
+username other than ``x-token-auth``, an app password or API token of that user). The
+provider (GitHub, GitLab, Gitea, Bitbucket Cloud, Azure DevOps) is ``provider`` or inferred
+from ``repoURL``'s host, as :mod:`~kargo_dagster.clients.git_providers` describes. Labels
+are ignored on Bitbucket, which has none, and must already exist in a Gitea repository.
 """
 
 import tempfile
@@ -39,7 +43,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from kargo_dagster.clients.git_command import GitCommand
+from kargo_dagster.clients.git_command import GitCommand, git_credentials
 from kargo_dagster.clients.git_providers import (
     GitProvider,
     GitProviderError,
@@ -109,6 +113,7 @@ def open_provider(
         return git_provider(
             repo_url,
             token=token,
+            username=credentials.username if credentials else "",
             name=provider,
             insecure_skip_tls_verify=insecure_skip_tls_verify,
         )
@@ -195,14 +200,11 @@ class _Branches:
     """Just enough of the remote's two branches: head commits, message, trees."""
 
     def __init__(self, ctx: StepContext, config: Config, git_dir: Path) -> None:
-        credentials = None
-        if config.repo_url.lower().startswith(("http://", "https://")):
-            credentials = ctx.credentials.lookup("git", config.repo_url)
         self.url = config.repo_url
         self.git_dir = git_dir
         self.command = GitCommand(
             repo_label=redact_text(config.repo_url),
-            credentials=credentials,
+            credentials=git_credentials(ctx.credentials, config.repo_url),
             insecure_skip_tls_verify=config.insecure_skip_tls_verify,
             executable=ctx.tools.git,
         )
