@@ -17,6 +17,7 @@ from types import TracebackType
 import httpx
 
 from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
+from kargo_dagster.clients.oci_artifacts import ArtifactRepository
 from kargo_dagster.clients.oci_cache import ImageCache
 from kargo_dagster.clients.oci_http import RegistryHTTP, Target
 from kargo_dagster.clients.oci_repository import Repository
@@ -93,14 +94,43 @@ class RegistryClient:
         Raises:
             DiscoveryError: ``repo_url`` is not an image repository reference.
         """
+        target = self._target(repo_url, kind, insecure_skip_tls_verify, "pull")
+        return Repository(self._http, target, self.cache, self._page_size)
+
+    def _target(
+        self, repo_url: str, kind: CredentialType, insecure_skip_tls_verify: bool, actions: str
+    ) -> Target:
         ref = parse_repo_url(repo_url)
-        target = Target(
+        return Target(
             ref=ref,
             base_url=ref.base_url(self._insecure_registries),
             credentials=self._credentials.lookup(kind, repo_url),
             verify_tls=not insecure_skip_tls_verify,
+            actions=actions,
         )
-        return Repository(self._http, target, self.cache, self._page_size)
+
+    def artifact_repository(
+        self,
+        repo_url: str,
+        *,
+        kind: CredentialType = "image",
+        insecure_skip_tls_verify: bool = False,
+        push: bool = False,
+    ) -> ArtifactRepository:
+        """A handle on one repository's manifests and blobs as bytes, to copy or download.
+
+        Args:
+            repo_url: As for :meth:`repository`.
+            kind: Which credentials apply: ``image`` for images, ``helm`` for OCI charts.
+            insecure_skip_tls_verify: Accept any certificate.
+            push: Ask the registry for permission to write too.
+
+        Raises:
+            DiscoveryError: ``repo_url`` is not an image repository reference.
+        """
+        actions = "pull,push" if push else "pull"
+        target = self._target(repo_url, kind, insecure_skip_tls_verify, actions)
+        return ArtifactRepository(self._http, target, self.cache, self._page_size)
 
     def close(self) -> None:
         """Close the connection pools."""

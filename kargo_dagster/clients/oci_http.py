@@ -43,12 +43,15 @@ class Target:
         base_url: ``http(s)://host``.
         credentials: What to authenticate with, if anything.
         verify_tls: Whether to check the registry's certificate.
+        actions: What the requests do, as a token scope asks for it (``pull``, or
+            ``pull,push`` to write).
     """
 
     ref: RegistryRef
     base_url: str
     credentials: Credentials | None
     verify_tls: bool = True
+    actions: str = "pull"
 
     @property
     def label(self) -> str:
@@ -57,8 +60,8 @@ class Target:
 
     @property
     def scope(self) -> str:
-        """The token scope for reading the repository."""
-        return f"repository:{self.ref.repository}:pull"
+        """The token scope for the repository and :attr:`actions`."""
+        return f"repository:{self.ref.repository}:{self.actions}"
 
 
 class RegistryHTTP:
@@ -116,16 +119,18 @@ class RegistryHTTP:
         action: str,
         *,
         headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
         """Send one registry request, authenticating as the registry demands.
 
         Args:
             target: The repository and how to reach it.
             kind: What the request is, for :attr:`request_counts` (``tags``, ``manifest``…).
-            method: ``GET`` or ``HEAD``.
+            method: ``GET`` or ``HEAD``; ``POST``, ``PUT`` or ``PATCH`` to write.
             url: The full URL.
             action: What is being done, for messages (``listing the tags``).
             headers: Extra headers.
+            content: The request body, for writes.
 
         Returns:
             A successful (2xx) response.
@@ -134,7 +139,9 @@ class RegistryHTTP:
             RepositoryError: The request failed; :class:`RegistryNotFoundError` for 404.
         """
         authorization, fresh = self._authorization(target, self._challenges.get(target.ref.host))
-        response = self._exchange(target, kind, method, url, action, headers, authorization)
+        response = self._exchange(
+            target, kind, method, url, action, headers, authorization, content
+        )
         if response.status_code == 401 and not fresh:
             challenge = parse_challenge(response.headers.get("www-authenticate", ""))
             if challenge is not None and challenge.scheme in ("bearer", "basic"):
@@ -144,7 +151,7 @@ class RegistryHTTP:
                 authorization, fresh = self._authorization(target, challenge)
                 if fresh:
                     response = self._exchange(
-                        target, kind, method, url, action, headers, authorization
+                        target, kind, method, url, action, headers, authorization, content
                     )
         self._check(target, response, action)
         return response
@@ -158,6 +165,7 @@ class RegistryHTTP:
         action: str,
         headers: dict[str, str] | None,
         authorization: str | None,
+        content: bytes | None = None,
     ) -> httpx.Response:
         sent = dict(headers or {})
         if authorization:
@@ -167,7 +175,9 @@ class RegistryHTTP:
             # Redirects are followed everywhere: blobs live in storage back ends, and some
             # registries (registry.k8s.io) redirect the whole API. httpx drops the
             # Authorization header when a redirect leaves the origin.
-            response = client.request(method, url, headers=sent, follow_redirects=True)
+            response = client.request(
+                method, url, headers=sent, content=content, follow_redirects=True
+            )
         except httpx.HTTPError as exc:
             self._count(kind, 1)
             raise self._transport_error(target, action, exc) from None
@@ -291,7 +301,7 @@ class RegistryHTTP:
         if status == 403:
             raise RepositoryError(
                 f"registry {host} denied access (HTTP 403) {where}: the credentials lack "
-                f"permission to pull{detail}"
+                f"permission to {target.actions.replace(',', ' or ')}{detail}"
             )
         if status == 404:
             raise RegistryNotFoundError(f"registry {host} answered HTTP 404 {where}{detail}")

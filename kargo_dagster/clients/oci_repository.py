@@ -9,7 +9,7 @@ the tag's digest is cached too, so a known tag costs no request at all.
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -48,11 +48,13 @@ class Manifest:
         digest: Its digest (computed from the bytes).
         media_type: Its media type.
         document: The parsed JSON.
+        raw: The bytes, for copying the manifest unchanged.
     """
 
     digest: str
     media_type: str
     document: dict[str, Any]
+    raw: bytes = field(default=b"", repr=False)
 
 
 class Repository:
@@ -164,7 +166,7 @@ class Repository:
         digest = self._verified_digest(raw, claimed, f"manifest {reference!r}")
         document = self._json(raw, f"manifest {reference!r}")
         media_type = manifest_media_type(document, response.headers.get("content-type", ""))
-        return Manifest(digest=digest, media_type=media_type, document=document)
+        return Manifest(digest=digest, media_type=media_type, document=document, raw=raw)
 
     def get_blob_json(self, digest: str, what: str) -> dict[str, Any]:
         """A JSON blob (an image config), checked against its digest.

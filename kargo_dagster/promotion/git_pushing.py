@@ -33,7 +33,7 @@ from kargo_dagster.errors import RepositoryError, RetryableStepError, TerminalSt
 from kargo_dagster.promotion.git_worktree import WorkTree, step_error
 from kargo_dagster.urls import normalize_git_url
 
-__all__ = ["PushPlan", "branch_lock", "push"]
+__all__ = ["PushPlan", "branch_lock", "integrate_remote", "push"]
 
 # The rejections that mean "the remote branch moved": retrying after a rebase can fix them.
 _MOVED = re.compile(
@@ -94,7 +94,7 @@ def push(
             return  # the remote had not moved: nothing to integrate
         for attempt in range(1, plan.max_attempts + 1):
             if not plan.force:
-                _integrate(tree, plan.branch)
+                integrate_remote(tree, plan.branch)
             args = [refspec, "--force"] if plan.force else [refspec]
             if not _push_once(tree, args, what, retry_when_moved=True):
                 return
@@ -122,7 +122,8 @@ def _push_once(
     raise step_error(tree.git.failure(action, result.stderr)) from None
 
 
-def _integrate(tree: WorkTree, branch: str) -> None:
+def integrate_remote(tree: WorkTree, branch: str) -> None:
+    """Rebase the checkout onto the remote ``branch`` if it exists (a new branch: nothing)."""
     action = f"fetching branch {branch!r} of"
     exists = tree.attempt(
         "ls-remote", "--heads", "--exit-code", "origin", f"refs/heads/{branch}", action=action

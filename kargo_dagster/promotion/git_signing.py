@@ -56,6 +56,11 @@ class SigningKeyring:
         try:
             keyring._run(["--import"], armored, "is not a GPG private key gpg can import")
             keyring.fingerprint = keyring._secret_fingerprint()
+            # Trusted ultimately, as Kargo does, so that git reports the key's own commits as
+            # good ("G"): github-push has GitHub sign only commits a trusted key signed.
+            keyring._run(
+                ["--import-ownertrust"], f"{keyring.fingerprint}:6:\n", "cannot be trusted"
+            )
             keyring._run(
                 [
                     "--pinentry-mode",

@@ -8,12 +8,15 @@ Paths are relative to ``/api/v3``, where GitHub Enterprise Server serves the API
 * ``GET /repos/{owner}/{repo}/pulls/{number}``;
 * ``PUT /repos/{owner}/{repo}/pulls/{number}/merge`` (405 when not mergeable);
 * ``POST /repos/{owner}/{repo}/issues/{number}/labels``;
-* ``GET /repos/{owner}/{repo}/commits/{sha}/pulls``.
+* ``GET /repos/{owner}/{repo}/commits/{sha}/pulls``;
+* the Git database and compare endpoints ``github-push`` uses
+  (:mod:`~kargo_dagster.testing.github_git_api`).
 """
 
 from datetime import timedelta
 from typing import Any
 
+from kargo_dagster.testing.github_git_api import git_data_reply
 from kargo_dagster.testing.provider_state import (
     FakePullRequest,
     ProviderState,
@@ -69,6 +72,8 @@ def github_reply(
     if not state.has_repository(repository):
         return _NOT_FOUND
     rest = parts[3:]
+    if rest[0] in ("git", "compare"):
+        return git_data_reply(state.remote(repository), state.verified_commits, method, rest, body)
     if rest == ["pulls"] and method == "POST":
         return _create(state, base_url, repository, parts[1], body)
     if rest == ["pulls"] and method == "GET":

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kargo_dagster.promotion.builtin import BUILTIN_STEPS
+from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.static_checks import check_catalog
 from kargo_dagster.spec import load_manifests
 
@@ -75,13 +77,40 @@ def check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Check:
     return problems
 
 
-def test_a_kargo_step_kargo_dagster_does_not_provide(check: Check) -> None:
-    problems = check(_steps("- uses: untar\n  config: {inPath: a.tgz, outPath: out}"))
+def test_a_kargo_step_kargo_dagster_does_not_provide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("m.yaml").write_text(
+        PROJECT + _steps("- uses: untar\n  config: {inPath: a.tgz, outPath: out}")
+    )
+    without_untar = StepRegistry(s for s in BUILTIN_STEPS if s.name != "untar")
+
+    problems = [str(p) for p in check_catalog(load_manifests("m.yaml"), without_untar)]
 
     assert problems == [
         "m.yaml:28: Stage/dev: spec.promotionTemplate.spec.steps.0.uses: step kind 'untar' is "
         "a Kargo step that kargo-dagster does not provide, so a promotion would stop at this step"
     ]
+
+
+def test_every_kargo_step_is_provided(check: Check) -> None:
+    problems = check(
+        _steps(
+            "- uses: http-download\n"
+            "  config: {url: 'https://example.com/app.tgz', outPath: app.tgz}\n"
+            "- uses: untar\n"
+            "  config: {inPath: app.tgz, outPath: app, stripComponents: 1}\n"
+            "- uses: oci-download\n"
+            "  config: {imageRef: 'oci://ghcr.io/acme/charts/app:1.0.0', outPath: chart.tgz}\n"
+            "- uses: oci-push\n"
+            "  config: {srcRef: 'ghcr.io/acme/app:v1', destRef: 'ghcr.io/acme/prod/app:v1'}\n"
+            "- uses: github-push\n"
+            "  config: {path: src, generateTargetBranch: true}\n"
+        )
+    )
+
+    assert problems == []
 
 
 def test_a_config_kargo_schema_refuses(check: Check) -> None:
@@ -190,7 +219,7 @@ def test_unknown_functions_and_wrong_argument_counts(check: Check) -> None:
             "- uses: compose-output\n"
             "  config:\n"
             "    a: ${{ imageFrm('ghcr.io/acme/app').Tag }}\n"
-            "    b: ${{ configMap('settings').key }}\n"
+            "    b: ${{ configMap('settings', 'key').key }}\n"
             "    c: ${{ imageFrom('ghcr.io/acme/app', warehouse('app'), 3).Tag }}\n"
             "    d: ${{ lower() }}\n"
         )
@@ -201,13 +230,38 @@ def test_unknown_functions_and_wrong_argument_counts(check: Check) -> None:
         "\"imageFrm('ghcr.io/acme/app').Tag\" at position 0: unknown function imageFrm(); did "
         "you mean 'imageFrom'?",
         "m.yaml:31: Stage/dev: spec.promotionTemplate.spec.steps.0.config.b: in expression "
-        "\"configMap('settings').key\" at position 0: configMap() is a Kargo function "
-        "kargo-dagster does not provide",
+        "\"configMap('settings', 'key').key\" at position 0: configMap() takes 1 argument, "
+        "not 2",
         "m.yaml:32: Stage/dev: spec.promotionTemplate.spec.steps.0.config.c: in expression "
         "\"imageFrom('ghcr.io/acme/app', warehouse('app'), 3).Tag\" at position 0: imageFrom() "
         "takes 1 to 2 arguments, not 3",
         "m.yaml:33: Stage/dev: spec.promotionTemplate.spec.steps.0.config.d: in expression "
         "'lower()' at position 0: lower() takes 1 argument, not 0",
+    ]
+
+
+def test_data_and_artifact_functions_are_known_and_their_arguments_counted(check: Check) -> None:
+    problems = check(
+        _steps(
+            "- uses: compose-output\n"
+            "  if: ${{ secret('creds').token != '' }}\n"
+            "  config:\n"
+            "    token: ${{ secret('creds').token }}\n"
+            "    env: ${{ configMap('settings').env }}\n"
+            "    hook: ${{ sharedSecret('slack').url }}\n"
+            "    version: ${{ artifactFrom('manifests', warehouse('app'))?.Version ?? 'none' }}\n"
+            "    bad1: ${{ sharedSecret('slack', 'url') }}\n"
+            "    bad2: ${{ artifactFrom() }}\n",
+            spec="vars:\n- {name: region, value: \"${{ sharedConfigMap('defaults').region }}\"}\n",
+        )
+    )
+
+    where = "Stage/dev: spec.promotionTemplate.spec.steps.0.config"
+    assert problems == [
+        f"m.yaml:37: {where}.bad1: in expression \"sharedSecret('slack', 'url')\" at position 0: "
+        "sharedSecret() takes 1 argument, not 2",
+        f"m.yaml:38: {where}.bad2: in expression 'artifactFrom()' at position 0: artifactFrom() "
+        "takes 1 to 2 arguments, not 0",
     ]
 
 

@@ -22,12 +22,9 @@ As Kargo's ``http`` step:
   success/failure expression that is not a boolean, is a retryable error.
 """
 
-import ipaddress
 import json
-import socket
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import yaml
@@ -36,10 +33,10 @@ from pydantic import Field
 from kargo_dagster.clients.deadlines import DeadlineClient
 from kargo_dagster.errors import ExpressionError, RetryableStepError, TerminalStepError
 from kargo_dagster.expressions.parser import parse
+from kargo_dagster.promotion.outbound_http import refuse_link_local, step_timeout, with_query
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
 from kargo_dagster.promotion.steps.git_open_pr import poll_interval, still_running
 from kargo_dagster.redaction import redact_text
-from kargo_dagster.spec.durations import parse_go_duration
 
 __all__ = ["STEP", "Config", "HTTPRequest", "canonical_header", "response_variables"]
 
@@ -99,42 +96,6 @@ def canonical_header(name: str) -> str:
     if not name or any(not (c.isalnum() or c in "-!#$%&'*+.^_`|~") for c in name):
         return name
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
-
-
-def _with_query(url: str, params: list[QueryParam]) -> str:
-    if not params:
-        return url
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    pairs += [(p.name, p.value) for p in params]
-    # Go's Values.Encode: sorted by name, values of one name in their order.
-    pairs.sort(key=lambda pair: pair[0])
-    return urlunsplit(parts._replace(query=urlencode(pairs)))
-
-
-def _link_local(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_link_local
-    except ValueError:
-        return False
-
-
-def _refuse_link_local(request: httpx.Request) -> None:
-    # Kargo's dialer refuses hosts that resolve to link-local addresses only: the cloud
-    # metadata services live there. Checked on every request, redirects included.
-    host = request.url.host
-    port = request.url.port or (443 if request.url.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return  # httpx reports the resolution failure itself
-    addresses = [str(info[4][0]) for info in infos]
-    if addresses and all(_link_local(a) for a in addresses):
-        raise httpx.ConnectError(
-            f"connections to link-local addresses are not permitted (host {host!r} resolved "
-            "to link-local IPs only)",
-            request=request,
-        )
 
 
 def _media_type(value: str) -> str:
@@ -223,13 +184,8 @@ class HTTPRequest(StepKind[Config]):
         )
 
     def _send(self, config: Config) -> tuple[httpx.Response, bytes]:
-        timeout = DEFAULT_TIMEOUT
-        if config.timeout:
-            parsed = parse_go_duration(config.timeout)
-            if parsed is None:
-                raise TerminalStepError(f"timeout {config.timeout!r} is not a duration")
-            timeout = parsed.total_seconds()
-        url = _with_query(config.url, list(config.query_params or ()))
+        timeout = step_timeout(config.timeout, DEFAULT_TIMEOUT)
+        url = with_query(config.url, [(p.name, p.value) for p in config.query_params or ()])
         shown = redact_text(config.url)
         try:
             # Kargo's timeout bounds the whole request, as Go's http.Client.Timeout does.
@@ -239,7 +195,7 @@ class HTTPRequest(StepKind[Config]):
                 timeout=timeout,
                 proxy=config.proxy,
                 follow_redirects=True,
-                event_hooks={"request": [_refuse_link_local]},
+                event_hooks={"request": [refuse_link_local]},
             ) as client:
                 request = client.build_request(
                     config.method or "GET",
