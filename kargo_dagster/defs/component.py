@@ -9,9 +9,9 @@ A Dagster project that uses ``dg`` adds the Kargo pipeline with
 The ``kargo`` attribute holds :class:`KargoResource`'s settings. YAML is checked against a
 mirror of the resource's models that refuses unknown keys (pydantic models ignore them, and
 the resource keeps its defaults for a misspelt key); templates (``{{ env.WORK_DIR }}``) are
-rendered in string settings. A ``password`` or ``token`` written as exactly
-``{{ env.NAME }}`` becomes ``dg.EnvVar("NAME")``, as in Python, so the UI shows the
-variable's name and never its value.
+rendered in string settings. A ``password`` or ``token``, or any value in ``secrets`` or
+``shared_secrets``, written as exactly ``{{ env.NAME }}`` becomes ``dg.EnvVar("NAME")``, as
+in Python, so the UI shows the variable's name and never its value.
 """
 
 import copy
@@ -32,6 +32,8 @@ from kargo_dagster.errors import KargoDagsterError
 
 # The settings KargoResource reads through dg.EnvVar when it uses them (resources._resolved).
 _SECRET_FIELDS = frozenset({"password", "token"})
+# Maps whose every value is secret (what secret() and sharedSecret() read), whatever its key.
+_SECRET_MAPS = frozenset({"secrets", "shared_secrets"})
 _ENV_REFERENCE = re.compile(
     r"""\{\{\s*env(?:\.(?P<attr>\w+)|\(\s*(?P<quote>["'])(?P<call>\w+)(?P=quote)\s*\))\s*\}\}"""
 )
@@ -66,12 +68,15 @@ def _yaml_annotation(annotation: Any) -> Any:
     return annotation
 
 
-def _rendered(context: dg.ResolutionContext, value: Any, key: str | int | None = None) -> Any:
+def _rendered(
+    context: dg.ResolutionContext, value: Any, key: str | int | None = None, secret: bool = False
+) -> Any:
     if isinstance(value, dict):
-        return {k: _rendered(context.at_path(k), v, k) for k, v in value.items()}
+        inside = secret or key in _SECRET_MAPS
+        return {k: _rendered(context.at_path(k), v, k, inside) for k, v in value.items()}
     if isinstance(value, list):
         return [_rendered(context.at_path(i), v, i) for i, v in enumerate(value)]
-    if isinstance(value, str) and key in _SECRET_FIELDS:
+    if isinstance(value, str) and (secret or key in _SECRET_FIELDS):
         match = _ENV_REFERENCE.fullmatch(value.strip())
         if match:
             return dg.EnvVar(match.group("attr") or match.group("call"))

@@ -87,6 +87,7 @@ def promote(
         log=context.log,  # type: ignore[arg-type]
         argocd=argocd,
         attempt_budget_seconds=kargo.step_budget_seconds,
+        resource_data=kargo.resource_data(),
     )
     try:
         return run_promotion(

@@ -41,6 +41,8 @@ from kargo_dagster.defs.resources import (
     rollouts_api_client,
 )
 from kargo_dagster.errors import ExpressionError, VerificationError
+from kargo_dagster.expressions.resource_functions import ResourceLookups
+from kargo_dagster.promotion.secret_masking import SecretMaskingFilter, masked_value
 from kargo_dagster.redaction import redact_text
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
 from kargo_dagster.verification.analysis_executor import Provider, execute_analysis
@@ -82,6 +84,10 @@ def analysis_verification(
         return _failed("Error", f"Freight {partition_key} is not recorded for {origin}")
     collection = freight_collection(instance, project, stage, freight)
     rollouts = kargo.rollouts
+    # Args may read secret(); what the check logs and shows has those values masked.
+    lookups = ResourceLookups(kargo.resource_data(), project.name)
+    masking = SecretMaskingFilter(lookups.secret_values)
+    context.log.addFilter(masking)
     try:
         with _rollouts_client(rollouts) as api_client:
             run = build_analysis_run(
@@ -90,6 +96,7 @@ def analysis_verification(
                 _template_source(catalog, api_client, rollouts),
                 project=project.name,
                 metadata=DagsterMetadataStore(instance, project),
+                functions=lookups.functions(),
             )
             if rollouts is None:
                 result = _run_here(context, kargo, run, project, stage)
@@ -98,15 +105,20 @@ def analysis_verification(
                 result, _ = _run_to_the_end(run, api_client, rollouts, project.name)
                 executor = "Argo Rollouts"
     except (VerificationError, ExpressionError, _RolloutsError) as error:
-        return _failed("Error", str(error))
+        return _failed("Error", masked_value(str(error), lookups.secret_values()))
+    finally:
+        context.log.removeFilter(masking)
+    secrets = lookups.secret_values()
     metadata: dict[str, Any] = {
         "phase": dg.MetadataValue.text(result.phase.value),
         "analysisRun": dg.MetadataValue.text(f"{project.name}/{run['metadata']['name']}"),
         "executedBy": dg.MetadataValue.text(executor),
-        "verification": dg.MetadataValue.json(result.to_json()),
+        "verification": dg.MetadataValue.json(masked_value(result.to_json(), secrets)),
     }
     return dg.AssetCheckResult(
-        passed=result.passed, metadata=metadata, description=result.description
+        passed=result.passed,
+        metadata=metadata,
+        description=masked_value(result.description, secrets),
     )
 
 

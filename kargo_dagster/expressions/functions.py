@@ -5,7 +5,10 @@ Kargo decides which Freight may hold an artifact from the Warehouses' subscripti
 the collection itself answers: without an origin, the artifact must come from exactly one
 Freight in the collection (several is the same "please disambiguate" error as Kargo's).
 Commits match by normalised Git URL, images and charts by the exact repository URL, as in
-Kargo.
+Kargo. ``artifactFrom(subscriptionName[, origin])`` finds the generic artifacts of generic
+subscriptions; Warehouses here have none, so it gives nil as Kargo does when no requested
+Warehouse subscribes under that name. ``configMap()``, ``secret()`` and their shared forms
+come from :mod:`kargo_dagster.expressions.resource_functions`.
 """
 
 import io
@@ -27,6 +30,7 @@ from kargo_dagster.expressions.objects import (
     ImageRef,
     SemverRef,
 )
+from kargo_dagster.expressions.resource_functions import ResourceLookups
 from kargo_dagster.freight import Freight, normalize_git_url
 from kargo_dagster.semver import parse_semver
 
@@ -219,6 +223,15 @@ class _Functions:
             raise ExpressionError(f"{subject} from repo {url} not found in referenced Freight")
         return found
 
+    def artifact_from(self, *args: Any) -> None:
+        if not 1 <= len(args) <= 2:
+            raise ExpressionError(f"artifactFrom: expected 1-2 arguments, got {len(args)}")
+        string_argument(args[0], "first", "artifactFrom")
+        if len(args) == 2:
+            _origin(args[1], "second", "artifactFrom")
+        # Freight here holds images, commits and charts only: no generic artifact to find.
+        return None
+
     def has_failures(self) -> bool:
         return any(
             status in _FAILED and alias not in self.continue_on_error
@@ -279,6 +292,7 @@ def kargo_functions(
     project: str = "",
     now: Callable[[], datetime] | None = None,
     continue_on_error: Collection[str] = (),
+    resources: ResourceLookups | None = None,
 ) -> dict[str, Callable[..., Any]]:
     """Kargo's functions, to merge into the variables of :func:`evaluate`.
 
@@ -293,7 +307,10 @@ def kargo_functions(
         now: The clock for ``now()``; timezone-aware UTC by default.
         continue_on_error: Aliases of steps with ``continueOnError``, whose failures do not
             count for ``success()``/``failure()`` (Kargo's ``HasFailures``).
+        resources: Where ``configMap()``, ``secret()`` and their shared forms read; share
+            one per promotion so each object is read once. None: every object is absent.
     """
+    data_functions = (resources or ResourceLookups(None, project)).functions()
     del target_origin, project
     functions = _Functions(
         collection, statuses or {}, continue_on_error, metadata, now or (lambda: datetime.now(UTC))
@@ -304,6 +321,8 @@ def kargo_functions(
         "imageFrom": functions.image_from,
         "commitFrom": functions.commit_from,
         "chartFrom": functions.chart_from,
+        "artifactFrom": functions.artifact_from,
+        **data_functions,
         "success": lambda: not functions.has_failures(),
         "failure": functions.has_failures,
         "always": lambda: True,

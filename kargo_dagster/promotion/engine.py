@@ -26,6 +26,9 @@ For each step (see ``pkg/promotion/local_orchestrator.go`` in Kargo):
    ``task.outputs[short alias]``; and ``compose-output`` inside a task also merges its
    outputs into ``outputs[<task alias>]`` for the steps after the task.
 
+Values read through ``secret()`` and ``sharedSecret()`` are masked in what the promotion
+logs while it runs and in the result it returns (:mod:`kargo_dagster.promotion.secret_masking`).
+
 The promotion shares one working directory, created before the first step and removed
 after the last, whatever happened; just before, what steps deferred to the end runs
 (``git-clone`` parks its checkouts there for the next promotion).
@@ -43,6 +46,7 @@ from pydantic import ValidationError
 
 from kargo_dagster.clients.argocd_applications import ArgoCDApplications
 from kargo_dagster.clients.deadlines import budget
+from kargo_dagster.clients.resource_data import ResourceData
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import (
     ExpressionError,
@@ -53,10 +57,12 @@ from kargo_dagster.errors import (
 )
 from kargo_dagster.expressions import evaluate, evaluate_template
 from kargo_dagster.expressions.expr_builtins import go_type
+from kargo_dagster.expressions.resource_functions import ResourceLookups
 from kargo_dagster.promotion.expansion import PlannedStep
 from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.results import PromotionResult, StepExecution, final_phase
 from kargo_dagster.promotion.schema_validation import has_schema, validate_step_config
+from kargo_dagster.promotion.secret_masking import SecretMaskingFilter, masked_result
 from kargo_dagster.promotion.step import (
     InMemoryMetadataStore,
     MetadataStore,
@@ -105,6 +111,8 @@ class PromotionServices:
             when no Argo CD connection is configured (those steps then fail saying so).
         attempt_budget_seconds: How long one attempt of a step may take in all: every
             request and git command it makes ends by then, saying so (None: no bound).
+        resource_data: Where ``configMap()``, ``secret()`` and their shared forms read;
+            None: every ConfigMap and Secret is absent (an empty map).
     """
 
     credentials: CredentialStore = NO_CREDENTIALS
@@ -116,6 +124,7 @@ class PromotionServices:
     )
     argocd: ArgoCDApplications | None = None
     attempt_budget_seconds: float | None = 900.0
+    resource_data: ResourceData | None = None
 
 
 class _ContextError(TerminalStepError):
@@ -166,6 +175,7 @@ class _Promotion:
     work_dir: Path
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
+    resources: ResourceLookups
     executions: list[StepExecution] = field(default_factory=list)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     deferred: list[Callable[[], None]] = field(default_factory=list)
@@ -185,6 +195,7 @@ class _Promotion:
             continue_on_error={e.alias for e in self.executions if e.continue_on_error},
             metadata=self.services.metadata,
             now=self.clock,
+            resources=self.resources,
         )
 
     def has_failures(self) -> bool:
@@ -391,21 +402,29 @@ def run_promotion(
     """
     services = services or PromotionServices()
     started_at = clock()
-    with promotion_work_dir(work_root, promotion.name, services.log) as work_dir:
-        run = _Promotion(
-            registry=registry,
-            promotion=promotion,
-            promotion_vars=[*stage_vars, *template_vars],
-            services=services,
-            work_dir=work_dir,
-            clock=clock,
-            sleep=sleep,
-        )
-        for step in steps:
-            run.run_step(step)
-        run.run_deferred()
+    # One per promotion: each ConfigMap or Secret is read once, when first called for.
+    resources = ResourceLookups(services.resource_data, promotion.project)
+    masking = SecretMaskingFilter(resources.secret_values)
+    services.log.addFilter(masking)
+    try:
+        with promotion_work_dir(work_root, promotion.name, services.log) as work_dir:
+            run = _Promotion(
+                registry=registry,
+                promotion=promotion,
+                promotion_vars=[*stage_vars, *template_vars],
+                services=services,
+                work_dir=work_dir,
+                clock=clock,
+                sleep=sleep,
+                resources=resources,
+            )
+            for step in steps:
+                run.run_step(step)
+            run.run_deferred()
+    finally:
+        services.log.removeFilter(masking)
     phase, message = final_phase(run.executions)
-    return PromotionResult(
+    result = PromotionResult(
         phase=phase,
         message=message,
         steps=run.executions,
@@ -413,3 +432,4 @@ def run_promotion(
         started_at=started_at,
         finished_at=clock(),
     )
+    return masked_result(result, resources.secret_values())

@@ -21,6 +21,7 @@ from typing import Any
 from kargo_dagster.errors import ExpressionError
 from kargo_dagster.expressions import evaluate_template, kargo_functions
 from kargo_dagster.expressions.functions import MetadataSource
+from kargo_dagster.expressions.resource_functions import ResourceLookups
 from kargo_dagster.promotion.expansion import ALIAS_SEPARATOR, PlannedStep
 from kargo_dagster.promotion.step import PromotionInfo
 from kargo_dagster.spec.steps import ExpressionVariable
@@ -89,6 +90,7 @@ def step_environment(
     continue_on_error: Collection[str],
     metadata: MetadataSource | None,
     now: Callable[[], datetime],
+    resources: ResourceLookups | None = None,
 ) -> dict[str, Any]:
     """Every variable and function the step's ``if`` and config may use.
 
@@ -101,6 +103,8 @@ def step_environment(
         continue_on_error: Aliases of earlier steps with ``continueOnError``.
         metadata: Where ``stageMetadata()``/``freightMetadata()`` read.
         now: The clock for ``now()``.
+        resources: Where ``configMap()``, ``secret()`` and their shared forms read (one
+            per promotion, so each object is read once).
 
     Raises:
         ExpressionError: A var's value does not evaluate; ``where`` names the step and var.
@@ -111,6 +115,7 @@ def step_environment(
         "metadata": metadata,
         "project": promotion.project,
         "now": now,
+        "resources": resources,
     }
     functions = kargo_functions(**common, statuses=statuses, continue_on_error=continue_on_error)
     # status() resolves short aliases within the step's own task, so it gets its own view.

@@ -7,6 +7,7 @@ from typing import Any
 
 from kargo_dagster.expressions import kargo_functions
 from kargo_dagster.expressions.expr_builtins import BUILTINS
+from kargo_dagster.expressions.resource_functions import DATA_FUNCTIONS
 
 __all__ = [
     "NOT_PROVIDED",
@@ -26,6 +27,8 @@ _VARIADIC: dict[str, Arity] = {
     "imageFrom": (1, 2),
     "commitFrom": (1, 2),
     "chartFrom": (1, 3),
+    "artifactFrom": (1, 2),
+    **dict.fromkeys(DATA_FUNCTIONS, (1, 1)),
     "now": (0, 1),
     "date": (1, 3),
     "max": (1, None),
@@ -36,8 +39,10 @@ _VARIADIC: dict[str, Arity] = {
 STEP_ONLY_FUNCTIONS = frozenset({"success", "failure", "always", "status"})
 # Functions Kargo or expr have that kargo-dagster does not: a clearer word than "unknown".
 _EXPR_NOT_PROVIDED = "type mean median bitnot bitand bitor bitxor bitnand bitshl bitshr bitushr"
+# artifactFrom() is provided to steps and verification, not to freightCreationCriteria:
+# kargo-dagster discovers no generic subscriptions.
 NOT_PROVIDED = {
-    **dict.fromkeys(("configMap", "secret", "artifactFrom"), "a Kargo function"),
+    "artifactFrom": "a Kargo function",
     **dict.fromkeys(_EXPR_NOT_PROVIDED.split(), "an expr built-in"),
 }
 
