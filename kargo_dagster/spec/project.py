@@ -13,7 +13,14 @@ from kargo_dagster.spec.base import DNS1123_SUBDOMAIN, KargoModel, KargoObject, 
 from kargo_dagster.spec.meta import ObjectMeta
 
 __all__ = [
+    "ArtifactoryReceiver",
     "AutoRollbackConfig",
+    "GenericReceiver",
+    "GenericTargetSelection",
+    "GenericWebhookAction",
+    "IndexSelector",
+    "IndexSelectorRequirement",
+    "LabelSelector",
     "LabelSelectorRequirement",
     "Link",
     "Project",
@@ -22,6 +29,7 @@ __all__ = [
     "PromotionPolicy",
     "PromotionPolicySelector",
     "PromotionWindow",
+    "ReceiverSecret",
     "SecretReference",
     "WebhookReceiverConfig",
 ]
@@ -131,24 +139,84 @@ class SecretReference(KargoModel):
     name: str = ""
 
 
+class ReceiverSecret(KargoModel):
+    """A webhook receiver's ``secretRef``: the Secret (in the Project namespace) it relies on."""
+
+    secret_ref: SecretReference
+
+
+class ArtifactoryReceiver(ReceiverSecret):
+    """An Artifactory receiver; ``virtualRepoName`` replaces the payload's local repository."""
+
+    virtual_repo_name: str | None = None
+
+
+class IndexSelectorRequirement(KargoModel):
+    """A generic receiver's index requirement: ``subscribedURLs`` or ``receiverPaths``."""
+
+    key: Literal["subscribedURLs", "receiverPaths"]
+    operator: Literal["Equal", "NotEqual"]
+    value: str
+
+
+class IndexSelector(KargoModel):
+    """Requirements on the indices Kargo keeps of its resources, all of which must hold."""
+
+    match_indices: list[IndexSelectorRequirement] = Field(default_factory=list, min_length=1)
+
+
+class LabelSelector(KargoModel):
+    """A Kubernetes label selector; its values may be expressions over the request."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list)
+
+
+class GenericTargetSelection(KargoModel):
+    """Which resources a generic receiver's action applies to (every criterion must hold)."""
+
+    kind: Literal["Warehouse"]
+    name: str | None = None
+    label_selector: LabelSelector | None = None
+    index_selector: IndexSelector | None = None
+
+
+class GenericWebhookAction(KargoModel):
+    """One action of a generic receiver: ``Refresh`` the selected Warehouses when
+    ``whenExpression`` (an expression over the request) holds."""
+
+    action: Literal["Refresh"]
+    when_expression: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+    target_selection_criteria: list[GenericTargetSelection] = Field(
+        default_factory=list, min_length=1
+    )
+
+
+class GenericReceiver(ReceiverSecret):
+    """A generic receiver: any POST to its URL runs its ``actions``."""
+
+    actions: list[GenericWebhookAction] = Field(default_factory=list, min_length=1)
+
+
 class WebhookReceiverConfig(KargoModel):
     """A webhook receiver; exactly one provider key is set.
 
-    The generic receiver's ``actions`` are kept as plain data: kargo-dagster does not
-    serve webhooks, it only keeps the manifest loadable.
+    ``kargo-dagster receive`` serves it at a URL derived, as Kargo derives it, from the
+    Project, the receiver's name and its Secret.
     """
 
     name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
-    github: dict[str, Any] | None = None
-    gitlab: dict[str, Any] | None = None
-    gitea: dict[str, Any] | None = None
-    bitbucket: dict[str, Any] | None = None
-    dockerhub: dict[str, Any] | None = None
-    quay: dict[str, Any] | None = None
-    harbor: dict[str, Any] | None = None
-    artifactory: dict[str, Any] | None = None
-    azure: dict[str, Any] | None = None
-    generic: dict[str, Any] | None = None
+    github: ReceiverSecret | None = None
+    gitlab: ReceiverSecret | None = None
+    gitea: ReceiverSecret | None = None
+    bitbucket: ReceiverSecret | None = None
+    dockerhub: ReceiverSecret | None = None
+    quay: ReceiverSecret | None = None
+    harbor: ReceiverSecret | None = None
+    artifactory: ArtifactoryReceiver | None = None
+    azure: ReceiverSecret | None = None
+    generic: GenericReceiver | None = None
 
     @model_validator(mode="after")
     def _one_provider(self) -> "WebhookReceiverConfig":
@@ -158,11 +226,22 @@ class WebhookReceiverConfig(KargoModel):
                 f"a webhook receiver needs exactly one of {', '.join(_PROVIDERS)} "
                 f"(got {', '.join(providers) or 'none'})"
             )
-        provider = providers[0]
-        body = getattr(self, provider)
-        if not isinstance(body.get("secretRef"), dict):
-            raise rule_error("secretRef is required; add secretRef: {name: <secret>}", provider)
+        if not self.details.secret_ref.name:
+            path = f"{providers[0]}.secretRef.name"
+            raise rule_error("name the Secret: secretRef: {name: <secret>}", path)
         return self
+
+    @property
+    def provider(self) -> str:
+        """The provider key that is set (``github``, ``harbor``...)."""
+        return next(key for key in _PROVIDERS if getattr(self, key) is not None)
+
+    @property
+    def details(self) -> ReceiverSecret:
+        """The provider's settings (its ``secretRef``, and more for some)."""
+        details = getattr(self, self.provider)
+        assert isinstance(details, ReceiverSecret)
+        return details
 
 
 _PROVIDERS = (

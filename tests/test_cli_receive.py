@@ -1,0 +1,108 @@
+"""`kargo-dagster receive`: receiver URLs as Kargo derives them, and a real server that
+answers senders and logs refusals without their secrets."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from kargo_dagster.testing import webhook_senders as send
+from kargo_dagster.testing.registry import free_port
+from tests.webhooks.manifests import receiver, with_receivers
+
+REPO = Path(__file__).parents[1]
+SECRET = "s3cret-for-the-cli-test"
+MANIFESTS = with_receivers(receiver("github", "gh", "gh-secret"))
+DIGEST = hashlib.sha256(f"demogh{SECRET}".encode()).hexdigest()
+# Hang alarm only: the server starts in a few seconds.
+START_ALARM_SECONDS = 120
+
+
+def stages(tmp_path: Path) -> Path:
+    (tmp_path / "demo.yaml").write_text(MANIFESTS)
+    return tmp_path / "demo.yaml"
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KARGO_DAGSTER_WEBHOOK_")}
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {**env, "DAGSTER_HOME": str(home), **extra}
+
+
+def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kargo_dagster.cli", "receive", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=environment(tmp_path, **env),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_print_urls_derives_each_url_from_project_name_and_secret(tmp_path):
+    path = str(stages(tmp_path))
+    given = {"KARGO_DAGSTER_WEBHOOK_SECRET_GH_SECRET": SECRET}
+    plain = run(tmp_path, "--path", path, "--print-urls", **given)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout == f"demo/gh (github): http://127.0.0.1:8080/github/{DIGEST}\n"
+    public = run(
+        tmp_path, "--path", path, "--print-urls", "--base-url", "https://ci.example.com/kargo/",
+        **given,
+    )  # fmt: skip
+    assert public.stdout == f"demo/gh (github): https://ci.example.com/kargo/github/{DIGEST}\n"
+
+
+def test_a_receiver_without_its_secret_is_named_with_where_to_put_it(tmp_path):
+    result = run(tmp_path, "--path", str(stages(tmp_path)), "--print-urls")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        "demo.yaml:16: warning: ProjectConfig/demo: spec.webhookReceivers.0.github.secretRef.name: "
+        "receiver gh is not served: no secret for Secret gh-secret "
+        "(set KARGO_DAGSTER_WEBHOOK_SECRET_GH_SECRET)"
+    ) in result.stderr
+
+
+def test_the_server_answers_senders_and_logs_refusals_without_secrets(tmp_path):
+    port = free_port()
+    env = environment(tmp_path, KARGO_DAGSTER_WEBHOOK_SECRET_GH_SECRET=SECRET)
+    args = ["receive", "--path", str(stages(tmp_path)), "--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kargo_dagster.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        alarm = time.monotonic() + START_ALARM_SECONDS
+        while True:
+            assert server.poll() is None, server.communicate()
+            assert time.monotonic() < alarm, "the receiver did not start"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        url = f"{base}/github/{DIGEST}"
+        ping = send.github_ping(SECRET)
+        answer = httpx.post(url, content=ping.body, headers=ping.headers, timeout=30)
+        assert answer.json() == {"msg": "ping event received, webhook is configured correctly"}
+        forged = send.github_ping("not-the-secret")
+        refused = httpx.post(url, content=forged.body, headers=forged.headers, timeout=30)
+        assert refused.status_code == 401 and refused.json() == {"error": "unauthorized"}
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=60)
+    assert "Serving 1 webhook receiver(s)" in out
+    assert "webhook receiver demo/gh (github) refused a request: 401 unauthorized" in err
+    assert SECRET not in out + err and DIGEST not in out + err
