@@ -13,8 +13,10 @@ from pathlib import Path
 
 from kargo_dagster.cli import arguments
 from kargo_dagster.cli.doctor import add_doctor
+from kargo_dagster.cli.freight_commands import add_freight_commands
 from kargo_dagster.cli.project_root import find_root, load_defs
 from kargo_dagster.cli.promotion import add_promotion_commands
+from kargo_dagster.cli.receive import add_receive_commands
 from kargo_dagster.errors import KargoDagsterError, ManifestError, ManifestProblem
 from kargo_dagster.spec import load_manifests
 from kargo_dagster.spec.diagnostics import did_you_mean
@@ -54,17 +56,11 @@ def _print_warnings(warnings: list[ManifestProblem]) -> None:
 
 
 def _discover(args: argparse.Namespace) -> int:
-    from kargo_dagster.credentials import credentials_from_env
     from kargo_dagster.discovery.report import render_discoveries
-    from kargo_dagster.discovery.subscribers import build_subscribers, default_work_dir
     from kargo_dagster.discovery.warehouse import discover_warehouse
 
     catalog = load_manifests(args.path)
-    subscribers = build_subscribers(
-        credentials=credentials_from_env(os.environ),
-        work_dir=Path(args.work_dir) if args.work_dir else default_work_dir(),
-        insecure_registries=args.insecure_registry or [],
-    )
+    subscribers = arguments.subscribers(args)
     report: list[dict] = []
     failed = False
     found_any = False
@@ -218,13 +214,7 @@ def _parser() -> argparse.ArgumentParser:
     discover.add_argument("--project", help="only this Project")
     discover.add_argument("--warehouse", help="only this Warehouse")
     discover.add_argument("--json", action="store_true", help="print JSON")
-    discover.add_argument("--work-dir", help="where git mirrors are kept")
-    discover.add_argument(
-        "--insecure-registry",
-        action="append",
-        metavar="HOST[:PORT]",
-        help="a registry to reach over plain HTTP (loopback registries always are)",
-    )
+    arguments.add_discovery_arguments(discover)
     discover.set_defaults(handler=_discover)
 
     status = commands.add_parser("status", help="which Freight each Stage holds")
@@ -266,6 +256,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     add_doctor(commands)
+    add_freight_commands(commands)
+    add_receive_commands(commands)
 
     demo = commands.add_parser("demo", help="run the Dagster webserver and daemon on the example")
     demo.add_argument("--workspace", help="the workspace (default: the project's)")

@@ -1,15 +1,23 @@
 """What the command line's arguments name, shared by its commands: the manifests (found
-from the current directory when not given), the Project, the Stage, who acts, and the
-Dagster instance."""
+from the current directory when not given), the Project, the Stage or Warehouse, how
+discovery reads repositories, who acts, and the Dagster instance."""
 
 import argparse
 import getpass
 import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from kargo_dagster.cli.project_root import find_root
 from kargo_dagster.errors import KargoDagsterError
-from kargo_dagster.spec import Catalog, ProjectManifests, Stage, load_manifests
+from kargo_dagster.spec import Catalog, ProjectManifests, Stage, Warehouse, load_manifests
 from kargo_dagster.spec.diagnostics import did_you_mean
+
+if TYPE_CHECKING:
+    from kargo_dagster.discovery.warehouse import Subscribers
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_WEBSERVER",
@@ -18,10 +26,14 @@ __all__ = [
     "FREIGHT_HELP",
     "PATH_HELP",
     "actor",
+    "add_discovery_arguments",
     "add_stage_arguments",
     "instance",
     "manifests",
+    "project",
     "project_and_stage",
+    "subscribers",
+    "warehouse",
 ]
 
 DEFAULT_WEBSERVER = "http://127.0.0.1:3000"
@@ -55,13 +67,51 @@ def _project(catalog: Catalog, name: str | None) -> ProjectManifests:
     return project
 
 
+def _named(project: ProjectManifests, kind: str, found: Mapping[str, T], name: str) -> T:
+    item = found.get(name)
+    if item is None:
+        hint = did_you_mean(name, found)
+        names = ", ".join(sorted(found)) or "none"
+        raise KargoDagsterError(f"Project {project.name} has no {kind} {name}{hint} ({names})")
+    return item
+
+
 def _stage(project: ProjectManifests, name: str) -> Stage:
-    stage = project.stages.get(name)
-    if stage is None:
-        hint = did_you_mean(name, project.stages)
-        names = ", ".join(sorted(project.stages)) or "none"
-        raise KargoDagsterError(f"Project {project.name} has no Stage {name}{hint} ({names})")
-    return stage
+    return _named(project, "Stage", project.stages, name)
+
+
+def warehouse(project: ProjectManifests, name: str) -> Warehouse:
+    """The Project's Warehouse ``name``.
+
+    Raises:
+        KargoDagsterError: There is none; the message suggests a close name and lists them.
+    """
+    return _named(project, "Warehouse", project.warehouses, name)
+
+
+def add_discovery_arguments(command: argparse.ArgumentParser) -> None:
+    """``--work-dir`` and ``--insecure-registry``: what :func:`subscribers` reads."""
+    command.add_argument("--work-dir", help="where git mirrors are kept")
+    command.add_argument(
+        "--insecure-registry",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="a registry to reach over plain HTTP (loopback registries always are)",
+    )
+
+
+def subscribers(args: argparse.Namespace) -> "Subscribers":
+    """How discovery reads repositories from the command line: credentials from the
+    environment, git mirrors in ``--work-dir``, and the ``--insecure-registry`` hosts."""
+    from kargo_dagster.clients.credential_exchange import ExchangingCredentialStore
+    from kargo_dagster.credentials import credentials_from_env
+    from kargo_dagster.discovery.subscribers import build_subscribers, default_work_dir
+
+    return build_subscribers(
+        credentials=ExchangingCredentialStore(credentials_from_env(os.environ)),
+        work_dir=Path(args.work_dir) if args.work_dir else default_work_dir(),
+        insecure_registries=args.insecure_registry or [],
+    )
 
 
 def add_stage_arguments(command: argparse.ArgumentParser) -> None:
@@ -75,6 +125,12 @@ def project_and_stage(args: argparse.Namespace) -> tuple[ProjectManifests, Stage
     """The Project and Stage that ``--path``, ``--project`` and ``--stage`` name."""
     project = _project(manifests(args), args.project)
     return project, _stage(project, args.stage)
+
+
+def project(args: argparse.Namespace) -> ProjectManifests:
+    """The Project that ``--path`` and ``--project`` name (``--project`` is optional when the
+    manifests hold one Project)."""
+    return _project(manifests(args), args.project)
 
 
 def actor(args: argparse.Namespace) -> str:

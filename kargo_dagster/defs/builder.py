@@ -16,10 +16,11 @@ import dagster as dg
 from kargo_dagster.defs.delivery_metrics_asset import build_delivery_metrics_asset
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
 from kargo_dagster.defs.freight_status import build_freight_status_sensor
+from kargo_dagster.defs.manual_freight import build_assemble_job
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
 from kargo_dagster.defs.pipeline_view import build_pipeline_spec
 from kargo_dagster.defs.promotion_sensor import build_promotion_sensor
-from kargo_dagster.defs.resources import KargoResource, literal_secrets
+from kargo_dagster.defs.resources import KargoResource, literal_secrets, misnamed_resource_data
 from kargo_dagster.defs.stage_assets import build_stage_asset
 from kargo_dagster.defs.stage_checks import build_stage_checks
 from kargo_dagster.defs.stage_jobs import PromoteJob, build_stage_jobs
@@ -65,6 +66,8 @@ def build_project_definitions(
         for warehouse in project.warehouses.values()
     ]
     for name, warehouse in project.warehouses.items():
+        # Kargo lets Freight be assembled by hand for any Warehouse, Manual or not.
+        jobs.append(build_assemble_job(project, warehouse))
         assets.append(
             dg.AssetSpec(
                 key=warehouse_key(project.name, name),
@@ -151,6 +154,12 @@ def build_definitions(
             f"KargoResource {', '.join(literal)}: give secrets as dg.EnvVar('NAME'); Dagster "
             "stores a resource's settings with every run and shows them in the UI, and only "
             "an environment variable's name is stored"
+        )
+    misnamed = misnamed_resource_data(kargo)
+    if misnamed:
+        raise KargoDagsterError(
+            f"KargoResource {', '.join(misnamed)}: key each ConfigMap or Secret as "
+            "'<project>/<name>' (shared ones go in shared_config_maps and shared_secrets)"
         )
     projects = [
         build_project_definitions(

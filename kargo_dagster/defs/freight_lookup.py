@@ -2,13 +2,14 @@
 
 People name Freight the way they know it: by a version they shipped (an image tag, a chart
 version, a git tag or short commit: ``v0.3.0``), by its Kargo ID or a prefix of it, by its
-alias, or by the partition key the UI shows. :func:`resolve_freight` turns any of these into
-the one partition key of Freight recorded by a Warehouse the Stage requests, matching on what
-the Warehouses recorded (their materializations' artifacts), never on the partition key's
-format, which is a display choice that may change.
+current alias (:mod:`kargo_dagster.defs.freight_aliases`), or by the partition key the UI
+shows. :func:`resolve_freight` turns any of these into the one partition key of Freight
+recorded by a Warehouse the Stage requests (:func:`locate_freight`, by any Warehouse of the
+Project), matching on what the Warehouses recorded (their materializations' artifacts), never
+on the partition key's format, which is a display choice that may change.
 
 Everything is read in bulk: one query for an exact key, else one for the Warehouses' newest
-partitions and one for their records, whatever the number of Freight.
+partitions, one for their records and one for the aliases set, whatever the number of Freight.
 """
 
 import difflib
@@ -19,12 +20,13 @@ from dataclasses import dataclass
 import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import StorageSession, storage_session
+from kargo_dagster.defs.freight_aliases import set_aliases
 from kargo_dagster.defs.names import META_FREIGHT_JSON, freight_partitions_name, warehouse_key
 from kargo_dagster.errors import FreightError, PromotionRefusedError
 from kargo_dagster.freight import Freight
 from kargo_dagster.spec import ProjectManifests
 
-__all__ = ["RecordedFreight", "recorded_freight", "resolve_freight"]
+__all__ = ["RecordedFreight", "locate_freight", "recorded_freight", "resolve_freight"]
 
 # How many of each Warehouse's newest Freight a version, ID or alias is looked for in. Older
 # Freight is still reachable by its exact partition key (a query of its own, by index).
@@ -42,10 +44,19 @@ _HEX_PREFIX = re.compile(r"^[0-9a-f]{7,40}$")
 
 @dataclass(frozen=True)
 class RecordedFreight:
-    """Freight a Warehouse recorded: its partition key and its artifacts."""
+    """Freight a Warehouse recorded.
+
+    Attributes:
+        key: Its partition key.
+        freight: Its artifacts.
+        alias: Its current alias.
+        created: When it was recorded (epoch seconds), when that was read.
+    """
 
     key: str
     freight: Freight
+    alias: str
+    created: float | None = None
 
     @property
     def versions(self) -> tuple[str, ...]:
@@ -60,7 +71,7 @@ class RecordedFreight:
     def matches(self, given: str) -> bool:
         """Whether ``given`` names this Freight other than by its partition key."""
         freight = self.freight
-        if given == freight.alias:
+        if given == self.alias:
             return True
         lowered = given.lower()
         if _HEX_PREFIX.match(lowered) and (
@@ -83,15 +94,22 @@ def _unprefixed(version: str) -> str:
 
 
 def recorded_freight(
-    session: StorageSession, project: ProjectManifests, warehouses: Sequence[str]
+    session: StorageSession,
+    project: ProjectManifests,
+    warehouses: Sequence[str],
+    *,
+    created: bool = False,
+    limit: int = SEARCHED,
 ) -> dict[str, list[RecordedFreight]]:
-    """The newest :data:`SEARCHED` Freight each of ``warehouses`` recorded, newest first."""
+    """The newest ``limit`` Freight each of ``warehouses`` recorded, newest first, with
+    their current aliases, and with ``created`` when each was recorded (one more query)."""
     names = {freight_partitions_name(project.name, w): w for w in warehouses}
-    newest = session.newest_partitions(names, SEARCHED)
+    newest = session.newest_partitions(names, limit)
     keys = {key for found in newest.values() for key in found}
-    metadata = session.latest_materialization_metadata(
-        [warehouse_key(project.name, w) for w in warehouses], keys
-    )
+    assets = [warehouse_key(project.name, w) for w in warehouses]
+    metadata = session.latest_materialization_metadata(assets, keys)
+    aliases = set_aliases(session, project.name, {names[n]: k for n, k in newest.items()})
+    times = session.first_materialization_times(assets, keys) if created else {}
     artifacts: dict[str, Freight] = {}
     for (_, partition), entries in metadata.items():
         value = getattr(entries.get(META_FREIGHT_JSON), "value", None)
@@ -101,7 +119,13 @@ def recorded_freight(
             except FreightError:
                 continue  # a record this version cannot read names nothing to match
     return {
-        names[name]: [RecordedFreight(key, artifacts[key]) for key in found if key in artifacts]
+        names[name]: [
+            RecordedFreight(
+                key, artifacts[key], aliases.get(key, artifacts[key].alias), times.get(key)
+            )
+            for key in found
+            if key in artifacts
+        ]
         for name, found in newest.items()
     }
 
@@ -124,23 +148,62 @@ def resolve_freight(
             the newest Freight), or several Freight do (the message lists them).
     """
     warehouses = [r.origin.name for r in project.stages[stage].spec.requested_freight]
-    partitions = [freight_partitions_name(project.name, w) for w in warehouses]
+    scope = (f"Stage {stage}'s Warehouse(s)", f"the Warehouse(s) Stage {stage} requests")
+    try:
+        return _locate(instance, project, warehouses, given, scope)[1]
+    except FreightError as error:
+        raise PromotionRefusedError(str(error)) from None
+
+
+def locate_freight(
+    instance: dg.DagsterInstance,
+    project: ProjectManifests,
+    *,
+    given: str,
+    warehouses: Sequence[str] | None = None,
+) -> tuple[str, str]:
+    """The Warehouse and partition key of the Freight ``given`` names (in any of the forms
+    :func:`resolve_freight` takes), among the Freight of ``warehouses`` (default: all the
+    Project's).
+
+    Raises:
+        FreightError: Nothing matches (the message suggests close names and lists the
+            newest Freight), or several Freight do (the message lists them).
+    """
+    chosen = list(project.warehouses) if warehouses is None else list(warehouses)
+    scope = (f"Project {project.name}", f"any Warehouse of Project {project.name}")
+    return _locate(instance, project, chosen, given, scope)
+
+
+def _locate(
+    instance: dg.DagsterInstance,
+    project: ProjectManifests,
+    warehouses: Sequence[str],
+    given: str,
+    scope: tuple[str, str],
+) -> tuple[str, str]:
+    # scope: how messages name the Freight searched, as an owner and as a place.
+    partitions = {freight_partitions_name(project.name, w): w for w in warehouses}
     with storage_session(instance) as session:
-        if session.existing_partitions(partitions, [given]):
-            return given
-        recorded = recorded_freight(session, project, warehouses)
+        exact = bool(session.existing_partitions(partitions, [given]))
+        recorded = {} if exact else recorded_freight(session, project, warehouses)
+    if exact:
+        # One probe per Warehouse, and only when there are several to tell apart.
+        for name, warehouse in partitions.items():
+            if len(partitions) == 1 or instance.has_dynamic_partition(name, given):
+                return warehouse, given
     every = [found for warehouse in warehouses for found in recorded.get(warehouse, [])]
     matched = [found for found in every if found.matches(given)]
     if len(matched) == 1:
-        return matched[0].key
+        return matched[0].freight.origin.name, matched[0].key
     if matched:
         candidates = "; ".join(found.describe() for found in matched)
-        raise PromotionRefusedError(
-            f"{given} names {len(matched)} Freight of Stage {stage}'s Warehouse(s): "
+        raise FreightError(
+            f"{given} names {len(matched)} Freight of {scope[0]}: "
             f"{candidates}. Give one of these partition keys"
         )
-    raise PromotionRefusedError(
-        f"no Freight {given} recorded by the Warehouse(s) Stage {stage} requests "
+    raise FreightError(
+        f"no Freight {given} recorded by {scope[1]} "
         f"({', '.join(warehouses)}){_closest(given, every)}{_newest(warehouses, recorded)}"
     )
 
@@ -149,7 +212,7 @@ def _closest(given: str, every: Iterable[RecordedFreight]) -> str:
     # Suggest partition keys, whichever of a Freight's names came closest.
     names: dict[str, str] = {}
     for found in every:
-        for name in (found.key, found.freight.alias, *found.versions):
+        for name in (found.key, found.alias, *found.versions):
             names.setdefault(name, found.key)
     scored = sorted(
         ((difflib.SequenceMatcher(None, given, name).ratio(), name) for name in names),

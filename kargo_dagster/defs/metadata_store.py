@@ -3,7 +3,9 @@
 Kargo stores them on the Stage and Freight objects. Here each update is an observation:
 Stage metadata on the Stage asset, Freight metadata and aliases on the Freight's partition of
 its Warehouse asset. Reading merges the observations, oldest first, so the newest value of
-each key wins and the history stays in the asset's event log for the audit trail.
+each key wins and the history stays in the asset's event log for the audit trail. Aliases
+are read and written through :mod:`kargo_dagster.defs.freight_aliases` and
+:func:`~kargo_dagster.defs.manual_freight.rename_freight`, which keeps them unique.
 """
 
 import json
@@ -12,13 +14,15 @@ from typing import Any
 
 import dagster as dg
 
+from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.freight_aliases import current_aliases
+from kargo_dagster.defs.manual_freight import rename_freight
 from kargo_dagster.defs.names import freight_partitions_name, stage_key, warehouse_key
-from kargo_dagster.errors import TerminalStepError
+from kargo_dagster.errors import FreightAliasError, TerminalStepError
 from kargo_dagster.spec import ProjectManifests
 
 META_STAGE_METADATA = "kargo/stage_metadata"
 META_FREIGHT_METADATA = "kargo/freight_metadata"
-META_ALIAS = "kargo/alias"
 
 # Enough history for any realistic number of set-metadata steps per Stage or Freight.
 _OBSERVATIONS = 500
@@ -55,22 +59,28 @@ class DagsterMetadataStore:
         self._observe(key, partition, META_FREIGHT_METADATA, values)
 
     def set_freight_alias(self, freight: str, alias: str) -> None:
-        """Record a new alias for the Freight (its partition key stays the same)."""
+        """Record a new alias for the Freight (its partition key stays the same).
+
+        Raises:
+            TerminalStepError: No such Freight, or the alias is malformed or another
+                Freight's (Kargo refuses a duplicate within the Project too).
+        """
         key, partition = self._require_freight(freight)
-        self._instance.report_runless_asset_event(
-            dg.AssetObservation(asset_key=key, partition=partition, metadata={META_ALIAS: alias})
-        )
+        try:
+            rename_freight(self._instance, self._project, key.path[-1], partition, alias)
+        except FreightAliasError as error:
+            raise TerminalStepError(str(error)) from None
 
     def freight_alias(self, freight: str) -> str | None:
-        """The Freight's newest alias, if one was set."""
+        """The Freight's current alias (the one derived from its ID until another is set),
+        or None when there is no such Freight."""
         located = self._freight(freight)
         if located is None:
             return None
-        for record in self._observations(located[0], located[1], newest_first=True):
-            value = record.get(META_ALIAS)
-            if value is not None:
-                return str(value.value)
-        return None
+        key, partition = located
+        with storage_session(self._instance) as session:
+            aliases = current_aliases(session, self._project.name, {key.path[-1]: [partition]})
+        return aliases.get(partition)
 
     def _stage_key(self, stage: str) -> dg.AssetKey:
         spec = self._project.stages.get(stage)

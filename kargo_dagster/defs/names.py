@@ -103,6 +103,16 @@ def stage_job_name(key: dg.AssetKey, verb: str) -> str:
     return "__".join(dagster_identifier(part) for part in (project, verb, *stage))
 
 
+def assemble_job_name(project: str, warehouse: str) -> str:
+    """The name of the job that assembles Freight of a Warehouse by hand.
+
+    Examples:
+        >>> assemble_job_name("kargo-demo", "guestbook")
+        'kargo_demo__assemble__guestbook'
+    """
+    return "__".join(dagster_identifier(part) for part in (project, "assemble", warehouse))
+
+
 def auto_promotion_sensor_name(project: str) -> str:
     """The name of the Project's auto-promotion sensor."""
     return f"{dagster_identifier(project)}__auto_promotion"

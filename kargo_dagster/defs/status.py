@@ -1,7 +1,8 @@
 """Which Freight each Stage holds, since when, and whether it was verified there.
 
 The whole report comes from one :class:`~kargo_dagster.defs.pipeline_state.PipelineState`
-per Project, read over one connection per storage database.
+per Project, read over one connection per storage database, and the current aliases of the
+Freight it shows (:mod:`kargo_dagster.defs.freight_aliases`).
 """
 
 from datetime import UTC, datetime
@@ -9,7 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.dagster_internals import StorageSession, storage_session
+from kargo_dagster.defs.freight_aliases import current_aliases
 from kargo_dagster.defs.freight_matrix import FREIGHT_LIMIT, freight_matrix, render_matrix
 from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
 from kargo_dagster.defs.pipeline_state import PipelineState, read_pipeline_state, stage_requests
@@ -23,24 +25,42 @@ def collect_status(instance: dg.DagsterInstance, catalog: Catalog) -> dict[str, 
     with storage_session(instance) as session:
         for project in catalog.projects.values():
             state = read_pipeline_state(session, project, newest=FREIGHT_LIMIT, records="current")
+            aliases = _aliases(session, state)
             projects.append(
                 {
                     "project": project.name,
-                    "stages": _stages(state),
-                    "freight": freight_matrix(state),
+                    "stages": _stages(state, aliases),
+                    "freight": [
+                        {**row, "alias": aliases.get(row["freight"])}
+                        for row in freight_matrix(state)
+                    ],
                     "problems": list(state.problems),
                 }
             )
     return {"projects": projects}
 
 
-def _stages(state: PipelineState) -> list[dict[str, Any]]:
+def _aliases(session: StorageSession, state: PipelineState) -> dict[str, str]:
+    # The Freight shown: each Warehouse's newest, and what each Stage holds.
+    keys = {
+        origin: set(state.freight.get(origin, ())[:FREIGHT_LIMIT])
+        for origin in state.project.warehouses
+    }
+    for _, request, asset in stage_requests(state.project):
+        current = state.current_freight(asset)
+        if current is not None:
+            keys.setdefault(request.origin.name, set()).add(current.freight)
+    return current_aliases(session, state.project.name, keys)
+
+
+def _stages(state: PipelineState, aliases: dict[str, str]) -> list[dict[str, Any]]:
     stages: list[dict[str, Any]] = []
     for name, request, asset in stage_requests(state.project):
         entry: dict[str, Any] = {
             "stage": name,
             "origin": request.origin.name,
             "freight": None,
+            "alias": None,
             "freightID": None,
             "since": None,
             "verification": None,
@@ -51,6 +71,7 @@ def _stages(state: PipelineState) -> list[dict[str, Any]]:
             freight = state.recorded.get(current.freight)
             entry.update(
                 freight=current.freight,
+                alias=aliases.get(current.freight),
                 freightID=freight.id if freight else None,
                 since=datetime.fromtimestamp(current.time, UTC).isoformat(),
                 verification=state.check(asset, VERIFIED_CHECK, current.freight).state,
@@ -64,7 +85,15 @@ def _stages(state: PipelineState) -> list[dict[str, Any]]:
 def render_status_table(report: dict[str, Any]) -> str:
     """The report as aligned text, one block per Project."""
     lines: list[str] = []
-    header: tuple[str, ...] = ("STAGE", "ORIGIN", "FREIGHT", "SINCE", "VERIFIED", "HEALTH")
+    header: tuple[str, ...] = (
+        "STAGE",
+        "ORIGIN",
+        "FREIGHT",
+        "ALIAS",
+        "SINCE",
+        "VERIFIED",
+        "HEALTH",
+    )
     for project in report["projects"]:
         rows: list[tuple[str, ...]] = [header]
         for s in project["stages"]:
@@ -74,6 +103,7 @@ def render_status_table(report: dict[str, Any]) -> str:
                     s["stage"],
                     s["origin"],
                     s["freight"] or "-",
+                    s.get("alias") or "-",
                     since,
                     s["verification"] or "-",
                     s["health"] or "-",
@@ -86,7 +116,12 @@ def render_status_table(report: dict[str, Any]) -> str:
             for row in rows
         )
         stages = list(dict.fromkeys(s["stage"] for s in project["stages"]))
-        matrix = render_matrix(stages, project.get("freight") or [])
+        # The matrix names each Freight by its key and, beside it, its current alias.
+        shown = [
+            {**row, "freight": f"{row['freight']} ({row['alias']})"} if row.get("alias") else row
+            for row in project.get("freight") or []
+        ]
+        matrix = render_matrix(stages, shown)
         if matrix:
             lines += ["", "  Freight by Stage (newest first):", *matrix]
         for problem in project.get("problems") or []:

@@ -230,6 +230,9 @@ def _decide(warehouse: Warehouse, outcomes: tuple[SubscriptionOutcome, ...]) -> 
         charts=tuple(a for a in artifacts if isinstance(a, Chart)),
     )
     if warehouse.spec.freight_creation_policy == "Manual":
-        note = f"freightCreationPolicy is Manual: Freight {freight.partition_key} is not created"
+        note = (
+            f"freightCreationPolicy is Manual: Freight {freight.partition_key} is not created; "
+            "assemble Freight with `kargo-dagster freight create` or the Warehouse's assemble job"
+        )
         return WarehouseDiscovery(name, outcomes, None, note)
     return WarehouseDiscovery(name, outcomes, freight, f"Freight {freight.partition_key}")

@@ -187,7 +187,9 @@ def test_status_command_reports_current_freight(defs, instance, monkeypatch, cap
     )
     assert main(["status", "--path", str(SHOP)]) == 0
     table = capsys.readouterr().out
-    assert re.search(rf"^\s+dev\s+app\s+{v1}\s+\d{{4}}-\d\d-\d\d .* passed\s+passed$", table, re.M)
+    alias = app_freight("v1.0.0").alias
+    line = rf"^\s+dev\s+app\s+{v1}\s+{alias}\s+\d{{4}}-\d\d-\d\d .* passed\s+passed$"
+    assert re.search(line, table, re.M)
 
 
 def test_a_promotion_that_changes_nothing_leaves_the_stage_checks_on_what_it_holds(defs, instance):
