@@ -85,7 +85,7 @@ def create_freight(
     if alias is not None:
         # Checked before anything is recorded, so a refused alias records no Freight either.
         _check_unique(instance, project, alias, known or freight.partition_key)
-    key = known or record_freight(instance, project.name, freight)
+    key = known or record_freight(instance, project.name, freight, links=project.freight_links)
     shown = freight.alias
     if alias is not None:
         shown = rename_freight(instance, project, freight.origin.name, key, alias, actor=actor)

@@ -14,6 +14,8 @@ from typing import Any
 import dagster as dg
 
 from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.freight_aliases import current_aliases
 from kargo_dagster.defs.instance_queries import current_freight, recorded_freight
 from kargo_dagster.defs.metadata_store import DagsterMetadataStore
 from kargo_dagster.defs.names import stage_asset_key, warehouse_key
@@ -50,6 +52,14 @@ def freight_collection(
     return collection
 
 
+def _current_alias(
+    instance: dg.DagsterInstance, project: str, freight: Freight, partition_key: str
+) -> str:
+    with storage_session(instance) as session:
+        aliases = current_aliases(session, project, {freight.origin.name: [partition_key]})
+    return aliases.get(partition_key, "")
+
+
 def promote(
     context: dg.AssetExecutionContext,
     *,
@@ -71,6 +81,7 @@ def promote(
         collection=freight_collection(instance, project, stage, freight),
         actor=actor,
         rollback=rollback,
+        freight_alias=_current_alias(instance, project.name, freight, context.partition_key),
     )
     work_dir = kargo.resolved_work_dir()
     steps = expand_steps(stage, catalog=catalog, project=project)

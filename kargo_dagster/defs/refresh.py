@@ -87,7 +87,7 @@ def _refresh(
     if freight is None:
         return RefreshResult(project.name, name, discovery, None, discovery.note)
     key = freight.partition_key
-    if record_new_freight(instance, project.name, freight):
+    if record_new_freight(instance, project.name, freight, links=project.freight_links):
         message = f"created Freight {key} (alias {freight.alias}, ID {freight.id})"
         return RefreshResult(project.name, name, discovery, key, message)
     message = f"no new Freight: the newest artifacts are Freight {key}, already recorded"

@@ -146,6 +146,8 @@ class PromotionInfo:
         actor: Who asked for the promotion.
         rollback: Whether this promotion rolls the Stage back to older Freight.
         ui_base_url: The Dagster webserver's URL, when known, for links.
+        freight_alias: The Freight's current alias, when another than the one its ID gives
+            was set (``freight alias``, ``set-freight-alias``).
     """
 
     project: str
@@ -156,6 +158,7 @@ class PromotionInfo:
     actor: str = "unknown"
     rollback: bool = False
     ui_base_url: str = ""
+    freight_alias: str = ""
 
 
 @dataclass

@@ -39,7 +39,7 @@ def context_map(promotion: PromotionInfo, alias: str) -> dict[str, Any]:
         "stage": promotion.stage,
         "targetFreight": {
             "name": freight.id,
-            "alias": freight.alias,
+            "alias": promotion.freight_alias or freight.alias,
             "origin": {"name": freight.origin.name},
         },
         "meta": {

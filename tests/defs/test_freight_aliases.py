@@ -167,3 +167,28 @@ def test_aliases_are_read_in_bulk_whatever_the_number_of_freight(home, capsys):
     assert [row["key"] for row in rows[:3]] == keys[:-4:-1]
     assert rows[2]["alias"] == "build-300-again"
     assert sum(row["alias"].startswith("build-") for row in rows) == 101
+
+
+def test_a_promotion_sees_the_current_alias_as_ctx_target_freight_alias(tmp_path, instance):
+    from kargo_dagster import load_definitions
+    from kargo_dagster.freight import Image
+    from tests.defs.promotions import promote
+    from tests.spec.manifests import PROJECT, WAREHOUSE, join, stage, write
+
+    steps = (
+        "- uses: compose-output\n  as: shown\n  config:\n    alias: ${{ ctx.targetFreight.alias }}"
+    )
+    write(tmp_path, {"stages.yaml": join(PROJECT, WAREHOUSE, stage("dev", steps=steps))})
+    image = Image(repo_url="ghcr.io/example/app", tag="1.0.0")
+    key = record_freight(
+        instance, "demo", Freight(origin=FreightOrigin(name="app"), images=(image,))
+    )
+    project = load_manifests(tmp_path).projects["demo"]
+    DagsterMetadataStore(instance, project).set_freight_alias(key, "golden")
+    result = promote(
+        load_definitions(tmp_path), instance, dg.AssetKey(["demo", "stage", "dev"]), key
+    )
+    assert result.success
+    event = instance.get_latest_materialization_event(dg.AssetKey(["demo", "stage", "dev"]))
+    assert event is not None and event.asset_materialization is not None
+    assert event.asset_materialization.metadata["outputs"].value == {"shown": {"alias": "golden"}}
