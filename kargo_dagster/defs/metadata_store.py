@@ -2,19 +2,23 @@
 
 Kargo stores them on the Stage and Freight objects. Here each update is an observation:
 Stage metadata on the Stage asset, Freight metadata and aliases on the Freight's partition of
-its Warehouse asset. Reading merges the observations, oldest first, so the newest value of
-each key wins and the history stays in the asset's event log for the audit trail. Aliases
-are read and written through :mod:`kargo_dagster.defs.freight_aliases` and
+its Warehouse asset. An update merges its values into the metadata so far (a key set again
+takes its new value, as in Kargo) and records the whole result, so the newest observation
+holds the current metadata and the asset's event log keeps every earlier state for the audit
+trail. The current metadata of every Stage, or of any number of Freight, is one query
+(:func:`read_stage_metadata`, :func:`read_freight_metadata`), which is how ``status`` and the
+pipeline view show it. Aliases are read and written through
+:mod:`kargo_dagster.defs.freight_aliases` and
 :func:`~kargo_dagster.defs.manual_freight.rename_freight`, which keeps them unique.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.defs.dagster_internals import storage_session
+from kargo_dagster.defs.dagster_internals import ObservationRow, StorageSession, storage_session
 from kargo_dagster.defs.freight_aliases import current_aliases
 from kargo_dagster.defs.manual_freight import rename_freight
 from kargo_dagster.defs.names import freight_partitions_name, stage_key, warehouse_key
@@ -24,8 +28,42 @@ from kargo_dagster.spec import ProjectManifests
 META_STAGE_METADATA = "kargo/stage_metadata"
 META_FREIGHT_METADATA = "kargo/freight_metadata"
 
-# Enough history for any realistic number of set-metadata steps per Stage or Freight.
-_OBSERVATIONS = 500
+
+def stage_metadata_key(project: ProjectManifests, stage: str) -> dg.AssetKey:
+    """The asset whose observations hold ``stage``'s metadata.
+
+    Stage metadata belongs to the Stage, not to one origin: a Stage requesting several
+    origins keeps it on its first origin's asset.
+    """
+    spec = project.stages.get(stage)
+    origins = [r.origin.name for r in spec.spec.requested_freight] if spec else []
+    return stage_key(project.name, stage, origins[0] if len(origins) > 1 else None)
+
+
+def read_stage_metadata(
+    session: StorageSession, project: ProjectManifests
+) -> dict[str, dict[str, Any]]:
+    """Every Stage's current metadata, by Stage name (Stages without any left out): one
+    query."""
+    keys = {stage_metadata_key(project, stage): stage for stage in project.stages}
+    found = session.latest_unpartitioned_observations_containing(keys, META_STAGE_METADATA)
+    return {keys[asset]: _values(row, META_STAGE_METADATA) for asset, row in found.items()}
+
+
+def read_freight_metadata(
+    session: StorageSession, project: str, keys: Mapping[str, Collection[str]]
+) -> dict[str, dict[str, Any]]:
+    """The current metadata of each Freight of ``keys`` (partition keys by Warehouse) that
+    has any, by partition key: one query."""
+    assets = [warehouse_key(project, warehouse) for warehouse in keys]
+    partitions = {key for found in keys.values() for key in found}
+    rows = session.latest_observations_containing(assets, partitions, META_FREIGHT_METADATA)
+    return {partition: _values(row, META_FREIGHT_METADATA) for (_, partition), row in rows.items()}
+
+
+def _values(row: ObservationRow | None, field: str) -> dict[str, Any]:
+    value = getattr(row.metadata.get(field), "value", None) if row is not None else None
+    return dict(value) if isinstance(value, dict) else {}
 
 
 class DagsterMetadataStore:
@@ -39,24 +77,30 @@ class DagsterMetadataStore:
         self._project = project
 
     def stage_metadata(self, stage: str) -> dict[str, Any]:
-        """The Stage's metadata, merged from every update."""
-        return self._merged(self._stage_key(stage), None, META_STAGE_METADATA)
+        """The Stage's current metadata."""
+        with storage_session(self._instance) as session:
+            return read_stage_metadata(session, self._project).get(stage, {})
 
     def freight_metadata(self, freight: str) -> dict[str, Any]:
-        """The Freight's metadata, merged from every update."""
+        """The Freight's current metadata."""
         located = self._freight(freight)
         if located is None:
             return {}
-        return self._merged(located[0], located[1], META_FREIGHT_METADATA)
+        key, partition = located
+        with storage_session(self._instance) as session:
+            found = read_freight_metadata(session, self._project.name, {key.path[-1]: [partition]})
+        return found.get(partition, {})
 
     def update_stage_metadata(self, stage: str, values: Mapping[str, Any]) -> None:
-        """Record new values for the Stage."""
-        self._observe(self._stage_key(stage), None, META_STAGE_METADATA, values)
+        """Merge ``values`` into the Stage's metadata."""
+        merged = {**self.stage_metadata(stage), **values}
+        self._observe(stage_metadata_key(self._project, stage), None, META_STAGE_METADATA, merged)
 
     def update_freight_metadata(self, freight: str, values: Mapping[str, Any]) -> None:
-        """Record new values for the Freight."""
+        """Merge ``values`` into the Freight's metadata."""
         key, partition = self._require_freight(freight)
-        self._observe(key, partition, META_FREIGHT_METADATA, values)
+        merged = {**self.freight_metadata(partition), **values}
+        self._observe(key, partition, META_FREIGHT_METADATA, merged)
 
     def set_freight_alias(self, freight: str, alias: str) -> None:
         """Record a new alias for the Freight (its partition key stays the same).
@@ -81,12 +125,6 @@ class DagsterMetadataStore:
         with storage_session(self._instance) as session:
             aliases = current_aliases(session, self._project.name, {key.path[-1]: [partition]})
         return aliases.get(partition)
-
-    def _stage_key(self, stage: str) -> dg.AssetKey:
-        spec = self._project.stages.get(stage)
-        origins = [r.origin.name for r in spec.spec.requested_freight] if spec else []
-        # Stage metadata belongs to the Stage, not to one origin: keep it on the first asset.
-        return stage_key(self._project.name, stage, origins[0] if len(origins) > 1 else None)
 
     def _freight(self, freight: str) -> tuple[dg.AssetKey, str] | None:
         for warehouse in self._project.warehouses:
@@ -116,23 +154,3 @@ class DagsterMetadataStore:
                 metadata={field: dg.MetadataValue.json(json.loads(json.dumps(dict(values))))},
             )
         )
-
-    def _observations(
-        self, key: dg.AssetKey, partition: str | None, *, newest_first: bool
-    ) -> list[Mapping[str, Any]]:
-        records = self._instance.fetch_observations(
-            dg.AssetRecordsFilter(
-                asset_key=key, asset_partitions=[partition] if partition else None
-            ),
-            limit=_OBSERVATIONS,
-            ascending=not newest_first,
-        ).records
-        return [r.asset_observation.metadata for r in records if r.asset_observation]
-
-    def _merged(self, key: dg.AssetKey, partition: str | None, field: str) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for metadata in self._observations(key, partition, newest_first=False):
-            value = metadata.get(field)
-            if value is not None and isinstance(value.value, dict):
-                merged.update(value.value)
-        return merged

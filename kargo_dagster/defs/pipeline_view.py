@@ -15,12 +15,14 @@ asset's history is the list of changes.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import StorageSession
 from kargo_dagster.defs.freight_matrix import iso_time
+from kargo_dagster.defs.metadata_store import read_stage_metadata
 from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK, dagster_identifier
 from kargo_dagster.defs.pipeline_state import CheckState, PipelineState, stage_requests
 from kargo_dagster.freight import Freight
@@ -76,13 +78,20 @@ def build_pipeline_spec(project: ProjectManifests) -> dg.AssetSpec:
     )
 
 
-def pipeline_view(state: PipelineState) -> dict[str, Any]:
+def pipeline_view(
+    state: PipelineState, stage_metadata: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """The view's content: a row per Stage asset in pipeline order, and the problems found.
 
     Only recorded times appear in it, never the time of reading, so reading an unchanged
     pipeline again gives the same view.
+
+    Args:
+        state: The Project's state.
+        stage_metadata: Each Stage's metadata (``set-metadata``), by Stage name.
     """
     project = state.project
+    stage_metadata = stage_metadata or {}
     rows: list[dict[str, Any]] = []
     for name, request, asset in stage_requests(project):
         origin = request.origin.name
@@ -101,6 +110,7 @@ def pipeline_view(state: PipelineState) -> dict[str, Any]:
             "promotedBy": None,
             "action": None,
             "hold": None,
+            "metadata": dict(stage_metadata.get(name, {})),
         }
         current = state.current_freight(asset)
         if current is not None:
@@ -139,7 +149,7 @@ def pipeline_events(session: StorageSession, state: PipelineState) -> list[dg.As
     asset's overview page shows the table itself: that is where a user looks first.
     """
     key = pipeline_key(state.project.name)
-    view = pipeline_view(state)
+    view = pipeline_view(state, read_stage_metadata(session, state.project))
     text = json.dumps(view, sort_keys=True)
     before = session.latest_unpartitioned_materializations_containing([key], META_PIPELINE).get(key)
     value = before.metadata.get(META_PIPELINE) if before is not None else None
@@ -162,8 +172,9 @@ def render_pipeline(view: dict[str, Any]) -> str:
     lines = [
         f"### Pipeline of Project {view['project']}",
         "",
-        "| Stage | Freight | Versions | Health | Verification | Since | By | Action | Hold |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| Stage | Freight | Versions | Health | Verification | Since | By | Action | Hold "
+        "| Metadata |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in view["stages"]:
         cells = [
@@ -176,6 +187,7 @@ def render_pipeline(view: dict[str, Any]) -> str:
             row["promotedBy"] or ("unknown" if row["freight"] else "-"),
             row["action"] or "-",
             _hold(row["hold"]),
+            _metadata(row.get("metadata") or {}),
         ]
         lines.append("| " + " | ".join(_cell(str(cell)) for cell in cells) + " |")
     if view["problems"]:
@@ -217,6 +229,13 @@ def _hold(hold: dict[str, Any] | None) -> str:
         return "-"
     reason = f": {hold['reason']}" if hold["reason"] else ""
     return f"on hold with {hold['freight']} since {hold['since']} ({hold['actor']}{reason})"
+
+
+def _metadata(values: Mapping[str, Any]) -> str:
+    if not values:
+        return "-"
+    shown = (v if isinstance(v, str) else json.dumps(v, sort_keys=True) for v in values.values())
+    return ", ".join(f"{k}={v}" for k, v in zip(values, shown, strict=True))
 
 
 def _cell(text: str) -> str:

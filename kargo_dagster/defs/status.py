@@ -1,8 +1,10 @@
 """Which Freight each Stage holds, since when, and whether it was verified there.
 
 The whole report comes from one :class:`~kargo_dagster.defs.pipeline_state.PipelineState`
-per Project, read over one connection per storage database, and the current aliases of the
-Freight it shows (:mod:`kargo_dagster.defs.freight_aliases`).
+per Project, read over one connection per storage database, the current aliases and
+metadata of the Freight it shows (:mod:`kargo_dagster.defs.freight_aliases`) and the
+Stages' metadata (:mod:`kargo_dagster.defs.metadata_store`), as ``kargo get`` shows them:
+a few queries per Project, whatever its size.
 """
 
 from datetime import UTC, datetime
@@ -10,9 +12,10 @@ from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.defs.dagster_internals import StorageSession, storage_session
+from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.freight_aliases import current_aliases
 from kargo_dagster.defs.freight_matrix import FREIGHT_LIMIT, freight_matrix, render_matrix
+from kargo_dagster.defs.metadata_store import read_freight_metadata, read_stage_metadata
 from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
 from kargo_dagster.defs.pipeline_state import PipelineState, read_pipeline_state, stage_requests
 from kargo_dagster.spec import Catalog
@@ -25,13 +28,23 @@ def collect_status(instance: dg.DagsterInstance, catalog: Catalog) -> dict[str, 
     with storage_session(instance) as session:
         for project in catalog.projects.values():
             state = read_pipeline_state(session, project, newest=FREIGHT_LIMIT, records="current")
-            aliases = _aliases(session, state)
+            shown = _shown_freight(state)
+            aliases = current_aliases(session, project.name, shown)
+            metadata = read_freight_metadata(session, project.name, shown)
+            stage_metadata = read_stage_metadata(session, project)
             projects.append(
                 {
                     "project": project.name,
-                    "stages": _stages(state, aliases),
+                    "stages": [
+                        {**entry, "metadata": stage_metadata.get(entry["stage"], {})}
+                        for entry in _stages(state, aliases)
+                    ],
                     "freight": [
-                        {**row, "alias": aliases.get(row["freight"])}
+                        {
+                            **row,
+                            "alias": aliases.get(row["freight"]),
+                            "metadata": metadata.get(row["freight"], {}),
+                        }
                         for row in freight_matrix(state)
                     ],
                     "problems": list(state.problems),
@@ -40,7 +53,7 @@ def collect_status(instance: dg.DagsterInstance, catalog: Catalog) -> dict[str, 
     return {"projects": projects}
 
 
-def _aliases(session: StorageSession, state: PipelineState) -> dict[str, str]:
+def _shown_freight(state: PipelineState) -> dict[str, set[str]]:
     # The Freight shown: each Warehouse's newest, and what each Stage holds.
     keys = {
         origin: set(state.freight.get(origin, ())[:FREIGHT_LIMIT])
@@ -50,7 +63,7 @@ def _aliases(session: StorageSession, state: PipelineState) -> dict[str, str]:
         current = state.current_freight(asset)
         if current is not None:
             keys.setdefault(request.origin.name, set()).add(current.freight)
-    return current_aliases(session, state.project.name, keys)
+    return keys
 
 
 def _stages(state: PipelineState, aliases: dict[str, str]) -> list[dict[str, Any]]:

@@ -33,3 +33,31 @@ def test_updates_merge_and_newest_wins(instance):
 
     with pytest.raises(TerminalStepError, match="no Freight 'nope' in Project shop"):
         store.update_freight_metadata("nope", {"a": 1})
+
+
+def test_status_json_shows_stage_and_freight_metadata_as_kargo_get_does(
+    instance, monkeypatch, capsys
+):
+    import json
+
+    from kargo_dagster.cli import main
+
+    project = load_manifests(SHOP).projects["shop"]
+    freight = Freight(
+        origin=FreightOrigin(name="app"),
+        images=(Image(repo_url="registry.example.com/shop/app", tag="v1", digest="sha256:1"),),
+    )
+    key = record_freight(instance, "shop", freight)
+    store = DagsterMetadataStore(instance, project)
+    store.update_stage_metadata("dev", {"owner": "team-a", "window": {"open": True}})
+    store.update_freight_metadata(key, {"ticket": "OPS-1"})
+    store.update_freight_metadata(key, {"approvedBy": "carol"})
+
+    monkeypatch.setenv("DAGSTER_HOME", str(instance.root_directory))
+    assert main(["status", "--path", str(SHOP), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["projects"][0]
+    stages = {entry["stage"]: entry["metadata"] for entry in report["stages"]}
+    assert stages["dev"] == {"owner": "team-a", "window": {"open": True}}
+    assert stages["staging"] == {}
+    rows = {row["freight"]: row["metadata"] for row in report["freight"]}
+    assert rows[key] == {"ticket": "OPS-1", "approvedBy": "carol"}

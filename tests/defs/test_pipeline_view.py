@@ -13,6 +13,7 @@ from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.defs.approvals import approve_freight
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.holds import lift_hold, place_hold
+from kargo_dagster.defs.metadata_store import DagsterMetadataStore
 from kargo_dagster.defs.names import VERIFIED_CHECK
 from kargo_dagster.defs.pipeline_state import CheckResult, read_pipeline_state
 from kargo_dagster.defs.pipeline_view import META_PIPELINE, pipeline_view, render_pipeline
@@ -129,7 +130,7 @@ def test_the_view_shows_what_each_stage_holds_and_how_it_stands(tmp_path, instan
         markdown, view, description = latest(instance)
         assert [row["stage"] for row in view["stages"]] == ["dev", "qa", "staging", "prod"]
         assert description == "0 of 4 Stages hold Freight: 0 verified, 0 failing, 0 on hold"
-        assert "| prod | - | - | - | - | - | - | - | - |" in markdown
+        assert "| prod | - | - | - | - | - | - | - | - | - |" in markdown
         assert first.metadata[META_PIPELINE] == dg.MetadataValue.json(view)
 
         assert promote(defs, instance, key("dev"), v1, tags={"kargo/actor": "alice"}).success
@@ -141,6 +142,10 @@ def test_the_view_shows_what_each_stage_holds_and_how_it_stands(tmp_path, instan
         auto = {"kargo/actor": "sensor:view__auto_promotion", "kargo/action": "auto-promote"}
         assert promote(defs, instance, key("staging"), v1, tags=auto).success
         place_hold(instance, key("staging"), v1, reason="kept for the demo", actor="erin")
+        # What set-metadata writes, as a promotion step would.
+        store = DagsterMetadataStore(instance, project)
+        store.update_stage_metadata("qa", {"ticket": "OPS-7", "attempts": 1})
+        store.update_stage_metadata("qa", {"attempts": 2})
     finally:
         server.close()
 
@@ -171,16 +176,20 @@ def test_the_view_shows_what_each_stage_holds_and_how_it_stands(tmp_path, instan
     assert rows["qa"]["verifiedAt"] >= rows["qa"]["since"]
     # The markdown says the same, a row per Stage in pipeline order.
     lines = markdown.splitlines()
-    table = lines[lines.index("| --- | --- | --- | --- | --- | --- | --- | --- | --- |") + 1 :]
+    table = lines[
+        lines.index("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |") + 1 :
+    ]
     assert [line.split(" | ")[0] for line in table] == ["| dev", "| qa", "| staging", "| prod"]
     dev, qa, staging, prod = table
     assert dev.startswith(f"| dev | {v1} | app:v1.0.0 | passed | passed | ")
-    assert dev.endswith(" | self-declared:carol | rollback | - |")
+    assert dev.endswith(" | self-declared:carol | rollback | - | - |")
     assert qa.startswith(f"| qa | {v2} | app:v2.0.0-bad | passed | failed | ")
-    assert qa.endswith(" | self-declared:dana | promote | - |")
+    assert qa.endswith(" | self-declared:dana | promote | - | attempts=2, ticket=OPS-7 |")
+    assert rows["qa"]["metadata"] == {"ticket": "OPS-7", "attempts": 2}
+    assert rows["dev"]["metadata"] == {}
     assert f"| sensor:view__auto_promotion | auto-promote | on hold with {v1} since " in staging
-    assert staging.endswith("(erin: kept for the demo) |")
-    assert prod == "| prod | - | - | - | - | - | - | - | - |"
+    assert staging.endswith("(erin: kept for the demo) | - |")
+    assert prod == "| prod | - | - | - | - | - | - | - | - | - |"
 
     # Nothing changed: nothing is recorded, neither the view nor any Freight status.
     assert tick(defs, instance) == []

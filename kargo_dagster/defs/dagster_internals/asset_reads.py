@@ -5,7 +5,7 @@ statement over the event log's index.
 """
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -363,16 +363,32 @@ class AssetReads(Connections):
     ) -> dict[dg.AssetKey, ObservationRow]:
         """For each unpartitioned asset, the newest (runless) materialization whose metadata
         has ``key``."""
+        return self._latest_unpartitioned(MATERIALIZATION, materialization_row, assets, key)
+
+    def latest_unpartitioned_observations_containing(
+        self, assets: Collection[dg.AssetKey], key: str
+    ) -> dict[dg.AssetKey, ObservationRow]:
+        """For each asset, the newest observation of the asset as a whole (no partition)
+        whose metadata has ``key``."""
+        return self._latest_unpartitioned(OBSERVATION, observation_row, assets, key)
+
+    def _latest_unpartitioned(
+        self,
+        event_type: str,
+        parse: Callable[[EventRow, Any], ObservationRow | None],
+        assets: Collection[dg.AssetKey],
+        key: str,
+    ) -> dict[dg.AssetKey, ObservationRow]:
         if not assets:
             return {}
         newest = self._newest(
-            MATERIALIZATION,
+            event_type,
             assets,
             also=[EVENTS.c.partition.is_(None), EVENTS.c.event.contains(json.dumps(key))],
         )
         found: dict[dg.AssetKey, ObservationRow] = {}
         for event, row in self._newest_rows(newest, EVENTS.c.event):
-            recorded = materialization_row(event, row[-1])
+            recorded = parse(event, row[-1])
             if recorded is not None and key in recorded.metadata:
                 found[event.asset] = recorded
         return found
