@@ -103,12 +103,18 @@ def add_discovery_arguments(command: argparse.ArgumentParser) -> None:
 def subscribers(args: argparse.Namespace) -> "Subscribers":
     """How discovery reads repositories from the command line: credentials from the
     environment, git mirrors in ``--work-dir``, and the ``--insecure-registry`` hosts."""
-    from kargo_dagster.clients.credential_exchange import ExchangingCredentialStore
+    from kargo_dagster.clients.credential_exchange import (
+        ExchangingCredentialStore,
+        cloud_identity_from_env,
+    )
     from kargo_dagster.credentials import credentials_from_env
     from kargo_dagster.discovery.subscribers import build_subscribers, default_work_dir
 
+    credentials = ExchangingCredentialStore(
+        credentials_from_env(os.environ), cloud_identity=cloud_identity_from_env(os.environ)
+    )
     return build_subscribers(
-        credentials=ExchangingCredentialStore(credentials_from_env(os.environ)),
+        credentials=credentials,
         work_dir=Path(args.work_dir) if args.work_dir else default_work_dir(),
         insecure_registries=args.insecure_registry or [],
     )

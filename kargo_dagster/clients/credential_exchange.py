@@ -6,9 +6,13 @@ Container Registry) rather than a password. :class:`ExchangingCredentialStore` w
 store and answers a lookup with the username and token the exchange gives
 (:mod:`~kargo_dagster.clients.github_app`, :mod:`~kargo_dagster.clients.ecr_auth`,
 :mod:`~kargo_dagster.clients.gar_auth`), so the code that sends credentials only ever sees a
-username and password.
+username and password. With ``cloud_identity``, an ECR or Google registry no rule gives
+credentials for is asked with the machine's own cloud identity (IRSA, EKS Pod Identity, an
+instance profile; GKE Workload Identity, the metadata server), as Kargo does with workload
+identity.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kargo_dagster.clients.ecr_auth import EcrTokens, is_ecr_url
@@ -16,7 +20,15 @@ from kargo_dagster.clients.gar_auth import GoogleTokens, is_google_registry_url
 from kargo_dagster.clients.github_app import GitHubAppTokens
 from kargo_dagster.credentials import Credentials, CredentialStore, CredentialType
 
-__all__ = ["ExchangingCredentialStore"]
+__all__ = ["CLOUD_IDENTITY_ENV", "ExchangingCredentialStore", "cloud_identity_from_env"]
+
+CLOUD_IDENTITY_ENV = "KARGO_DAGSTER_CLOUD_IDENTITY"
+
+
+def cloud_identity_from_env(environ: Mapping[str, str]) -> bool:
+    """Whether ``$KARGO_DAGSTER_CLOUD_IDENTITY`` turns the machine's cloud identity on."""
+    return environ.get(CLOUD_IDENTITY_ENV, "").strip().lower() in ("1", "true", "yes")
+
 
 # One cache of tokens per process, shared by every store that does not bring its own.
 _GITHUB_APP_TOKENS = GitHubAppTokens()
@@ -33,12 +45,15 @@ class ExchangingCredentialStore:
         github_app: Gets and keeps GitHub App installation tokens.
         ecr: Gets and keeps ECR authorization tokens.
         google: Gets and keeps Google access tokens.
+        cloud_identity: Ask ECR and Google registries no rule covers with the machine's own
+            cloud identity.
     """
 
     store: CredentialStore
     github_app: GitHubAppTokens = field(default=_GITHUB_APP_TOKENS)
     ecr: EcrTokens = field(default=_ECR_TOKENS)
     google: GoogleTokens = field(default=_GOOGLE_TOKENS)
+    cloud_identity: bool = False
 
     def lookup(self, kind: CredentialType, repo_url: str) -> Credentials | None:
         """The other store's credentials, with an App or a cloud key exchanged for a token.
@@ -52,7 +67,7 @@ class ExchangingCredentialStore:
         """
         found = self.store.lookup(kind, repo_url)
         if found is None:
-            return None
+            return self._ambient(kind, repo_url)
         if found.github_app is not None:
             if not repo_url.lower().startswith(("http://", "https://")):
                 return None
@@ -66,3 +81,12 @@ class ExchangingCredentialStore:
                 return None
             return self.google.credentials_for(found.gcp_service_account_key)
         return found
+
+    def _ambient(self, kind: CredentialType, repo_url: str) -> Credentials | None:
+        if not self.cloud_identity or kind == "git":
+            return None
+        if is_ecr_url(repo_url):
+            return self.ecr.ambient_credentials(repo_url)
+        if is_google_registry_url(repo_url):
+            return self.google.ambient_credentials()
+        return None

@@ -6,6 +6,10 @@ may hold an AWS access key instead of a password, as Kargo's ``awsRegion``,
 registry username and password valid for twelve hours; each is kept (per key, in memory for
 the process) until five minutes before it expires.
 
+Without a key, :meth:`EcrTokens.ambient_credentials` asks with the machine's own AWS
+identity instead (boto3's default chain: environment variables, IRSA or EKS Pod Identity,
+the instance profile), as Kargo does with workload identity.
+
 boto3 is an optional dependency: install ``kargo-dagster[ecr]``. Without it, an ECR
 credential is a :class:`~kargo_dagster.errors.CredentialsError` saying so.
 """
@@ -23,7 +27,7 @@ from kargo_dagster.clients.token_cache import TokenCache
 from kargo_dagster.credentials import AwsAccessKey, Credentials
 from kargo_dagster.errors import CredentialsError
 
-__all__ = ["EcrTokens", "is_ecr_url"]
+__all__ = ["EcrTokens", "ecr_region", "is_ecr_url"]
 
 # Kargo's test for an ECR repository, with the China partition and FIPS endpoints too.
 _ECR_REPOSITORY = re.compile(
@@ -32,11 +36,42 @@ _ECR_REPOSITORY = re.compile(
 
 # Makes the ECR client for a key; boto3's by default. Tests pass one wired to a stub.
 ClientFactory = Callable[[AwsAccessKey], Any]
+# Makes the ECR client of a region with the machine's own identity.
+AmbientClientFactory = Callable[[str], Any]
 
 
 def is_ecr_url(repo_url: str) -> bool:
     """Whether ``repo_url`` is a repository in an ECR registry."""
     return _ECR_REPOSITORY.match(repo_url.strip().lower()) is not None
+
+
+def ecr_region(repo_url: str) -> str:
+    """The region of the ECR registry ``repo_url`` is in (``eu-west-1``)."""
+    host = repo_url.strip().lower().removeprefix("oci://").split("/", 1)[0]
+    return host.split(".")[3]
+
+
+def _boto3() -> Any:
+    try:
+        import boto3
+    except ImportError:
+        return None
+    return boto3
+
+
+def boto3_ambient_client(region: str) -> Any:
+    """An ECR client in ``region`` with boto3's default credentials.
+
+    Raises:
+        CredentialsError: boto3 is not installed.
+    """
+    boto3 = _boto3()
+    if boto3 is None:
+        raise CredentialsError(
+            f"ECR in {region} with the machine's AWS identity needs boto3: "
+            "install kargo-dagster[ecr]"
+        )
+    return boto3.client("ecr", region_name=region)
 
 
 def boto3_client(key: AwsAccessKey) -> Any:
@@ -45,13 +80,12 @@ def boto3_client(key: AwsAccessKey) -> Any:
     Raises:
         CredentialsError: boto3 is not installed.
     """
-    try:
-        import boto3
-    except ImportError:
+    boto3 = _boto3()
+    if boto3 is None:
         raise CredentialsError(
             f"ECR credentials (AWS access key {key.access_key_id}) need boto3: "
             "install kargo-dagster[ecr]"
-        ) from None
+        )
     return boto3.client(
         "ecr",
         region_name=key.region,
@@ -65,6 +99,8 @@ class EcrTokens:
 
     Args:
         client_factory: Makes the ECR client for a key (:func:`boto3_client` by default).
+        ambient_client_factory: Makes the ECR client of a region with the machine's own
+            identity (:func:`boto3_ambient_client` by default).
         clock: Seconds since the epoch (``time.time``); replaceable in tests.
     """
 
@@ -72,10 +108,27 @@ class EcrTokens:
         self,
         *,
         client_factory: ClientFactory = boto3_client,
+        ambient_client_factory: AmbientClientFactory = boto3_ambient_client,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client_factory = client_factory
+        self._ambient_client_factory = ambient_client_factory
         self._tokens: TokenCache[Credentials] = TokenCache(clock=clock)
+
+    def ambient_credentials(self, repo_url: str) -> Credentials:
+        """The registry username and password ECR gives the machine's own AWS identity for
+        the registry of ``repo_url``.
+
+        Raises:
+            CredentialsError: boto3 is missing, or AWS refused the identity or could not be
+                reached.
+        """
+        region = ecr_region(repo_url)
+        where = f"ECR in {region} with the machine's AWS identity"
+        return self._tokens.get(
+            ["ambient", region],
+            lambda: self._exchange(self._ambient_client_factory(region), where),
+        )
 
     def credentials_for(self, key: AwsAccessKey) -> Credentials:
         """The registry username and password ECR gives ``key``.
@@ -89,7 +142,9 @@ class EcrTokens:
 
     def _fetch(self, key: AwsAccessKey) -> tuple[Credentials, float]:
         where = f"ECR in {key.region} with AWS access key {key.access_key_id}"
-        client = self._client_factory(key)
+        return self._exchange(self._client_factory(key), where)
+
+    def _exchange(self, client: Any, where: str) -> tuple[Credentials, float]:
         try:
             answer = client.get_authorization_token()
         except Exception as error:  # noqa: BLE001 - botocore raises many kinds for one cause

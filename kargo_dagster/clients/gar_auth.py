@@ -6,6 +6,10 @@ OAuth token endpoint trades a JSON Web Token signed with the key for an access t
 for an hour, which registries accept as the password of user ``oauth2accesstoken``. Each
 token is kept (per key, in memory for the process) until five minutes before it expires.
 
+Without a key, :meth:`GoogleTokens.ambient_credentials` asks with the machine's own Google
+identity instead (google-auth's default credentials: ``GOOGLE_APPLICATION_CREDENTIALS``,
+GKE Workload Identity, the metadata server), as Kargo does with workload identity.
+
 The exchange is google-auth's; it comes with the Kubernetes client this project depends
 on, and ``kargo-dagster[gcp]`` names it. Without it, such a credential is a
 :class:`~kargo_dagster.errors.CredentialsError` saying so.
@@ -14,8 +18,10 @@ on, and ``kargo-dagster[gcp]`` names it. Without it, such a credential is a
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -57,10 +63,51 @@ class GoogleTokens:
         token = self._tokens.get([key.key_json.get_secret_value()], lambda: _fetch(key))
         return Credentials(TOKEN_USERNAME, token)
 
+    def ambient_credentials(self) -> Credentials:
+        """User ``oauth2accesstoken`` and an access token for the machine's own identity.
+
+        Raises:
+            CredentialsError: google-auth is missing, no identity was found, or Google
+                refused it.
+        """
+        return Credentials(TOKEN_USERNAME, self._tokens.get(["ambient"], _fetch_ambient))
+
 
 def _fetch(key: GcpServiceAccountKey) -> tuple[SecretStr, float]:
     where = f"Google service account {key.client_email}"
+    google = _google_auth(where)
+    info = json.loads(key.key_json.get_secret_value())
+
+    def credentials() -> Any:
+        return google.service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+
+    return _refreshed(google, credentials, where, key.secrets())
+
+
+def _fetch_ambient() -> tuple[SecretStr, float]:
+    where = "Google registries with the machine's Google identity"
+    google = _google_auth(where)
+
+    def credentials() -> Any:
+        found, _ = google.auth.default(scopes=[SCOPE])
+        return found
+
+    return _refreshed(google, credentials, where, ())
+
+
+@dataclass(frozen=True)
+class _GoogleAuth:
+    """google-auth's modules, imported only when a Google credential is used."""
+
+    auth: Any
+    service_account: Any
+    request: Any
+    error: type[Exception]
+
+
+def _google_auth(where: str) -> _GoogleAuth:
     try:
+        import google.auth
         from google.auth.exceptions import GoogleAuthError
         from google.auth.transport.requests import Request
         from google.oauth2 import service_account
@@ -68,14 +115,19 @@ def _fetch(key: GcpServiceAccountKey) -> tuple[SecretStr, float]:
         raise CredentialsError(
             f"{where}: Google registry credentials need google-auth: install kargo-dagster[gcp]"
         ) from None
-    info = json.loads(key.key_json.get_secret_value())
+    return _GoogleAuth(google.auth, service_account, Request, GoogleAuthError)
+
+
+def _refreshed(
+    google: _GoogleAuth, make: Callable[[], Any], where: str, secrets: Sequence[str]
+) -> tuple[SecretStr, float]:
     try:
-        credentials = service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
-        credentials.refresh(Request())
-    except (GoogleAuthError, ValueError) as error:
+        credentials = make()
+        credentials.refresh(google.request())
+    except (google.error, ValueError) as error:
         # google-auth puts its message first and the endpoint's whole answer after it.
         message = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
-        detail = mask_secrets(message[:300], key.secrets())
+        detail = mask_secrets(message[:300], secrets)
         raise CredentialsError(f"{where}: no access token ({detail})") from None
     if not credentials.token or credentials.expiry is None:
         raise CredentialsError(f"{where}: Google answered with no access token")

@@ -30,7 +30,10 @@ from pydantic import Field
 
 from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE, ArgoCDError
 from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
-from kargo_dagster.clients.credential_exchange import ExchangingCredentialStore
+from kargo_dagster.clients.credential_exchange import (
+    ExchangingCredentialStore,
+    cloud_identity_from_env,
+)
 from kargo_dagster.clients.resource_data import (
     SHARED_RESOURCES_NAMESPACE,
     ChainedResourceData,
@@ -293,6 +296,14 @@ class KargoResource(dg.ConfigurableResource):
             "SSH; added to $KARGO_DAGSTER_SSH_KNOWN_HOSTS. Other hosts' keys are refused"
         ),
     )
+    cloud_identity: bool | None = Field(
+        default=None,
+        description=(
+            "Reach ECR and Google registries no credential covers with the machine's own cloud "
+            "identity (IRSA, EKS Pod Identity, instance profile; GKE Workload Identity); "
+            "None: as $KARGO_DAGSTER_CLOUD_IDENTITY says"
+        ),
+    )
     config_maps: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="What configMap(name) reads, keyed '<project>/<name>'; before the cluster",
@@ -414,7 +425,10 @@ class KargoResource(dg.ConfigurableResource):
             )
         known_hosts = known_hosts_lines(self.ssh_known_hosts, known_hosts_from_env(os.environ))
         chained = KnownHostsCredentialStore(ChainedCredentialStore(stores), known_hosts)
-        return ExchangingCredentialStore(chained)
+        cloud_identity = self.cloud_identity
+        if cloud_identity is None:
+            cloud_identity = cloud_identity_from_env(os.environ)
+        return ExchangingCredentialStore(chained, cloud_identity=cloud_identity)
 
     def resource_data(self) -> ResourceData | None:
         """Where ``configMap()``, ``secret()`` and their shared forms read: the maps given
