@@ -101,17 +101,22 @@ def add_discovery_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def subscribers(args: argparse.Namespace) -> "Subscribers":
-    """How discovery reads repositories from the command line: credentials from the
-    environment, git mirrors in ``--work-dir``, and the ``--insecure-registry`` hosts."""
+    """How discovery reads repositories from the command line: credentials (and SSH known
+    hosts) from the environment, git mirrors in ``--work-dir``, and the
+    ``--insecure-registry`` hosts."""
     from kargo_dagster.clients.credential_exchange import (
         ExchangingCredentialStore,
         cloud_identity_from_env,
     )
     from kargo_dagster.credentials import credentials_from_env
     from kargo_dagster.discovery.subscribers import build_subscribers, default_work_dir
+    from kargo_dagster.ssh_known_hosts import KnownHostsCredentialStore, known_hosts_from_env
 
+    # The same rules the kargo resource applies to what it reads from the environment.
+    known_hosts = known_hosts_from_env(os.environ)
     credentials = ExchangingCredentialStore(
-        credentials_from_env(os.environ), cloud_identity=cloud_identity_from_env(os.environ)
+        KnownHostsCredentialStore(credentials_from_env(os.environ), known_hosts),
+        cloud_identity=cloud_identity_from_env(os.environ),
     )
     return build_subscribers(
         credentials=credentials,

@@ -219,3 +219,37 @@ def test_http_credentials_are_not_offered_to_an_ssh_remote_nor_keys_to_http() ->
     )
     assert git_credentials(store, "git@h:a/b") is None
     assert git_credentials(store, "https://h/a/c") is None
+
+
+def test_discover_from_the_command_line_takes_the_key_and_known_hosts_from_the_environment(
+    tmp_path: Path,
+    remote: GitRemote,
+    server: SshGitServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kargo_dagster.cli import main
+
+    url = server.url_for(remote)
+    manifests = tmp_path / "stages.yaml"
+    manifests.write_text(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Project\nmetadata:\n  name: demo\n---\n"
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata:\n  name: config\n"
+        f"  namespace: demo\nspec:\n  subscriptions:\n  - git:\n      repoURL: {url}\n"
+    )
+    for name, value in (
+        ("TYPE", "git"),
+        ("REPO_URL", url),
+        ("SSH_PRIVATE_KEY", server.client_key.private_key),
+    ):
+        monkeypatch.setenv(f"KARGO_DAGSTER_CREDS_CONFIG_{name}", value)
+    monkeypatch.setenv("KARGO_DAGSTER_SSH_KNOWN_HOSTS", server.known_hosts_line)
+    work = ["--work-dir", str(tmp_path / "mirrors")]
+    assert main(["discover", str(manifests), *work, "--json"]) == 0
+    assert remote.rev("HEAD") in capsys.readouterr().out
+    # Without the known hosts, the host is refused, by name.
+    monkeypatch.delenv("KARGO_DAGSTER_SSH_KNOWN_HOSTS")
+    assert main(["discover", str(manifests), "--work-dir", str(tmp_path / "other")]) == 1
+    shown = capsys.readouterr()
+    assert "127.0.0.1" in shown.out + shown.err
+    _assert_no_key(shown.out + shown.err, server.client_key)
