@@ -19,6 +19,10 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import quote, quote_plus
 
 MASK = "xxxxx"
+"""What the credentials in a URL, and secrets read by a promotion, become when shown."""
+ECHO_MASK = "*****"
+"""What a secret becomes in an answer or output that echoed it (a server's error body, a
+command's stderr)."""
 
 # RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
 _SCHEME_CHARS = string.ascii_letters + string.digits + "+.-"

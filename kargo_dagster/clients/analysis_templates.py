@@ -28,7 +28,7 @@ from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDea
 from kargo_dagster.clients.kube_deadlines import KubeAnswer, call_within
 from kargo_dagster.clients.kube_errors import client_secrets, connection_cause, status_body
 from kargo_dagster.errors import VerificationError
-from kargo_dagster.redaction import mask_secrets, redact_url
+from kargo_dagster.redaction import ECHO_MASK, mask_secrets, redact_url
 
 __all__ = ["ClusterTemplates"]
 
@@ -141,11 +141,11 @@ class ClusterTemplates:
         status = int(error.status or 0)
         if status == 0:
             # The client reports TLS failures as status 0 with the cause in ``reason``.
-            reason = mask_secrets(str(error.reason), self._secrets, mask="*****")
+            reason = mask_secrets(str(error.reason), self._secrets, mask=ECHO_MASK)
             raise VerificationError(f"cannot reach {self.where} to get {what}: {reason}") from None
         body = status_body(error)
         message = mask_secrets(
-            str(body.get("message") or error.reason or ""), self._secrets, mask="*****"
+            str(body.get("message") or error.reason or ""), self._secrets, mask=ECHO_MASK
         )
         message = message.strip()
         if status == 404:

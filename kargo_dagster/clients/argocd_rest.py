@@ -39,7 +39,7 @@ from kargo_dagster.clients.deadlines import (
     RequestDeadlineExceeded,
 )
 from kargo_dagster.clients.retry_after import parse_retry_after
-from kargo_dagster.redaction import mask_secrets, redact_url
+from kargo_dagster.redaction import ECHO_MASK, mask_secrets, redact_url
 
 __all__ = ["RestArgoCDApplications"]
 
@@ -225,4 +225,4 @@ class RestArgoCDApplications:
         return self._scrub(str(text or response.reason_phrase or "no message"))
 
     def _scrub(self, text: str) -> str:
-        return mask_secrets(text, [self._token], mask="*****")
+        return mask_secrets(text, [self._token], mask=ECHO_MASK)

@@ -29,7 +29,7 @@ from kargo_dagster.clients.deadlines import current_budget, remaining
 from kargo_dagster.clients.git_ssh import KEY_PLACEHOLDER, is_ssh_url, ssh_environment, ssh_host
 from kargo_dagster.credentials import Credentials, CredentialStore
 from kargo_dagster.errors import RepositoryError
-from kargo_dagster.redaction import mask_secrets
+from kargo_dagster.redaction import ECHO_MASK, mask_secrets
 
 __all__ = ["GitCommand", "git_credentials", "scrub"]
 
@@ -50,13 +50,11 @@ _LOW_SPEED_TIME = "30"
 # username that short is not a token.
 _MIN_SCRUBBED_LENGTH = 4
 
-MASK = "*****"
-
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
     """``text`` with every form of every secret as ``*****`` and URL credentials masked."""
     kept = [secret for secret in secrets if len(secret) >= _MIN_SCRUBBED_LENGTH]
-    return mask_secrets(text, kept, mask=MASK)
+    return mask_secrets(text, kept, mask=ECHO_MASK)
 
 
 _HTTP_STATUS = re.compile(r"returned error: (\d{3})")

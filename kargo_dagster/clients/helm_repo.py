@@ -24,7 +24,7 @@ from kargo_dagster.clients.helm_index import ChartIndex, parse_index
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import NO_CREDENTIALS, Credentials, CredentialStore
 from kargo_dagster.errors import DiscoveryError, RepositoryError
-from kargo_dagster.redaction import mask_secrets, redact_text
+from kargo_dagster.redaction import ECHO_MASK, mask_secrets, redact_text
 
 USER_AGENT = "kargo-dagster"
 
@@ -251,7 +251,7 @@ def _label(repo_url: str) -> str:
 
 
 def _scrub(text: str, credentials: Credentials | None) -> str:
-    return mask_secrets(text, credentials.secrets() if credentials else (), mask="*****")
+    return mask_secrets(text, credentials.secrets() if credentials else (), mask=ECHO_MASK)
 
 
 def _suggest(name: str, index: ChartIndex) -> str:

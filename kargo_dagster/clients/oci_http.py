@@ -25,7 +25,7 @@ from kargo_dagster.clients.registry_ref import RegistryRef
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import Credentials
 from kargo_dagster.errors import RepositoryError
-from kargo_dagster.redaction import header_secrets, mask_secrets, redact_text
+from kargo_dagster.redaction import ECHO_MASK, header_secrets, mask_secrets, redact_text
 
 USER_AGENT = "kargo-dagster"
 
@@ -330,7 +330,7 @@ def _scrub(text: str, target: Target, request: httpx.Request | None = None) -> s
     if request is not None:
         # What was sent, bearer tokens included: a registry may echo it back.
         secrets += header_secrets(request.headers.get("authorization", ""))
-    return mask_secrets(text, secrets, mask="*****")
+    return mask_secrets(text, secrets, mask=ECHO_MASK)
 
 
 def _error_detail(response: httpx.Response, target: Target) -> str:

@@ -15,7 +15,7 @@ import httpx
 from kargo_dagster.clients.deadlines import RequestDeadlineExceeded
 from kargo_dagster.clients.pull_requests import GitProviderError
 from kargo_dagster.clients.retry_after import parse_retry_after
-from kargo_dagster.redaction import header_secrets, mask_secrets, redact_text
+from kargo_dagster.redaction import ECHO_MASK, header_secrets, mask_secrets, redact_text
 from kargo_dagster.urls.normalize import normalize_git_url
 
 __all__ = [
@@ -137,7 +137,7 @@ class ProviderClient:
         """The error for a refused request, retryable when the provider may recover."""
         status = response.status_code
         # Masked before it is cut, so a secret cut in two is still masked.
-        detail = mask_secrets(_error_detail(response), self._sent_secrets(), mask="*****")[:500]
+        detail = mask_secrets(_error_detail(response), self._sent_secrets(), mask=ECHO_MASK)[:500]
         where = f"{self.provider_label} API for {self.repo_label}"
         if status in (401, 403) and not _rate_limited(response):
             reason = "authentication failed (check the git credentials' token)"

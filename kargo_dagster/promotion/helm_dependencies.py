@@ -38,7 +38,7 @@ import yaml
 from kargo_dagster.credentials import Credentials, CredentialStore
 from kargo_dagster.errors import RetryableStepError, StepError, TerminalStepError
 from kargo_dagster.promotion.tools import run_tool
-from kargo_dagster.redaction import mask_secrets
+from kargo_dagster.redaction import ECHO_MASK, mask_secrets
 from kargo_dagster.urls.normalize import go_path_join, normalize_chart_repo_url
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
 DEPENDENCY_TIMEOUT = 600.0
 _PROBE_TIMEOUT = 10.0
 _MAX_SYMLINK_DEPTH = 100
-_MASK = "*****"
 # What ``helm repo update`` says before it starts, which explains no failure.
 _HELM_CHATTER = "Hang tight while we grab the latest from your chart repositories...\n"
 # The content types a TLS record starts with (change cipher spec, alert, handshake, data).
@@ -260,7 +259,7 @@ class HelmHome:
         """``text`` without any of the passwords of this home, in any form a request carries."""
         # Not str.replace: helm and the servers it quotes may show a password percent-encoded
         # (in a URL) or inside the base64 of a Basic header or a registry login.
-        return mask_secrets(text, self.secrets, mask=_MASK)
+        return mask_secrets(text, self.secrets, mask=ECHO_MASK)
 
 
 def _credential_secret(credentials: Credentials) -> str:
