@@ -7,16 +7,14 @@ type. The generator is seeded, so a failure names a case that can be replayed.
 """
 
 import random
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
 from kargo_dagster.errors import ManifestError, ManifestProblem
 from kargo_dagster.spec import load_manifests
+from tests.hang_alarm import hang_alarm
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 EXAMPLES = [
@@ -179,26 +177,6 @@ def _mutant(text: str, rng: random.Random) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", applied
 
 
-class _Hung(Exception):
-    pass
-
-
-@contextmanager
-def _interrupted_after(seconds: int) -> Iterator[None]:
-    """Raises _Hung in the code under test if it runs longer than ``seconds``."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise _Hung(f"still loading after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _load(path: Path) -> list[ManifestProblem]:
     """The problems loading ``path`` reports; any other exception fails the test."""
     try:
@@ -218,7 +196,7 @@ def test_mutated_examples_load_or_raise_manifest_error(seed: int, tmp_path: Path
         text, applied = _mutant(rng.choice(examples), rng)
         path = tmp_path / f"case-{number}.yaml"
         path.write_text(text, encoding="utf-8")
-        with _interrupted_after(HANG):
+        with hang_alarm(HANG, f"loading {path}"):
             problems = _load(path)
         case = f"seed {seed}, case {number} ({', '.join(applied)}): {path}"
         for problem in problems:
