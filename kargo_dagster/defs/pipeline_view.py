@@ -1,7 +1,8 @@
 """The ``[project, "pipeline"]`` asset: every Stage of a Project and the Freight it holds now.
 
 Kargo's UI draws a card per Stage: the Freight it holds, whether that Freight is healthy and
-verified there, since when, who promoted it and how, and whether auto-promotion is on hold.
+verified there, since when, who promoted it and how, whether auto-promotion is on hold, and
+the Stage's metadata.
 Dagster's UI answers each of those one Stage and one partition at a time. So each Project
 gets one external asset (nothing runs to produce it, so users cannot materialize it) whose
 latest (runless) materialization is the whole picture, shown on the asset's overview: a
@@ -69,8 +70,9 @@ def build_pipeline_spec(project: ProjectManifests) -> dg.AssetSpec:
             f"Every Stage of Project {project.name} in pipeline order, as Kargo's Stage cards "
             "show them: the Freight each holds now and its artifacts' versions, the health and "
             "verification of that Freight there (passed, failed, running, not run), since when "
-            "it is there, who promoted it and how (promote, auto-promote, rollback), and "
-            "whether auto-promotion is on hold: the table under the latest materialization "
+            "it is there, who promoted it and how (promote, auto-promote, rollback), "
+            "whether auto-promotion is on hold, and the Stage's metadata (set-metadata): the "
+            "table under the latest materialization "
             f"(and the same rows as JSON in {META_PIPELINE}); the sensor {sensor} records a "
             "new one whenever any of it changes."
         ),
