@@ -6,11 +6,15 @@ registry copies it); ``oci://`` references are Helm charts and use Helm credenti
 image credentials, from the promotion's credential store. ``annotations`` are set on the
 copy: ``index:``-prefixed keys on an image index, ``manifest:``-prefixed and unprefixed
 keys on each image manifest. A copy to another repository is refused when the artifact's
-compressed size (from its manifests) exceeds 1 GiB.
+compressed size (from its manifests) exceeds ``MAX_OCI_PUSH_ARTIFACT_SIZE`` bytes, read from
+the environment as Kargo's controller reads it (default 1 GiB; 0 refuses every such copy,
+-1 lifts the limit).
 
 Outputs: ``image`` (the destination reference, ``host/repo:tag``), ``digest`` (of the pushed
 manifest) and ``tag``.
 """
+
+import os
 
 from pydantic import Field
 
@@ -21,9 +25,10 @@ from kargo_dagster.errors import ArtifactError
 from kargo_dagster.promotion.registry_step_errors import registry_step_errors
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
 
-__all__ = ["DEFAULT_MAX_ARTIFACT_BYTES", "STEP", "Config", "OCIPush"]
+__all__ = ["DEFAULT_MAX_ARTIFACT_BYTES", "MAX_ARTIFACT_SIZE_ENV", "STEP", "Config", "OCIPush"]
 
 DEFAULT_MAX_ARTIFACT_BYTES = 1 << 30
+MAX_ARTIFACT_SIZE_ENV = "MAX_OCI_PUSH_ARTIFACT_SIZE"
 
 
 class Config(StepConfig):
@@ -40,13 +45,14 @@ class OCIPush(StepKind[Config]):
 
     Args:
         max_artifact_bytes: The largest artifact copied to another repository; 0 refuses
-            every such copy, None lifts the limit.
+            every such copy, -1 lifts the limit, None reads ``MAX_OCI_PUSH_ARTIFACT_SIZE``
+            when the step runs (1 GiB when it is not set).
     """
 
     name = "oci-push"
     config_model = Config
 
-    def __init__(self, max_artifact_bytes: int | None = DEFAULT_MAX_ARTIFACT_BYTES) -> None:
+    def __init__(self, max_artifact_bytes: int | None = None) -> None:
         self.max_artifact_bytes = max_artifact_bytes
 
     def run(self, ctx: StepContext, config: Config) -> StepOutput:
@@ -77,15 +83,29 @@ class OCIPush(StepKind[Config]):
 
     def _check_size(self, source: ArtifactReference, dest: ArtifactReference, size: int) -> None:
         # Within one repository every blob is there already; only copies move bytes.
-        if self.max_artifact_bytes is None or str(source.ref) == str(dest.ref):
+        limit = self._limit()
+        if limit < 0 or str(source.ref) == str(dest.ref):
             return
-        if self.max_artifact_bytes == 0:
+        if limit == 0:
             raise ArtifactError("cross-repository push is disabled")
-        if size > self.max_artifact_bytes:
+        if size > limit:
             raise ArtifactError(
                 f"compressed artifact size {size} bytes exceeds the maximum allowed size of "
-                f"{self.max_artifact_bytes} bytes"
+                f"{limit} bytes"
             )
+
+    def _limit(self) -> int:
+        if self.max_artifact_bytes is not None:
+            return self.max_artifact_bytes
+        given = os.environ.get(MAX_ARTIFACT_SIZE_ENV, "").strip()
+        if not given:
+            return DEFAULT_MAX_ARTIFACT_BYTES
+        try:
+            return int(given)
+        except ValueError:
+            raise ArtifactError(
+                f"{MAX_ARTIFACT_SIZE_ENV}={given!r} is not a number of bytes"
+            ) from None
 
 
 STEP = OCIPush()

@@ -166,6 +166,21 @@ def test_the_size_limit_applies_to_copies_between_repositories_only(
     )
 
 
+def test_the_size_limit_comes_from_the_environment_as_in_kargo(
+    registry: LocalRegistry, ctx: StepContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push_image(registry, "team/big", "v1")
+    source, target = f"{registry.host}/team/big:v1", f"{registry.host}/y:v1"
+    monkeypatch.setenv("MAX_OCI_PUSH_ARTIFACT_SIZE", "10")
+    with pytest.raises(TerminalStepError, match=r"exceeds the maximum allowed size of 10 bytes"):
+        _push(ctx, srcRef=source, destRef=target)
+    monkeypatch.setenv("MAX_OCI_PUSH_ARTIFACT_SIZE", "-1")
+    assert _push(ctx, srcRef=source, destRef=target)["tag"] == "v1"
+    monkeypatch.setenv("MAX_OCI_PUSH_ARTIFACT_SIZE", "lots")
+    with pytest.raises(TerminalStepError, match="MAX_OCI_PUSH_ARTIFACT_SIZE='lots' is not a"):
+        _push(ctx, srcRef=source, destRef=f"{registry.host}/z:v1")
+
+
 def test_a_missing_source_is_retried_with_a_message_naming_it(
     registry: LocalRegistry, ctx: StepContext
 ) -> None:
