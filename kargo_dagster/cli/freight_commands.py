@@ -2,17 +2,24 @@
 
 ``freight create`` runs discovery for one Warehouse and records the Freight of the versions
 chosen (each other subscription's newest), as Kargo's "assemble Freight" does, for a Warehouse
-whose ``freightCreationPolicy`` is Manual or not. ``freight alias`` renames Freight, keeping
+whose ``freightCreationPolicy`` is Manual or not; ``--clone`` starts from the versions an
+existing Freight holds (Kargo's "clone Freight"). ``freight alias`` renames Freight, keeping
 aliases unique within the Project. ``freight list`` shows a Warehouse's Freight, newest first.
 """
 
 import argparse
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kargo_dagster.cli import arguments
-from kargo_dagster.spec import SubscriptionKind
+from kargo_dagster.errors import FreightError
+from kargo_dagster.spec import ProjectManifests, SubscriptionKind, Warehouse
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from kargo_dagster.freight import Freight
 
 __all__ = ["add_freight_commands"]
 
@@ -23,7 +30,7 @@ DEFAULT_LISTED = 20
 def _create(args: argparse.Namespace) -> int:
     from kargo_dagster.defs.manual_freight import create_freight
     from kargo_dagster.defs.run_tags import shown_name
-    from kargo_dagster.discovery.assembly import VersionChoice
+    from kargo_dagster.discovery.assembly import VersionChoice, cloned_choices
     from kargo_dagster.discovery.warehouse import discover_warehouse
     from kargo_dagster.protection import Actor
 
@@ -38,6 +45,9 @@ def _create(args: argparse.Namespace) -> int:
     discovery = discover_warehouse(warehouse, arguments.subscribers(args))
     actor = shown_name(Actor(arguments.actor(args), False))
     with arguments.instance() as instance:
+        if args.clone:
+            source = _recorded(instance, project, warehouse, args.clone)
+            choices += cloned_choices(warehouse, source, choices)
         made = create_freight(
             instance, project, warehouse, discovery, choices, alias=args.alias, actor=actor
         )
@@ -47,6 +57,22 @@ def _create(args: argparse.Namespace) -> int:
     else:
         print(f"Freight {made.key} ({versions}; alias {made.alias}) was already recorded")
     return 0
+
+
+def _recorded(
+    instance: "dg.DagsterInstance", project: ProjectManifests, warehouse: Warehouse, given: str
+) -> "Freight":
+    """The Freight ``given`` names among ``warehouse``'s."""
+    from kargo_dagster.defs.freight_lookup import locate_freight
+    from kargo_dagster.defs.instance_queries import recorded_freight
+    from kargo_dagster.defs.names import warehouse_key
+
+    name = warehouse.metadata.name
+    _, key = locate_freight(instance, project, given=given, warehouses=[name])
+    found = recorded_freight(instance, warehouse_key(project.name, name), key)
+    if found is None:
+        raise FreightError(f"Freight {key} of Warehouse {name} has no recorded artifacts")
+    return found
 
 
 def _alias(args: argparse.Namespace) -> int:
@@ -153,6 +179,14 @@ def add_freight_commands(commands: Any) -> None:
                 "its name or subscriptions[N] (default: the newest discovered); repeatable"
             ),
         )
+    create.add_argument(
+        "--clone",
+        metavar="FREIGHT",
+        help=(
+            "start from the versions this Freight holds (Kargo's clone); --image, --commit "
+            f"and --chart change some of them; {arguments.FREIGHT_FORMS}"
+        ),
+    )
     create.add_argument("--alias", help="the Freight's alias (default: derived from its ID)")
     create.add_argument("--actor", help="who creates it (default: your login name)")
     arguments.add_discovery_arguments(create)

@@ -21,8 +21,13 @@ from kargo_dagster.errors import FreightError
 from kargo_dagster.freight import Chart, Freight, FreightOrigin, GitCommit, Image
 from kargo_dagster.redaction import redact_text
 from kargo_dagster.spec import RepoSubscription, SubscriptionKind, Warehouse
+from kargo_dagster.urls.normalize import (
+    normalize_chart_repo_url,
+    normalize_git_url,
+    normalize_image_repo_url,
+)
 
-__all__ = ["VersionChoice", "assemble_freight", "subscription_key"]
+__all__ = ["VersionChoice", "assemble_freight", "cloned_choices", "subscription_key"]
 
 # How many close versions a refusal suggests, and how many of the newest it lists.
 _CLOSEST = 3
@@ -69,6 +74,58 @@ def subscription_key(subscription: RepoSubscription) -> str:
     if subscription.chart is not None and subscription.chart.name:
         return f"{subscription.chart.repo_url.rstrip('/')}/{subscription.chart.name}"
     return subscription.subscription.repo_url
+
+
+def cloned_choices(
+    warehouse: Warehouse, source: Freight, explicit: Sequence[VersionChoice]
+) -> list[VersionChoice]:
+    """The versions ``source`` holds, for each subscription ``explicit`` does not choose
+    (Kargo's "clone Freight": start from existing Freight and change some of it).
+
+    Raises:
+        FreightError: ``source`` is another Warehouse's, or holds nothing for a
+            subscription (the Warehouse's subscriptions changed since).
+    """
+    name = warehouse.metadata.name
+    if source.origin.name != name:
+        raise FreightError(
+            f"Freight {source.alias} is Warehouse {source.origin.name}'s, not {name}'s; "
+            "clone Freight of the same Warehouse"
+        )
+    subscriptions = warehouse.spec.subscriptions
+    taken = {_subscription_of(name, subscriptions, choice) for choice in explicit}
+    cloned: list[VersionChoice] = []
+    for index, subscription in enumerate(subscriptions):
+        if index in taken:
+            continue
+        version = _held_version(subscription, source)
+        if version is None:
+            raise FreightError(
+                f"Freight {source.alias} holds nothing from {subscription_key(subscription)} "
+                f"(subscriptions[{index}] of Warehouse {name}); choose its version"
+            )
+        cloned.append(VersionChoice(subscription.kind, f"subscriptions[{index}]", version))
+    return cloned
+
+
+def _held_version(subscription: RepoSubscription, freight: Freight) -> str | None:
+    if subscription.image is not None:
+        wanted = normalize_image_repo_url(subscription.image.repo_url)
+        for image in freight.images:
+            if normalize_image_repo_url(image.repo_url) == wanted:
+                return image.tag or image.digest
+    elif subscription.git is not None:
+        wanted = normalize_git_url(subscription.git.repo_url)
+        for commit in freight.commits:
+            if normalize_git_url(commit.repo_url) == wanted:
+                return commit.id
+    elif subscription.chart is not None:
+        wanted = normalize_chart_repo_url(subscription.chart.repo_url)
+        for chart in freight.charts:
+            same_name = (chart.name or "") == (subscription.chart.name or "")
+            if normalize_chart_repo_url(chart.repo_url) == wanted and same_name:
+                return chart.version
+    return None
 
 
 def assemble_freight(

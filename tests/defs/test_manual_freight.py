@@ -156,6 +156,29 @@ def test_chosen_versions_are_taken_and_undiscovered_ones_refused(setup, instance
     assert len(instance.get_dynamic_partitions(PARTITIONS)) == 2
 
 
+def test_cloned_freight_keeps_the_versions_it_does_not_change(setup, instance, capsys):
+    first = setup.create(
+        "--image", f"{setup.image}=v1.0.0", "--commit", f"{setup.git}={setup.first[:7]}"
+    )
+    assert main(first) == 0, capsys.readouterr().err
+    [original] = instance.get_dynamic_partitions(PARTITIONS)
+    capsys.readouterr()
+
+    # Kargo's "clone": the original's versions, but the newer commit.
+    assert main(setup.create("--clone", "v1.0.0", "--commit", f"{setup.git}={setup.second}")) == 0
+    [clone] = [k for k in instance.get_dynamic_partitions(PARTITIONS) if k != original]
+    freight = recorded(instance, clone)
+    assert [i["tag"] for i in freight["images"]] == ["v1.0.0"]
+    assert [c["id"] for c in freight["commits"]] == [setup.second]
+    assert capsys.readouterr().out.startswith(f"Created Freight {clone} (v1.0.0, ")
+
+    # Cloning unchanged is the same Freight.
+    assert main(setup.create("--clone", original)) == 0
+    assert capsys.readouterr().out.startswith(f"Freight {original} (v1.0.0, ")
+    assert main(setup.create("--clone", "v9.9.9")) == 1
+    assert "no Freight v9.9.9" in capsys.readouterr().err
+
+
 def test_the_assemble_job_records_the_versions_chosen_in_its_config(setup, instance):
     defs = setup.definitions()
     # Kargo assembles Freight for Automatic Warehouses too.
