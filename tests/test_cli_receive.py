@@ -10,9 +10,11 @@ from pathlib import Path
 
 import httpx
 
+from kargo_dagster.cli import main
 from kargo_dagster.testing import webhook_senders as send
+from kargo_dagster.testing.kube_api import FakeKubeAPI, secret
 from kargo_dagster.testing.registry import free_port
-from tests.webhooks.manifests import receiver, with_receivers
+from tests.webhooks.manifests import cluster_receivers, receiver, with_receivers
 
 REPO = Path(__file__).parents[1]
 SECRET = "s3cret-for-the-cli-test"
@@ -57,6 +59,60 @@ def test_print_urls_derives_each_url_from_project_name_and_secret(tmp_path):
         **given,
     )  # fmt: skip
     assert public.stdout == f"demo/gh (github): https://ci.example.com/kargo/github/{DIGEST}\n"
+
+
+def test_print_urls_lists_the_cluster_config_receivers_after_the_projects(tmp_path):
+    text = MANIFESTS + cluster_receivers(receiver("github", "all", "org-hook"))
+    (tmp_path / "demo.yaml").write_text(text)
+    given = {"KARGO_DAGSTER_WEBHOOK_SECRET_GH_SECRET": SECRET}
+    result = run(tmp_path, "--path", str(tmp_path), "--print-urls", **given)
+    # Without its secret the cluster receiver is named with where to put it.
+    assert result.returncode == 1
+    assert (
+        "ClusterConfig/cluster: spec.webhookReceivers.0.github.secretRef.name: receiver all is "
+        "not served: no secret for Secret org-hook (set KARGO_DAGSTER_WEBHOOK_SECRET_ORG_HOOK)"
+    ) in result.stderr
+    given["KARGO_DAGSTER_WEBHOOK_SECRET_ORG_HOOK"] = "org-secret"
+    result = run(tmp_path, "--path", str(tmp_path), "--print-urls", **given)
+    assert result.returncode == 0, result.stderr
+    # Kargo hashes a cluster receiver's name and secret with an empty Project name.
+    cluster_digest = hashlib.sha256(b"allorg-secret").hexdigest()
+    assert result.stdout == (
+        f"demo/gh (github): http://127.0.0.1:8080/github/{DIGEST}\n"
+        f"ClusterConfig/all (github): http://127.0.0.1:8080/github/{cluster_digest}\n"
+    )
+
+
+DEFINITIONS = """\
+import dagster as dg
+
+from kargo_dagster.defs.resources import KargoResource, KubernetesCredentials
+
+credentials = KubernetesCredentials(
+    kubeconfig={kubeconfig!r}, system_resources_namespace="platform"
+)
+defs = dg.Definitions(resources={{"kargo": KargoResource(kubernetes_credentials=credentials)}})
+"""
+
+
+def test_with_a_cluster_the_cluster_receivers_secret_is_read_in_the_configured_namespace(
+    tmp_path, capsys
+):
+    text = MANIFESTS + cluster_receivers(receiver("github", "all", "org-hook"))
+    (tmp_path / "demo.yaml").write_text(text)
+    with FakeKubeAPI() as api:
+        api.add(secret("demo", "gh-secret", {"secret": SECRET}))
+        api.add(secret("platform", "org-hook", {"secret": "org-secret"}))
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
+        definitions = tmp_path / "definitions.py"
+        definitions.write_text(DEFINITIONS.format(kubeconfig=str(kubeconfig)))
+        arguments = ["--path", str(tmp_path / "demo.yaml"), "--definitions", str(definitions)]
+        assert main(["receive", *arguments, "--print-urls"]) == 0
+    cluster_digest = hashlib.sha256(b"allorg-secret").hexdigest()
+    assert capsys.readouterr().out.splitlines() == [
+        f"demo/gh (github): http://127.0.0.1:8080/github/{DIGEST}",
+        f"ClusterConfig/all (github): http://127.0.0.1:8080/github/{cluster_digest}",
+    ]
 
 
 def test_a_receiver_without_its_secret_is_named_with_where_to_put_it(tmp_path):

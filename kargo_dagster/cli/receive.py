@@ -1,10 +1,11 @@
 """``kargo-dagster refresh`` and ``kargo-dagster receive``: discovery now, and on webhooks.
 
 ``refresh`` runs one Warehouse's discovery at once and records new Freight in the instance
-``DAGSTER_HOME`` names, as its sensor would. ``receive`` serves the ProjectConfigs' webhook
-receivers (``--print-urls`` lists their URLs and exits). Both use the ``kargo`` resource of
-the code location given with ``--definitions`` (its credentials, work directory and
-registries), else the default resource, which reads ``KARGO_DAGSTER_CREDS_*`` variables.
+``DAGSTER_HOME`` names, as its sensor would. ``receive`` serves the webhook receivers of the
+ProjectConfigs and of the ClusterConfig (``--print-urls`` lists their URLs and exits). Both use
+the ``kargo`` resource of the code location given with ``--definitions`` (its credentials, work
+directory and registries), else the default resource, which reads ``KARGO_DAGSTER_CREDS_*``
+variables.
 """
 
 import argparse
@@ -96,25 +97,34 @@ def _print_problems(problems: list[ManifestProblem]) -> None:
 def _receive(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
+    from kargo_dagster.clients.resource_data import SYSTEM_RESOURCES_NAMESPACE
     from kargo_dagster.webhooks.receivers import build_receivers
 
     catalog = arguments.manifests(args)
     kargo = _kargo_resource(args)
     base_url = _base_url(args)
+    settings = kargo.kubernetes_credentials
     receivers, problems = build_receivers(
-        catalog.projects.values(), _secret_source(kargo), urlsplit(base_url).path or "/"
+        catalog.projects.values(),
+        _secret_source(kargo),
+        urlsplit(base_url).path or "/",
+        cluster_config=catalog.cluster_config,
+        cluster_namespace=(
+            SYSTEM_RESOURCES_NAMESPACE if settings is None else settings.system_resources_namespace
+        ),
     )
     _print_problems(problems)
     if args.print_urls:
         parts = urlsplit(base_url)
-        for path, receiver in sorted(receivers.items(), key=lambda item: _label(item[1])):
-            print(f"{_label(receiver)}: {parts.scheme}://{parts.netloc}{path}")
+        for path, receiver in sorted(receivers.items(), key=lambda item: _order(item[1])):
+            print(f"{receiver.label}: {parts.scheme}://{parts.netloc}{path}")
         return 1 if problems else 0
     return _serve(args, catalog, kargo, receivers)
 
 
-def _label(receiver: "Receiver") -> str:
-    return f"{receiver.project}/{receiver.name} ({receiver.provider.kind})"
+def _order(receiver: "Receiver") -> tuple[bool, str]:
+    # The ClusterConfig's receivers after every Project's.
+    return (receiver.project is None, receiver.label)
 
 
 def _serve(args: argparse.Namespace, catalog: Any, kargo: "KargoResource", receivers: dict) -> int:
@@ -164,7 +174,8 @@ def add_receive_commands(commands: Any) -> None:
     refresh.set_defaults(handler=_refresh)
 
     receive = commands.add_parser(
-        "receive", help="serve the ProjectConfigs' webhook receivers (refresh on push)"
+        "receive",
+        help="serve the ProjectConfigs' and ClusterConfig's webhook receivers (refresh on push)",
     )
     receive.add_argument("--path", help=arguments.PATH_HELP)
     receive.add_argument("--host", default="127.0.0.1", help="address to listen on")

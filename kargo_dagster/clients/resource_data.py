@@ -24,6 +24,7 @@ __all__ = [
     "CRED_TYPE_LABEL",
     "GENERIC_CRED_TYPE",
     "SHARED_RESOURCES_NAMESPACE",
+    "SYSTEM_RESOURCES_NAMESPACE",
     "ChainedResourceData",
     "LazyResourceData",
     "ResourceData",
@@ -35,6 +36,10 @@ __all__ = [
 
 SHARED_RESOURCES_NAMESPACE = "kargo-shared-resources"
 """Kargo's default shared resources namespace (Helm value ``global.sharedResources``)."""
+
+SYSTEM_RESOURCES_NAMESPACE = "kargo-system-resources"
+"""Kargo's default namespace for what cluster-scoped objects reference, such as the Secrets of
+the ClusterConfig's webhook receivers (Helm value ``global.systemResources``)."""
 
 CRED_TYPE_LABEL = "kargo.akuity.io/cred-type"
 GENERIC_CRED_TYPE = "generic"

@@ -12,7 +12,10 @@ import dagster as dg
 from pydantic import Field
 
 from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE
-from kargo_dagster.clients.resource_data import SHARED_RESOURCES_NAMESPACE
+from kargo_dagster.clients.resource_data import (
+    SHARED_RESOURCES_NAMESPACE,
+    SYSTEM_RESOURCES_NAMESPACE,
+)
 
 __all__ = [
     "AnalysisPods",
@@ -67,6 +70,10 @@ class KubernetesCredentials(dg.Config):
     shared_resources_namespace: str = Field(
         default=SHARED_RESOURCES_NAMESPACE,
         description="Where sharedConfigMap() and sharedSecret() read (Kargo's default)",
+    )
+    system_resources_namespace: str = Field(
+        default=SYSTEM_RESOURCES_NAMESPACE,
+        description="Where the ClusterConfig's webhook receivers' Secrets are (Kargo's default)",
     )
 
 

@@ -1,8 +1,9 @@
 """The webhook receiver: an ASGI application serving every configured receiver.
 
 A request to a receiver's path is checked and read by its provider
-(:mod:`kargo_dagster.webhooks`); the Warehouses it concerns are found in the subscription
-index and refreshed in the background (:class:`~kargo_dagster.defs.refresh_queue.RefreshQueue`),
+(:mod:`kargo_dagster.webhooks`); the Warehouses it concerns (in the receiver's Project, or in
+every Project for a ClusterConfig receiver) are found in the subscription index and refreshed
+in the background (:class:`~kargo_dagster.defs.refresh_queue.RefreshQueue`),
 and the sender gets Kargo's answer at once. A refused request (unsigned, forged, unreadable)
 is answered with Kargo's status, logged with the receiver's name and the reason, and starts
 nothing. Receiver paths are never logged: for Docker Hub, Quay, Azure and generic receivers
@@ -13,7 +14,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ from kargo_dagster.webhooks.inbound import (
     RefreshRequest,
 )
 from kargo_dagster.webhooks.receivers import Receiver
-from kargo_dagster.webhooks.targets import SubscriptionIndex
+from kargo_dagster.webhooks.targets import SubscriptionIndex, WarehouseRef
 
 __all__ = [
     "ReceiverService",
@@ -142,7 +143,7 @@ def _shown(receiver: Receiver, text: str) -> str:
 
 
 def _log_for(receiver: Receiver, level: int, message: str) -> None:
-    who = f"webhook receiver {receiver.project}/{receiver.name} ({receiver.provider.kind})"
+    who = f"webhook receiver {receiver.label}"
     _log.log(level, "%s", _shown(receiver, f"{who} {message}"))
 
 
@@ -165,24 +166,41 @@ def _answer(
         _log_for(receiver, logging.INFO, f"answered: {outcome.message}")
         return _json(receiver, {"msg": outcome.message})
     if isinstance(outcome, RefreshRequest):
-        names = service.index.warehouses_for(receiver.project, outcome)
+        targets = service.index.targets_for(receiver.project, outcome)
         repositories = ", ".join(outcome.repo_urls) or "no repository"
         versions = ", ".join(outcome.qualifiers) or "any version"
-        refreshing = ", ".join(names) or "no Warehouse"
-        message = f"{outcome.event} event for {repositories} ({versions}): refreshing {refreshing}"
+        message = (
+            f"{outcome.event} event for {repositories} ({versions}): "
+            f"refreshing {_listed(receiver, targets)}"
+        )
         _log_for(receiver, logging.INFO, message)
-        service.queue.submit(receiver.project, names)
-        return _json(receiver, {"msg": f"refreshed {len(names)} warehouse(s)"})
+        _submit(service.queue, targets)
+        return _json(receiver, {"msg": f"refreshed {len(targets)} warehouse(s)"})
     generic = receiver.config.generic
     assert generic is not None  # only generic receivers produce GenericActions
-    project = service.catalog.projects[receiver.project]
-    results = run_actions(generic, outcome.variables, project, service.index)
-    targets = sorted({name for result in results for name in result.targets})
-    _log_for(receiver, logging.INFO, f"refreshing {', '.join(targets) or 'no Warehouse'}")
-    service.queue.submit(receiver.project, targets)
+    projects = service.catalog.projects
+    scope = projects.values() if receiver.project is None else [projects[receiver.project]]
+    results = run_actions(generic, outcome.variables, scope, service.index)
+    targets = sorted({target for result in results for target in result.targets})
+    _log_for(receiver, logging.INFO, f"refreshing {_listed(receiver, targets)}")
+    _submit(service.queue, targets)
     failed = any(r.result in ("Error", "Failure", "PartialSuccess") for r in results)
-    body = {"results": [r.to_json(receiver.project) for r in results]}
+    body = {"results": [r.to_json() for r in results]}
     return _json(receiver, body, 500 if failed else 200)
+
+
+def _listed(receiver: Receiver, targets: list[WarehouseRef]) -> str:
+    # A Project's receiver names its own Warehouses; a ClusterConfig one says whose they are.
+    if receiver.project is None:
+        names = [f"{project}/{name}" for project, name in targets]
+    else:
+        names = [name for _, name in targets]
+    return ", ".join(names) or "no Warehouse"
+
+
+def _submit(queue: RefreshQueue, targets: Iterable[WarehouseRef]) -> None:
+    for project, name in targets:
+        queue.submit(project, [name])
 
 
 def bound_socket(host: str, port: int) -> socket.socket:

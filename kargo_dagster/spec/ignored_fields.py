@@ -26,10 +26,6 @@ _PROMOTION_WINDOWS = (
     "has no effect in kargo-dagster (promotion windows are a Kargo Enterprise feature, not in "
     "v1.11): promotions run whenever they are started, by hand or by auto-promotion"
 )
-_CLUSTER_RECEIVERS = (
-    "has no effect in kargo-dagster: `kargo-dagster receive` serves the receivers of each "
-    "Project's ProjectConfig; declare them there"
-)
 _GIT_CLIENT = (
     "has no effect in kargo-dagster: commits are made by the author git-clone's `author` names "
     "(Kargo's default, Kargo <no-reply@kargo.io>, otherwise)"
@@ -68,8 +64,6 @@ def _ignored(catalog: Catalog) -> Iterator[ManifestProblem]:
 def _ignored_cluster_fields(config: ClusterConfig | None) -> Iterator[ManifestProblem]:
     if config is None:
         return
-    if config.spec.webhook_receivers:
-        yield problem(config, ("spec", "webhookReceivers"), _CLUSTER_RECEIVERS)
     client = config.spec.git_client
     if client is not None and (client.name or client.email):
         yield problem(config, ("spec", "gitClient"), _GIT_CLIENT)

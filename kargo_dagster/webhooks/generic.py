@@ -6,10 +6,11 @@ The request is exposed to expressions as Kargo exposes it: ``request.header(name
 ``normalizeChart``, and each action's ``parameters`` as ``params``. An action runs when its
 ``whenExpression`` (a plain expression) is true; it refreshes the Warehouses every one of its
 selection criteria selects: by ``name`` and ``labelSelector`` (templates over the request),
-and by ``indexSelector`` on ``subscribedURLs``.
+and by ``indexSelector`` on ``subscribedURLs``: in the receiver's Project, or for a
+ClusterConfig receiver in every Project.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from kargo_dagster.webhooks.inbound import (
     Outcome,
     Provider,
 )
-from kargo_dagster.webhooks.targets import SubscriptionIndex
+from kargo_dagster.webhooks.targets import SubscriptionIndex, WarehouseRef
 
 __all__ = ["PROVIDER", "ActionResult", "run_actions"]
 
@@ -46,22 +47,23 @@ class ActionResult:
         matched: Whether its ``whenExpression`` held.
         result: ``Success``, ``NotApplicable`` or ``Error``.
         summary: The result in words.
-        targets: The Warehouses selected for refreshing.
+        targets: The Warehouses selected for refreshing, as ``(project, name)``.
     """
 
     action: GenericWebhookAction
     matched: bool
     result: str
     summary: str
-    targets: tuple[str, ...] = ()
+    targets: tuple[WarehouseRef, ...] = ()
 
-    def to_json(self, project: str) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The result as Kargo's response lists it."""
         return {
             **self.action.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True),
             "matchedWhenExpression": self.matched,
             "selectedTargets": [
-                {"namespace": project, "name": name, "success": True} for name in self.targets
+                {"namespace": project, "name": name, "success": True}
+                for project, name in self.targets
             ],
             "result": self.result,
             "summary": self.summary,
@@ -88,17 +90,20 @@ def handle(request: InboundRequest, secret: str, details: ReceiverSecret) -> Out
 def run_actions(
     receiver: GenericReceiver,
     variables: Mapping[str, Any],
-    project: ProjectManifests,
+    projects: Iterable[ProjectManifests],
     index: SubscriptionIndex,
 ) -> list[ActionResult]:
-    """Evaluate every action of ``receiver`` against the request's ``variables``."""
-    return [_run(action, variables, project, index) for action in receiver.actions]
+    """Evaluate every action of ``receiver`` against the request's ``variables``, selecting
+    Warehouses in ``projects`` (the receiver's Project, or every one for a ClusterConfig
+    receiver)."""
+    scope = tuple(projects)
+    return [_run(action, variables, scope, index) for action in receiver.actions]
 
 
 def _run(
     action: GenericWebhookAction,
     variables: Mapping[str, Any],
-    project: ProjectManifests,
+    projects: tuple[ProjectManifests, ...],
     index: SubscriptionIndex,
 ) -> ActionResult:
     env = {**variables, "params": dict(action.parameters)}
@@ -109,9 +114,10 @@ def _run(
     if not met:
         return ActionResult(action, False, "NotApplicable", "Request did not match whenExpression")
     try:
-        chosen: set[str] = set()
+        chosen: set[WarehouseRef] = set()
         for criteria in action.target_selection_criteria:
-            chosen.update(_select(criteria, env, project, index))
+            for project in projects:
+                chosen.update((project.name, n) for n in _select(criteria, env, project, index))
     except (ExpressionError, _Unselectable):
         return ActionResult(action, True, "Error", "Error evaluating targetSelectionCriteria")
     targets = tuple(sorted(chosen))

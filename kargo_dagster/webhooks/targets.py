@@ -1,8 +1,9 @@
 """Which Warehouses a refresh request is for, as Kargo's receivers choose them.
 
-The index maps each Project's normalised subscription URLs (git, image and chart URLs each
-normalised their own way, as Kargo's ``subscribedURLs`` index does) to the Warehouses
-subscribing, so a request is matched by dictionary lookups however many Warehouses there are.
+The index maps normalised subscription URLs (git, image and chart URLs each normalised their
+own way, as Kargo's ``subscribedURLs`` index does) to the Warehouses subscribing, in every
+Project, so a request is matched by dictionary lookups however many Warehouses there are: in
+the receiver's Project, or in all of them for a ClusterConfig receiver.
 When the request names refs, tags or versions, a subscription is refreshed only if it would
 select one of them (its branch, tag rules, semver constraint, or Digest tag), and for a git
 push that lists changed files, only if its path filters select one of those files.
@@ -26,7 +27,10 @@ from kargo_dagster.spec import (
 from kargo_dagster.urls import normalize_chart_repo_url, normalize_git_url, normalize_image_repo_url
 from kargo_dagster.webhooks.inbound import RefreshRequest
 
-__all__ = ["SubscriptionIndex", "subscribed_url"]
+__all__ = ["SubscriptionIndex", "WarehouseRef", "subscribed_url"]
+
+WarehouseRef = tuple[str, str]
+"""A Warehouse as ``(project, name)``."""
 
 _TAGS, _HEADS = "refs/tags/", "refs/heads/"
 
@@ -49,15 +53,18 @@ class SubscriptionIndex:
     """
 
     def __init__(self, projects: Iterable[ProjectManifests]) -> None:
-        self._by_url: dict[tuple[str, str], list[tuple[str, RepoSubscription]]] = defaultdict(list)
-        self._urls: dict[tuple[str, str], frozenset[str]] = {}
+        # URL -> Project -> the Warehouses subscribing, with the subscription.
+        self._by_url: dict[str, dict[str, list[tuple[str, RepoSubscription]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        self._urls: dict[WarehouseRef, frozenset[str]] = {}
         for project in projects:
             for name, warehouse in project.warehouses.items():
                 urls = []
                 for subscription in warehouse.spec.subscriptions:
                     url = subscribed_url(subscription)
                     urls.append(url)
-                    self._by_url[(project.name, url)].append((name, subscription))
+                    self._by_url[url][project.name].append((name, subscription))
                 self._urls[(project.name, name)] = frozenset(urls)
 
     def subscribed_urls(self, project: str, warehouse: str) -> frozenset[str]:
@@ -66,14 +73,22 @@ class SubscriptionIndex:
 
     def warehouses_for(self, project: str, request: RefreshRequest) -> list[str]:
         """The names of ``project``'s Warehouses ``request`` should refresh, sorted."""
-        chosen: set[str] = set()
+        return [name for _, name in self.targets_for(project, request)]
+
+    def targets_for(self, project: str | None, request: RefreshRequest) -> list[WarehouseRef]:
+        """The ``(project, warehouse)`` pairs ``request`` should refresh, sorted: in
+        ``project``, or with None (a ClusterConfig receiver) in every Project."""
+        chosen: set[WarehouseRef] = set()
         qualifiers = sorted({q for q in request.qualifiers if q})
         for url in {u for u in request.repo_urls if u}:
-            for name, subscription in self._by_url.get((project, url), ()):
-                if name in chosen:
-                    continue
-                if not qualifiers or _selects(subscription, qualifiers, request.changed_files):
-                    chosen.add(name)
+            subscribers = self._by_url.get(url, {})
+            owners = subscribers if project is None else (project,)
+            for owner in owners:
+                for name, subscription in subscribers.get(owner, ()):
+                    if (owner, name) in chosen:
+                        continue
+                    if not qualifiers or _selects(subscription, qualifiers, request.changed_files):
+                        chosen.add((owner, name))
         return sorted(chosen)
 
 

@@ -1,5 +1,6 @@
-"""The webhook receiver over real HTTP: a signed push records Freight at once; anything else
-is refused, logged by receiver name, and refreshes nothing; secrets never show."""
+"""The webhook receiver over real HTTP: a signed push records Freight at once (through a
+ClusterConfig receiver, in every Project subscribed); anything else is refused, logged by
+receiver name, and refreshes nothing; secrets never show."""
 
 import logging
 import threading
@@ -30,7 +31,7 @@ from kargo_dagster.testing.oci_push import push_image
 from kargo_dagster.testing.registry import LocalRegistry
 from kargo_dagster.webhooks.receivers import EnvironmentSecrets, build_receivers, secret_env_name
 from kargo_dagster.webhooks.targets import SubscriptionIndex
-from tests.webhooks.manifests import receiver, with_receivers
+from tests.webhooks.manifests import cluster_receivers, project, receiver, with_receivers
 
 # Hang alarm only: a refresh of one loopback repository takes well under a second.
 IDLE_ALARM_SECONDS = 120
@@ -41,7 +42,7 @@ apiVersion: kargo.akuity.io/v1alpha1
 kind: Warehouse
 metadata:
   name: {name}
-  namespace: demo
+  namespace: {project}
 spec:
   subscriptions:
   - {subscription}
@@ -93,14 +94,23 @@ class Served:
 def serving(
     tmp_path: Path, instance: Any, kind: str, warehouses: str, *, extra: str = ""
 ) -> Iterator[Served]:
+    text = with_receivers(receiver(kind, secret="hook-secret") + extra) + warehouses
+    with serving_manifests(tmp_path, instance, text) as served:
+        yield served
+
+
+@contextmanager
+def serving_manifests(tmp_path: Path, instance: Any, text: str) -> Iterator[Served]:
+    """Serve the one receiver ``text`` declares, whose Secret is ``hook-secret``."""
     folder = tmp_path / "stages"
     folder.mkdir(exist_ok=True)
-    text = with_receivers(receiver(kind, secret="hook-secret") + extra) + warehouses
     (folder / "demo.yaml").write_text(text)
     catalog = load_manifests(folder)
     secret = f"s3cret-{uuid.uuid4().hex}"
     secrets = EnvironmentSecrets({secret_env_name("hook-secret"): secret})
-    receivers, problems = build_receivers(catalog.projects.values(), secrets)
+    receivers, problems = build_receivers(
+        catalog.projects.values(), secrets, cluster_config=catalog.cluster_config
+    )
     assert problems == []
     [path] = receivers
     kargo = KargoResource(work_dir=str(tmp_path / "work"))
@@ -114,12 +124,12 @@ def serving(
         queue.close()
 
 
-def warehouse(name: str, subscription: str) -> str:
-    return WAREHOUSE.format(name=name, subscription=subscription)
+def warehouse(name: str, subscription: str, project: str = "demo") -> str:
+    return WAREHOUSE.format(name=name, subscription=subscription, project=project)
 
 
-def recorded(instance: dg.DagsterInstance, name: str = "app") -> list[str]:
-    return list(instance.get_dynamic_partitions(f"demo/{name}"))
+def recorded(instance: dg.DagsterInstance, name: str = "app", project: str = "demo") -> list[str]:
+    return list(instance.get_dynamic_partitions(f"{project}/{name}"))
 
 
 def unique(prefix: str) -> str:
@@ -313,3 +323,71 @@ def test_a_secret_echoed_in_a_payload_is_masked_in_logs(tmp_path, registry, inst
         served.settle()
     assert "push event for quay.io/" in caplog.text
     assert served.secret not in caplog.text
+
+
+def cluster_manifests(kind: str, repo_url: str, *, unsubscribed: int = 0) -> str:
+    """Projects demo and other, each with Warehouse app subscribed to ``repo_url`` and
+    ``unsubscribed`` more that are not, and a ClusterConfig receiver of ``kind``."""
+    extra = GENERIC_ACTIONS if kind == "generic" else ""
+    text = project("demo") + project("other")
+    for owner in ("demo", "other"):
+        text += warehouse("app", f"image: {{repoURL: {repo_url}}}", owner)
+        text += "".join(
+            warehouse(f"w{i:03}", f"image: {{repoURL: {repo_url}-{i}}}", owner)
+            for i in range(unsubscribed)
+        )
+    return text + cluster_receivers(receiver(kind, secret="hook-secret") + extra)
+
+
+CLUSTER_SENDERS = {k: IMAGE_SENDERS[k] for k in ("generic", "github")}
+
+
+@pytest.mark.parametrize("kind", sorted(CLUSTER_SENDERS))
+def test_a_cluster_receiver_push_records_freight_in_every_subscribed_project(
+    kind, tmp_path, registry, instance, caplog
+):
+    caplog.set_level(logging.INFO, logger="kargo_dagster.webhooks")
+    name = unique("cluster")
+    push_image(registry, name, "v1.0.0")
+    counting = CountingInstance(instance)
+    manifests = cluster_manifests(kind, registry.repo_url(name), unsubscribed=100)
+    with serving_manifests(tmp_path, counting, manifests) as served:
+        push_image(registry, name, "v1.1.0")
+        response = served.post(CLUSTER_SENDERS[kind](registry, name, "v1.1.0", served.secret))
+        assert response.status_code == 200, response.text
+        served.settle()
+    for owner in ("demo", "other"):
+        [key] = recorded(instance, project=owner)
+        assert "v1.1.0" in key
+        assert f"Warehouse {owner}/app: created Freight {key}" in caplog.text
+    assert recorded(instance, "w007", "other") == []
+    assert f"webhook receiver ClusterConfig/hook ({kind})" in caplog.text
+    assert "refreshing demo/app, other/app" in caplog.text
+    if kind == "generic":
+        [result] = response.json()["results"]
+        assert [(t["namespace"], t["name"]) for t in result["selectedTargets"]] == [
+            ("demo", "app"),
+            ("other", "app"),
+        ]
+    else:
+        assert response.json() == {"msg": "refreshed 2 warehouse(s)"}
+    # Two Warehouses' Freight recorded: a few calls each, none per Warehouse looked over.
+    assert sum(counting.calls.values()) <= 10, counting.calls
+    shown = caplog.text + response.text
+    assert served.secret not in shown and served.path.rsplit("/", 1)[1] not in shown
+
+
+def test_a_forged_request_to_a_cluster_receiver_is_refused(tmp_path, registry, instance, caplog):
+    caplog.set_level(logging.INFO, logger="kargo_dagster.webhooks")
+    name = unique("cluster-forged")
+    push_image(registry, name, "v1.0.0")
+    with serving_manifests(
+        tmp_path, instance, cluster_manifests("github", registry.repo_url(name))
+    ) as served:
+        genuine = send.github_package(registry.repo_url(name), "v1.0.0", served.secret)
+        response = served.post(FORGED["forged"](genuine))
+        assert response.status_code == 401
+        served.settle()
+    assert recorded(instance) == [] and recorded(instance, project="other") == []
+    assert "webhook receiver ClusterConfig/hook (github) refused a request: 401" in caplog.text
+    assert "Warehouse " not in caplog.text

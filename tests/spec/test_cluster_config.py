@@ -1,6 +1,6 @@
-"""ClusterConfig loads: its deep links apply to every Project, and what has no effect here
-says so at its line; a generic subscription, which Kargo v1.11 has no subscriber for either,
-is refused at its field."""
+"""ClusterConfig loads: its deep links apply to every Project, its webhook receivers are
+served without a warning, and what has no effect here says so at its line; a generic
+subscription, which Kargo v1.11 has no subscriber for either, is refused at its field."""
 
 from pathlib import Path
 
@@ -62,14 +62,14 @@ def test_what_has_no_effect_here_is_a_warning_at_its_line(here: Path) -> None:
     write(here, {"a.yaml": join(CLUSTER, PROJECT, WAREHOUSE, CONFIG, stage("dev"))})
     warnings: list[ManifestProblem] = []
     load_manifests("a.yaml", warnings=warnings)
+    # The ClusterConfig's webhookReceivers are served by `kargo-dagster receive`: no warning.
     assert [str(w).split(": has no effect")[0] for w in warnings] == [
         "a.yaml:6: ClusterConfig/cluster: spec.gitClient",
         "a.yaml:9: ClusterConfig/cluster: spec.gitClient.signingKeySecret",
-        "a.yaml:11: ClusterConfig/cluster: spec.webhookReceivers",
         "a.yaml:47: ProjectConfig/demo: spec.promotionWindows",
     ]
     assert "sign commits only with the key git-clone's `author.signingKey`" in str(warnings[1])
-    assert "Kargo Enterprise feature, not in v1.11" in str(warnings[3])
+    assert "Kargo Enterprise feature, not in v1.11" in str(warnings[2])
 
 
 def test_only_the_cluster_config_named_cluster_is_read(here: Path) -> None:

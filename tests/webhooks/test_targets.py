@@ -94,3 +94,17 @@ def test_hundreds_of_warehouses_are_matched_by_lookup(tmp_path):
     pushed = RefreshRequest("push", ("registry.example.com/team/app123",), ("v1.0.0",))
     assert index.warehouses_for("demo", pushed) == ["w123"]
     assert index.subscribed_urls("demo", "w007") == frozenset({"registry.example.com/team/app7"})
+
+
+def test_a_cluster_receiver_refreshes_every_projects_subscribed_warehouses(tmp_path):
+    subscribed = {"app": "image: {repoURL: ghcr.io/acme/app}", "else": "image: {repoURL: x/y}"}
+    demo = project(tmp_path, subscribed)
+    (tmp_path / "other").mkdir()
+    other_text = (tmp_path / "demo.yaml").read_text().replace("demo", "other")
+    (tmp_path / "other" / "other.yaml").write_text(other_text)
+    other = load_manifests(tmp_path / "other" / "other.yaml").projects["other"]
+    index = SubscriptionIndex([demo, other])
+    pushed = RefreshRequest("push", IMAGE, ("v1.0.0",))
+    assert index.targets_for(None, pushed) == [("demo", "app"), ("other", "app")]
+    assert index.targets_for("other", pushed) == [("other", "app")]
+    assert index.warehouses_for("demo", pushed) == ["app"]
