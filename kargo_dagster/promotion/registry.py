@@ -2,10 +2,12 @@
 
 A registry is built explicitly from step instances (``StepRegistry([yaml_update.STEP])``);
 importing a step module registers nothing, so tests and the Dagster layer each decide
-which steps exist.
+which steps exist. What needs only the names (the static checks of manifests) takes any
+collection of them and so never imports a step: ``builtin_kinds.BUILTIN_STEP_KINDS`` names
+the built-in steps, and a registry is itself such a collection.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from kargo_dagster.errors import KargoDagsterError, TerminalStepError
@@ -13,7 +15,21 @@ from kargo_dagster.promotion.step import StepKind
 from kargo_dagster.spec.diagnostics import did_you_mean
 from kargo_dagster.spec.step_kinds import STEP_KINDS
 
-__all__ = ["StepRegistry"]
+__all__ = ["StepRegistry", "unknown_step_kind"]
+
+
+def unknown_step_kind(name: str, known: Collection[str]) -> str:
+    """Why ``name`` is not among the ``known`` step kinds, with a close name if there is one.
+
+    Examples:
+        >>> unknown_step_kind("untar", {"yaml-update"})
+        "step kind 'untar' is a Kargo step that kargo-dagster does not provide"
+        >>> unknown_step_kind("yaml-updat", {"yaml-update"})
+        "step kind 'yaml-updat' is not registered; did you mean 'yaml-update'?"
+    """
+    if name in STEP_KINDS:
+        return f"step kind {name!r} is a Kargo step that kargo-dagster does not provide"
+    return f"step kind {name!r} is not registered{did_you_mean(name, sorted(known))}"
 
 
 class StepRegistry:
@@ -43,13 +59,7 @@ class StepRegistry:
         kind = self._kinds.get(name)
         if kind is not None:
             return kind
-        if name in STEP_KINDS:
-            raise TerminalStepError(
-                f"step kind {name!r} is a Kargo step that kargo-dagster does not provide"
-            )
-        raise TerminalStepError(
-            f"step kind {name!r} is not registered{did_you_mean(name, self._kinds)}"
-        )
+        raise TerminalStepError(unknown_step_kind(name, self._kinds))
 
     def names(self) -> list[str]:
         """The registered names, sorted."""

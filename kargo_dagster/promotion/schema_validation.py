@@ -22,17 +22,26 @@ from referencing.jsonschema import DRAFT202012
 from kargo_dagster.errors import TerminalStepError
 from kargo_dagster.redaction import redact_text
 
-__all__ = ["has_schema", "schema_errors", "validate_step_config"]
+__all__ = [
+    "config_schema_file",
+    "has_schema",
+    "read_schema",
+    "schema_errors",
+    "validate_step_config",
+]
 
 # Files holding definitions that step schemas reference, not steps themselves.
 _SHARED = ("common.json", "argocd-common.json")
 
 
-def _schema_file(step_name: str) -> str:
+def config_schema_file(step_name: str) -> str:
+    """The name of the file holding Kargo's config schema for ``step_name``."""
     return f"{step_name}-config.json"
 
 
-def _read(file_name: str) -> Any:
+@functools.cache
+def read_schema(file_name: str) -> Any:
+    """The schema in ``file_name`` of the shipped schemas, parsed once; do not modify it."""
     text = resources.files("kargo_dagster.promotion").joinpath("schemas", file_name).read_text()
     return json.loads(text)
 
@@ -42,7 +51,7 @@ def has_schema(step_name: str) -> bool:
     if "/" in step_name or step_name in ("common", "argocd-common"):
         return False
     schemas = resources.files("kargo_dagster.promotion").joinpath("schemas")
-    return schemas.joinpath(_schema_file(step_name)).is_file()
+    return schemas.joinpath(config_schema_file(step_name)).is_file()
 
 
 @functools.cache
@@ -51,7 +60,7 @@ def _registry() -> Registry:
     # the bare file name: register the shared files under exactly that name.
     registry: Registry = Registry()
     for name in _SHARED:
-        resource = Resource.from_contents(_read(name), default_specification=DRAFT202012)
+        resource = Resource.from_contents(read_schema(name), default_specification=DRAFT202012)
         registry = registry.with_resource(name, resource)
     return registry
 
@@ -74,7 +83,7 @@ def _format_checker() -> FormatChecker:
 
 @functools.cache
 def _validator(step_name: str) -> Draft202012Validator:
-    schema = _read(_schema_file(step_name))
+    schema = read_schema(config_schema_file(step_name))
     return Draft202012Validator(schema, registry=_registry(), format_checker=_format_checker())
 
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from kargo_dagster.promotion.builtin import builtin_registry
+from kargo_dagster.promotion.builtin_kinds import BUILTIN_STEP_KINDS
 from kargo_dagster.spec.step_kinds import STEP_KINDS
 
 SCHEMAS = Path(__file__).parents[2] / "kargo_dagster" / "promotion" / "schemas"
@@ -21,3 +22,7 @@ def test_every_built_in_step_has_kargos_schema() -> None:
     ]
 
     assert missing == []
+
+
+def test_the_names_checks_use_are_the_built_in_steps() -> None:
+    assert sorted(builtin_registry()) == sorted(BUILTIN_STEP_KINDS)

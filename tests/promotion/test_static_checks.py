@@ -2,12 +2,13 @@
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
 
 from kargo_dagster.promotion.builtin import BUILTIN_STEPS
+from kargo_dagster.promotion.builtin_kinds import BUILTIN_STEP_KINDS
 from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.static_checks import check_catalog
 from kargo_dagster.spec import load_manifests
@@ -77,14 +78,20 @@ def check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Check:
     return problems
 
 
+@pytest.mark.parametrize(
+    "without_untar",
+    [
+        pytest.param(BUILTIN_STEP_KINDS - {"untar"}, id="names"),
+        pytest.param(StepRegistry(s for s in BUILTIN_STEPS if s.name != "untar"), id="registry"),
+    ],
+)
 def test_a_kargo_step_kargo_dagster_does_not_provide(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, without_untar: Collection[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("m.yaml").write_text(
         PROJECT + _steps("- uses: untar\n  config: {inPath: a.tgz, outPath: out}")
     )
-    without_untar = StepRegistry(s for s in BUILTIN_STEPS if s.name != "untar")
 
     problems = [str(p) for p in check_catalog(load_manifests("m.yaml"), without_untar)]
 

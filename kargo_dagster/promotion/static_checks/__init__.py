@@ -6,7 +6,8 @@ have cloned, committed or pushed. :func:`check_catalog` finds these mistakes in 
 manifests:
 
 * **Step kinds.** Every step (a Stage's, with its PromotionTasks inflated, and every
-  PromotionTask's) must use a kind the step registry provides.
+  PromotionTask's) must use a kind kargo-dagster provides. Only the kinds' names and
+  Kargo's schemas are needed: the checks never import a step or the clients it uses.
 * **Step configs.** Each config is validated against Kargo's JSON schema for its step, with
   every string holding ``${{ }}`` replaced by a placeholder of a type the schema allows
   there, so only what is written literally is judged: a missing ``repoURL``, a number where
@@ -28,11 +29,10 @@ models beyond Kargo's schema, and the expressions some steps evaluate themselves
 (``http``'s ``successExpression``, the parse steps' ``fromExpression``).
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from kargo_dagster.errors import ManifestProblem
-from kargo_dagster.promotion.builtin import builtin_registry
-from kargo_dagster.promotion.registry import StepRegistry
+from kargo_dagster.promotion.builtin_kinds import BUILTIN_STEP_KINDS
 from kargo_dagster.promotion.static_checks.deep_links import check_links
 from kargo_dagster.promotion.static_checks.freight_criteria import check_criteria
 from kargo_dagster.promotion.static_checks.promotion_tasks import check_task
@@ -43,7 +43,9 @@ from kargo_dagster.spec.catalog import Catalog, ProjectManifests
 __all__ = ["check_catalog"]
 
 
-def check_catalog(catalog: Catalog, registry: StepRegistry | None = None) -> list[ManifestProblem]:
+def check_catalog(
+    catalog: Catalog, step_kinds: Collection[str] = BUILTIN_STEP_KINDS
+) -> list[ManifestProblem]:
     """Every mistake in ``catalog`` that would make a promotion fail once it has started.
 
     Call it on the catalog :func:`~kargo_dagster.spec.load_manifests` returned: the loader
@@ -55,7 +57,8 @@ def check_catalog(catalog: Catalog, registry: StepRegistry | None = None) -> lis
 
     Args:
         catalog: The loaded manifests.
-        registry: The step kinds promotions may use; the built-in steps when None.
+        step_kinds: The names of the step kinds promotions may use: the built-in steps by
+            default, or a :class:`~kargo_dagster.promotion.registry.StepRegistry`.
 
     Returns:
         The problems, each at the file and line of the offending field, without duplicates,
@@ -64,25 +67,27 @@ def check_catalog(catalog: Catalog, registry: StepRegistry | None = None) -> lis
         is reported at that Stage's ``task:`` step, or once at the task when no Stage using
         it provides it.
     """
-    registry = registry if registry is not None else builtin_registry()
     problems: list[ManifestProblem] = []
     task_uses = TaskUses()
     for project in catalog.projects.values():
-        problems.extend(_check_project(catalog, project, registry, task_uses))
+        problems.extend(_check_project(catalog, project, step_kinds, task_uses))
     for task in catalog.cluster_promotion_tasks.values():
-        problems.extend(check_task(task, registry))
+        problems.extend(check_task(task, step_kinds))
     problems.extend(check_links(catalog.cluster_config))
     problems.extend(task_uses.problems())
     return sorted(dict.fromkeys(problems), key=lambda p: (p.file, p.line, p.field))
 
 
 def _check_project(
-    catalog: Catalog, project: ProjectManifests, registry: StepRegistry, task_uses: TaskUses
+    catalog: Catalog,
+    project: ProjectManifests,
+    step_kinds: Collection[str],
+    task_uses: TaskUses,
 ) -> Iterator[ManifestProblem]:
     yield from check_links(project.config)
     for warehouse in project.warehouses.values():
         yield from check_criteria(warehouse)
     for task in project.promotion_tasks.values():
-        yield from check_task(task, registry)
+        yield from check_task(task, step_kinds)
     for stage in project.stages.values():
-        yield from check_stage(catalog, stage, registry, task_uses)
+        yield from check_stage(catalog, stage, step_kinds, task_uses)

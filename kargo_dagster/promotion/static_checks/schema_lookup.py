@@ -1,11 +1,9 @@
 """Finds in Kargo's JSON schemas for step configs what applies at a field of a config."""
 
-import functools
-import json
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
+from kargo_dagster.promotion.schema_validation import config_schema_file, read_schema
 from kargo_dagster.spec.locations import FieldPath
 
 __all__ = ["properties_at", "types_at"]
@@ -14,16 +12,9 @@ _Located = tuple[Mapping[str, Any], str]
 """A schema and the file its ``$ref`` are relative to."""
 
 
-@functools.cache
-def _schema_file(name: str) -> Mapping[str, Any]:
-    text = resources.files("kargo_dagster.promotion").joinpath("schemas", name).read_text()
-    return json.loads(text)
-
-
 def _config_schema(uses: str) -> _Located:
-    # The file naming of kargo_dagster/promotion/schemas (schema_validation reads the same).
-    name = f"{uses}-config.json"
-    return _schema_file(name), name
+    name = config_schema_file(uses)
+    return read_schema(name), name
 
 
 def _expand(schema: Mapping[str, Any], file: str) -> list[_Located]:
@@ -33,7 +24,7 @@ def _expand(schema: Mapping[str, Any], file: str) -> list[_Located]:
     if isinstance(ref, str):
         target, _, pointer = ref.partition("#")
         target = target or file
-        node: Any = _schema_file(target)
+        node: Any = read_schema(target)
         for part in filter(None, pointer.split("/")):
             node = node[part]
         found.extend(_expand(node, target))

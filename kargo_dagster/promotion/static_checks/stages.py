@@ -1,12 +1,11 @@
 """Checks a Stage: its vars, its verification args and every step its promotion plans."""
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from kargo_dagster.errors import ManifestError, ManifestProblem
 from kargo_dagster.promotion.expansion import PlannedStep, expand_steps
-from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.static_checks.expression_refs import Issue
 from kargo_dagster.promotion.static_checks.field_paths import TEMPLATE
 from kargo_dagster.promotion.static_checks.promotion_tasks import Task
@@ -66,7 +65,7 @@ def _promotion_vars(stage: Stage) -> list[tuple[ExpressionVariable, FieldPath]]:
 
 
 def check_stage(
-    catalog: Catalog, stage: Stage, registry: StepRegistry, task_uses: TaskUses
+    catalog: Catalog, stage: Stage, step_kinds: Collection[str], task_uses: TaskUses
 ) -> Iterator[ManifestProblem]:
     promotion_vars = _promotion_vars(stage)
     names = [var.name for var, _ in promotion_vars]
@@ -87,7 +86,7 @@ def check_stage(
     _check_planned(stage, planned, sources, names, report)
     for source in sources:
         if isinstance(source.owner, Stage):
-            yield from step_shape_problems(stage, source.path, source.step, registry)
+            yield from step_shape_problems(stage, source.path, source.step, step_kinds)
         elif source.reference is not None:
             task_uses.use(source.owner, (stage, source.reference))
     yield from report.problems
