@@ -16,6 +16,7 @@ import dagster as dg
 from kargo_dagster.defs.dagster_internals import add_run_tags, mark_partition_attempt_failed
 from kargo_dagster.defs.names import HEALTH_CHECK, VERIFIED_CHECK
 from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.defs.run_failures import check_failure
 from kargo_dagster.defs.run_tags import reason_tags
 from kargo_dagster.defs.stage_health import registered_health_checks, stage_health_result
 from kargo_dagster.defs.stage_verification import analysis_verification
@@ -99,7 +100,7 @@ def build_stage_checks(
         mark_partition_attempt_failed(
             context.instance, context.run, asset_key, context.partition_key
         )
-        raise dg.Failure(description=reason, allow_retries=False)
+        raise check_failure(reason, dg.AssetCheckKey(asset_key, check))
 
     return [
         gate(

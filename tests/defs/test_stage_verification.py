@@ -17,6 +17,7 @@ import pytest
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.resources import ArgoCDKubernetes, KargoResource, RolloutsSettings
+from kargo_dagster.defs.run_failures import failure_reasons
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.analysis_sim import AnalysisRunSimulator
 from kargo_dagster.testing.kube_api import FakeKubeAPI
@@ -134,6 +135,8 @@ def test_without_argo_rollouts_the_check_runs_the_web_metric_itself(tmp_path, in
         assert run.tags["kargo/reason"].startswith(
             f"verified failed for Freight {key} in Stage dev: "
         )
+        # What promote and history say of the run: the failed check once, not its verdict too.
+        assert failure_reasons(instance, result.run_id) == [run.tags["kargo/reason"]]
 
 
 def test_a_job_metric_without_a_pod_connection_says_how_to_configure_one(tmp_path, instance):

@@ -290,21 +290,21 @@ class AssetReads(Connections):
             check_row(row, partition=row[-1] or "") for row in self._rows(self._index, statement)
         ]
 
-    def failed_check_descriptions(self, run_ids: Collection[str]) -> dict[str, list[str]]:
-        """What each failed check evaluation of these runs said, by run (restated verdicts
-        aside)."""
+    def failed_checks(self, run_ids: Collection[str]) -> dict[str, list[CheckRow]]:
+        """Each failed check evaluation of these runs, with what it said, by run (restated
+        verdicts aside)."""
         if not run_ids:
             return {}
         statement = sa.select(*check_columns(), CHECKS.c.evaluation_event).where(
             CHECKS.c.run_id.in_(list(run_ids)), CHECKS.c.execution_status == "FAILED"
         )
-        found: dict[str, list[str]] = {}
+        found: dict[str, list[CheckRow]] = {}
         for row in self._rows(self._index, statement.order_by(CHECKS.c.id)):
             check = check_row(row, evaluation_event=row[-1])
             if check.restated:
                 # An earlier verdict on the Freight the Stage holds, not this run's.
                 continue
-            found.setdefault(check.run_id, []).append(f"{check.check} failed: {check.description}")
+            found.setdefault(check.run_id, []).append(check)
         return found
 
     def observations(
