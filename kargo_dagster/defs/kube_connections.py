@@ -23,7 +23,7 @@ from kargo_dagster.clients.argocd_applications import ArgoCDError
 from kargo_dagster.errors import CredentialsError, KargoDagsterError
 
 if TYPE_CHECKING:
-    from kargo_dagster.defs.resources import ArgoCDKubernetes, KubernetesCredentials
+    from kargo_dagster.defs.resource_settings import ArgoCDKubernetes, KubernetesCredentials
 
 __all__ = [
     "SERVICE_ACCOUNT_DIR",

@@ -2,7 +2,8 @@
 
 Kargo's CRDs type durations as Go ``metav1.Duration`` strings. Fields with a CRD ``pattern``
 (``interval``, ``requiredSoakTime``) accept only hours, minutes and seconds; ``retry.timeout``
-has no pattern, so it takes everything Go's ``time.ParseDuration`` does.
+has no pattern, so it takes everything Go's ``time.ParseDuration`` does. The text itself is
+read and written by :mod:`kargo_dagster.go_duration`, the one Go duration parser.
 """
 
 import re
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from kargo_dagster.go_duration import MICROSECOND, format_nanoseconds, parse_nanoseconds
 from kargo_dagster.spec.base import rule_error
 
 __all__ = [
@@ -20,18 +22,6 @@ __all__ = [
     "parse_go_duration",
 ]
 
-# Seconds per unit, as Go's time.ParseDuration spells them (both micro signs included).
-_UNIT_SECONDS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_GO_TOKEN = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 # The pattern the v1.11.2 CRDs put on interval and requiredSoakTime.
 _KUBE_PATTERN = re.compile(r"^([0-9]+(\.[0-9]+)?(s|m|h))+$")
 
@@ -52,26 +42,15 @@ def parse_go_duration(text: str, *, hours_minutes_seconds_only: bool = False) ->
         >>> parse_go_duration("1h30m")
         datetime.timedelta(seconds=5400)
     """
-    if hours_minutes_seconds_only:
-        return _sum_tokens(text) if _KUBE_PATTERN.match(text) else None
-    body = text.lstrip("+-")
-    negative = text.startswith("-")
-    if body == "0":
-        return timedelta(0)
-    position = 0
-    for match in _GO_TOKEN.finditer(body):
-        if match.start() != position:
-            return None
-        position = match.end()
-    if not body or position != len(body):
+    if hours_minutes_seconds_only and not _KUBE_PATTERN.match(text):
         return None
-    total = _sum_tokens(body)
-    return -total if negative else total
-
-
-def _sum_tokens(text: str) -> timedelta:
-    seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _GO_TOKEN.findall(text))
-    return timedelta(seconds=seconds)
+    try:
+        nanoseconds = parse_nanoseconds(text)
+    except ValueError:
+        return None
+    # A timedelta keeps microseconds; Go's nanoseconds below that are dropped.
+    micro = abs(nanoseconds) // MICROSECOND
+    return timedelta(microseconds=-micro if nanoseconds < 0 else micro)
 
 
 def format_go_duration(value: timedelta) -> str:
@@ -81,28 +60,7 @@ def format_go_duration(value: timedelta) -> str:
         >>> format_go_duration(timedelta(minutes=5))
         '5m0s'
     """
-    total = value.total_seconds()
-    if total == 0:
-        return "0s"
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    if total < 1:
-        # Go switches to the largest sub-second unit that keeps a whole number in front.
-        for unit, scale in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-            if total >= scale:
-                return f"{sign}{_trim(total / scale)}{unit}"
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = f"{_trim(seconds)}s"
-    if hours or minutes:
-        text = f"{int(minutes)}m{text}"
-    if hours:
-        text = f"{int(hours)}h{text}"
-    return sign + text
-
-
-def _trim(number: float) -> str:
-    return f"{number:.9f}".rstrip("0").rstrip(".")
+    return format_nanoseconds((value // timedelta(microseconds=1)) * MICROSECOND)
 
 
 def _duration_validator(hms_only: bool) -> Any:
