@@ -64,11 +64,14 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> int:
+    # ``action`` is an Action's value: Dagster's layer (names.Action) loads only from here.
     from kargo_dagster.clients.dagster_webserver import DagsterWebserver
     from kargo_dagster.defs.freight_lookup import resolve_freight
     from kargo_dagster.defs.names import (
         HEALTH_CHECK,
+        TAG_ACTION,
         VERIFIED_CHECK,
+        Action,
         stage_asset_key,
         stage_job_name,
     )
@@ -78,7 +81,8 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
 
     project, _ = arguments.project_and_stage(args)
     actor = arguments.actor(args)
-    verb = "rolling back Stage" if action == "rollback" else "promoting Freight"
+    rollback = Action(action) == Action.ROLLBACK
+    verb = "rolling back Stage" if rollback else "promoting Freight"
     # A name given here is self-declared: it never opens a protected Stage.
     protected = refusal(
         args.stage,
@@ -93,7 +97,7 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
         if freight is not None:
             freight = resolve_freight(instance, project, stage=args.stage, given=freight)
         key, freight = promotion_target(
-            instance, project, stage=args.stage, freight=freight, rollback=action == "rollback"
+            instance, project, stage=args.stage, freight=freight, rollback=rollback
         )
         # The Stage asset's own gate, asked now: Kargo offers no way to promote Freight that
         # is not available (approval is the way), so neither does this command.
@@ -110,14 +114,12 @@ def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> in
                 f"{availability.reason}\n  Nothing was launched. To approve it: "
                 + _command("approve", args, "--stage", args.stage, "--freight", freight)
             )
-        what = (
-            f"{args.stage} to {freight}" if action == "rollback" else f"{freight} into {args.stage}"
-        )
+        what = f"{args.stage} to {freight}" if rollback else f"{freight} into {args.stage}"
         tags = {
             "kargo/project": project.name,
             "kargo/stage": args.stage,
             "kargo/freight": freight,
-            "kargo/action": action,
+            TAG_ACTION: action,
             "kargo/actor": actor,
         }
         if args.local:

@@ -16,6 +16,7 @@ from kargo_dagster.defs.names import (
     TAG_PROJECT,
     TAG_STAGE,
     TAG_USER,
+    Action,
     freight_partitions_name,
     stage_asset_key,
     stage_job_name,
@@ -124,7 +125,7 @@ def build_approve_job(
             f"Approve Freight of Warehouse {origin} for Stage {stage} (Kargo's manual "
             "approval): pick the Freight as the run's partition."
         ),
-        tags={TAG_PROJECT: project.name, TAG_STAGE: stage, TAG_ACTION: "approve"},
+        tags={TAG_PROJECT: project.name, TAG_STAGE: stage, TAG_ACTION: Action.APPROVE.value},
     )
     def approval_job() -> None:
         approve()

@@ -13,7 +13,7 @@ import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.metrics_chart import chart_markdown, metrics_png
-from kargo_dagster.defs.names import VERIFIED_CHECK, dagster_identifier, warehouse_key
+from kargo_dagster.defs.names import VERIFIED_CHECK, Action, dagster_identifier, warehouse_key
 from kargo_dagster.defs.pipeline_state import PromotionRun, RunOutcome, stage_requests
 from kargo_dagster.delivery_metrics import (
     PromotionRecord,
@@ -28,7 +28,7 @@ __all__ = ["build_delivery_metrics_asset"]
 # How far back the metrics look.
 WINDOW_DAYS = 30.0
 # The actions that are promotion attempts (a re-verification promotes nothing).
-_PROMOTING = ("promote", "auto-promote", "rollback")
+_PROMOTING = tuple(action for action in Action if action.promotes)
 
 
 def build_delivery_metrics_asset(project: ProjectManifests) -> dg.AssetsDefinition:

@@ -18,7 +18,7 @@ from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.freight_aliases import alias_observation, check_alias
 from kargo_dagster.defs.freight_lookup import recorded_freight
 from kargo_dagster.defs.freight_store import record_freight, recorded_partition_key
-from kargo_dagster.defs.names import TAG_ACTION, TAG_PROJECT, assemble_job_name
+from kargo_dagster.defs.names import TAG_ACTION, TAG_PROJECT, Action, assemble_job_name
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.run_tags import actor_of, shown_name
 from kargo_dagster.defs.warehouse_sensors import subscribers_for
@@ -201,7 +201,7 @@ def build_assemble_job(project: ProjectManifests, warehouse: Warehouse) -> dg.Jo
             "a discovered version per subscription in the config, or leave it empty for the "
             "newest."
         ),
-        tags={TAG_PROJECT: project.name, TAG_ACTION: "assemble"},
+        tags={TAG_PROJECT: project.name, TAG_ACTION: Action.ASSEMBLE.value},
     )
     def assemble_job() -> None:
         assemble()

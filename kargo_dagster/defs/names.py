@@ -6,6 +6,8 @@ names Kargo uses as they are. Group names (like sensor, job and op names) must m
 loader rejects the names that would then collide.
 """
 
+from enum import StrEnum
+
 import dagster as dg
 
 from kargo_dagster.spec import ProjectManifests
@@ -16,6 +18,33 @@ TAG_STAGE = "kargo/stage"
 TAG_FREIGHT = "kargo/freight"
 TAG_ACTION = "kargo/action"
 TAG_ACTOR = "kargo/actor"
+
+
+class Action(StrEnum):
+    """What a run tagged ``kargo/action`` does.
+
+    Tags and metadata hold the member's ``value`` (Dagster stores only plain strings there);
+    members compare equal to those strings.
+    """
+
+    PROMOTE = "promote"
+    AUTO_PROMOTE = "auto-promote"
+    ROLLBACK = "rollback"
+    APPROVE = "approve"
+    VERIFY = "verify"
+    ASSEMBLE = "assemble"
+
+    @property
+    def promotes(self) -> bool:
+        """Whether the run promotes Freight into a Stage (a deployment, in the metrics)."""
+        return self in (Action.PROMOTE, Action.AUTO_PROMOTE, Action.ROLLBACK)
+
+    @property
+    def by_hand(self) -> bool:
+        """Whether a person asked for the promotion (which puts auto-promotion on hold)."""
+        return self in (Action.PROMOTE, Action.ROLLBACK)
+
+
 # Set by a promotion that changed nothing: it gave way to a newer request for its Stage
 # (superseded) or found its Freight not available to the Stage (refused). Such a run ends
 # without materializing the Stage, so neither the Stage nor the Freight turns red; it is no

@@ -29,6 +29,7 @@ from kargo_dagster.defs.names import (
     TAG_PARTITION,
     TAG_PROJECT,
     TAG_STAGE,
+    Action,
     auto_promotion_sensor_name,
     freight_partitions_name,
     stage_asset_key,
@@ -48,12 +49,12 @@ __all__ = [
     "build_promotion_sensor",
 ]
 
-ACTION_AUTO_PROMOTE = "auto-promote"
+ACTION_AUTO_PROMOTE = Action.AUTO_PROMOTE.value
 ACTOR = "kargo-dagster auto-promotion"
 # Newest Freight first; older Freight is not a candidate while newer is available, and a
 # Stage rarely refuses this many in a row.
 CANDIDATE_LOOKBACK = 20
-MANUAL_ACTIONS = ("promote", "rollback")
+MANUAL_ACTIONS = tuple(action for action in Action if action.by_hand)
 
 
 def auto_promoted_stages(project: ProjectManifests) -> list[Stage]:

@@ -9,6 +9,7 @@ it get there" without opening the run.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kargo_dagster.defs.names import Action
 from kargo_dagster.freight import Freight
 
 __all__ = ["promotion_summary"]
@@ -38,7 +39,8 @@ def promotion_summary(
         partition_key: The promoted partition; default ``freight.partition_key``. Freight
             recorded before keys showed versions is keyed by its alias instead.
     """
-    verb = {"rollback": "Rolled back", "auto-promote": "Auto-promoted"}.get(action, "Promoted")
+    verbs: dict[str, str] = {Action.ROLLBACK: "Rolled back", Action.AUTO_PROMOTE: "Auto-promoted"}
+    verb = verbs.get(action, "Promoted")
     lines = [
         f"### {verb} {partition_key or freight.partition_key} into {stage}",
         "",

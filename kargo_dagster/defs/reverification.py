@@ -19,6 +19,7 @@ from kargo_dagster.defs.names import (
     TAG_PROJECT,
     TAG_STAGE,
     VERIFIED_CHECK,
+    Action,
     stage_asset_key,
     stage_job_name,
 )
@@ -27,7 +28,7 @@ from kargo_dagster.spec import ProjectManifests
 
 __all__ = ["ACTION_VERIFY", "CheckOutcome", "reverify"]
 
-ACTION_VERIFY = "verify"
+ACTION_VERIFY = Action.VERIFY.value
 
 
 @dataclass(frozen=True)

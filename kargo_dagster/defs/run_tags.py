@@ -18,11 +18,12 @@ from kargo_dagster.defs.names import (
     TAG_SENSOR,
     TAG_STAGE,
     TAG_USER,
+    Action,
     auto_promotion_sensor_name,
 )
 from kargo_dagster.protection import Actor
 
-ACTION_PROMOTE = "promote"
+ACTION_PROMOTE = Action.PROMOTE.value
 # Who launched a run from the UI where nobody signs in.
 UNSIGNED_UI = "dagster-ui"
 

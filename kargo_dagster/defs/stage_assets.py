@@ -33,6 +33,7 @@ from kargo_dagster.defs.names import (
     TAG_BACKFILL,
     TAG_FREIGHT,
     VERIFIED_CHECK,
+    Action,
     dagster_identifier,
     pool_name,
     stage_asset_key,
@@ -163,7 +164,7 @@ def build_stage_asset(
                 freight=freight,
                 kargo=kargo,
                 actor=tags[TAG_ACTOR],
-                rollback=tags[TAG_ACTION] == "rollback",
+                rollback=tags[TAG_ACTION] == Action.ROLLBACK,
             )
             promotion_metadata = result_metadata(result)
             steps = [
