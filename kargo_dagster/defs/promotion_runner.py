@@ -25,12 +25,11 @@ from kargo_dagster.freight import Freight
 from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.engine import PromotionResult, PromotionServices, run_promotion
 from kargo_dagster.promotion.expansion import expand_steps
-from kargo_dagster.promotion.step import PromotionInfo
+from kargo_dagster.promotion.step import PromotionInfo, StepCapability
 from kargo_dagster.promotion.steps.argocd_update import HEALTH_CHECK_DETAIL
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
 
 # The steps that need the Argo CD connection.
-ARGOCD_STEPS = frozenset({"argocd-update", "argocd-wait"})
 
 
 def freight_collection(
@@ -85,9 +84,11 @@ def promote(
     )
     work_dir = kargo.resolved_work_dir()
     steps = expand_steps(stage, catalog=catalog, project=project)
+    registry = builtin_registry()
     # Only a promotion that talks to Argo CD needs (and can be stopped by) its connection.
     try:
-        argocd = kargo.argocd_applications() if any(s.uses in ARGOCD_STEPS for s in steps) else None
+        needs_argocd = registry.need(StepCapability.ACCESS_ARGOCD, (s.uses for s in steps))
+        argocd = kargo.argocd_applications() if needs_argocd else None
     except ArgoCDError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
     services = PromotionServices(
@@ -103,7 +104,7 @@ def promote(
     try:
         return run_promotion(
             steps=steps,
-            registry=builtin_registry(),
+            registry=registry,
             promotion=info,
             stage_vars=stage.spec.vars,
             template_vars=stage.spec.promotion_template.spec.vars

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from kargo_dagster.errors import KargoDagsterError, TerminalStepError
-from kargo_dagster.promotion.step import StepKind
+from kargo_dagster.promotion.step import StepCapability, StepKind
 from kargo_dagster.spec.diagnostics import did_you_mean
 from kargo_dagster.spec.step_kinds import STEP_KINDS
 
@@ -60,6 +60,15 @@ class StepRegistry:
         if kind is not None:
             return kind
         raise TerminalStepError(unknown_step_kind(name, self._kinds))
+
+    def need(self, capability: StepCapability, uses: Iterable[str]) -> bool:
+        """Whether any of the steps named in ``uses`` requires ``capability`` (unknown names
+        require nothing: running them fails on its own)."""
+        return any(
+            capability in kind.required_capabilities
+            for kind in (self._kinds.get(name) for name in uses)
+            if kind is not None
+        )
 
     def names(self) -> list[str]:
         """The registered names, sorted."""

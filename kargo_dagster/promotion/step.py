@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -215,6 +216,13 @@ class StepContext:
         return candidate
 
 
+class StepCapability(StrEnum):
+    """What a step needs from the engine beyond its config, as Kargo's steps declare it."""
+
+    ACCESS_ARGOCD = "access-argocd"
+    """Argo CD's Applications (``StepContext.argocd``)."""
+
+
 class StepKind(Generic[ConfigT]):
     """One built-in step. Subclass it once per step module and register the instance.
 
@@ -223,12 +231,14 @@ class StepKind(Generic[ConfigT]):
         config_model: The step's ``Config`` class.
         default_timeout: Kargo's default ``retry.timeout`` for the step (None: no limit).
         default_error_threshold: Consecutive errors allowed before the step fails.
+        required_capabilities: What the engine must provide for the step to run.
     """
 
     name: ClassVar[str]
     config_model: type[ConfigT]
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    required_capabilities: ClassVar[frozenset[StepCapability]] = frozenset()
 
     def run(self, ctx: StepContext, config: ConfigT) -> StepOutput:
         """Do the step's work; return its outputs or raise a StepError."""

@@ -47,3 +47,15 @@ def test_a_name_registered_twice_is_refused() -> None:
 def test_an_empty_registry_knows_nothing() -> None:
     with pytest.raises(TerminalStepError):
         StepRegistry([]).get("fail")
+
+
+def test_steps_declare_what_they_need_from_the_engine() -> None:
+    from kargo_dagster.promotion.builtin import builtin_registry
+    from kargo_dagster.promotion.step import StepCapability
+
+    registry = builtin_registry()
+    argocd = StepCapability.ACCESS_ARGOCD
+    needing = [name for name in registry if argocd in registry.get(name).required_capabilities]
+    assert needing == ["argocd-update", "argocd-wait"]
+    assert registry.need(argocd, ["git-clone", "argocd-wait"])
+    assert not registry.need(argocd, ["git-clone", "yaml-update", "no-such-step"])

@@ -72,7 +72,7 @@ from kargo_dagster.promotion.argocd_sync_operation import (
 )
 from kargo_dagster.promotion.argocd_update_config import AppUpdate, Config
 from kargo_dagster.promotion.argocd_update_messages import describe_application, go_list
-from kargo_dagster.promotion.step import StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.step import StepCapability, StepContext, StepKind, StepOutput
 
 __all__ = [
     "AUTHORIZED_STAGE_ANNOTATION",
@@ -138,6 +138,9 @@ class ArgoCDUpdate(StepKind[Config]):
     name = "argocd-update"
     config_model = Config
     default_timeout: ClassVar[timedelta | None] = timedelta(minutes=5)
+    required_capabilities: ClassVar[frozenset[StepCapability]] = frozenset(
+        {StepCapability.ACCESS_ARGOCD}
+    )
 
     def run(self, ctx: StepContext, config: Config) -> StepOutput:
         """Look at every Application once: sync it, wait for it, or see it done."""

@@ -42,7 +42,13 @@ from kargo_dagster.promotion.argocd_apps import (
     go_quote,
     list_applications,
 )
-from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.step import (
+    StepCapability,
+    StepConfig,
+    StepContext,
+    StepKind,
+    StepOutput,
+)
 
 __all__ = ["DEFAULT_WAIT_FOR", "SHARED_KEY", "STEP", "ArgoCDWait", "Config"]
 
@@ -169,6 +175,9 @@ class ArgoCDWait(StepKind[Config]):
     name = "argocd-wait"
     config_model = Config
     default_timeout: ClassVar[timedelta | None] = timedelta(minutes=5)
+    required_capabilities: ClassVar[frozenset[StepCapability]] = frozenset(
+        {StepCapability.ACCESS_ARGOCD}
+    )
 
     def run(self, ctx: StepContext, config: Config) -> StepOutput:
         """Look at every Application once; succeed when all are ready, else keep waiting."""
