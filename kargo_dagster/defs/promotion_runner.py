@@ -26,10 +26,7 @@ from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.engine import PromotionResult, PromotionServices, run_promotion
 from kargo_dagster.promotion.expansion import expand_steps
 from kargo_dagster.promotion.step import PromotionInfo, StepCapability
-from kargo_dagster.promotion.steps.argocd_update import HEALTH_CHECK_DETAIL
 from kargo_dagster.spec import Catalog, ProjectManifests, Stage
-
-# The steps that need the Argo CD connection.
 
 
 def freight_collection(
@@ -155,11 +152,7 @@ def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
     changes = changes_markdown(result)
     if changes:
         metadata["changes"] = dg.MetadataValue.md(changes)
-    health_checks = [
-        step.details[HEALTH_CHECK_DETAIL]
-        for step in result.steps
-        if step.status == "Succeeded" and HEALTH_CHECK_DETAIL in step.details
-    ]
+    health_checks = result.health_checks()
     if health_checks:
         # What the Stage's health check looks at: the Applications argocd-update synced and
         # the revisions they must be at (Kargo's Promotion.status.healthChecks).
@@ -170,10 +163,7 @@ def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
 def changes_markdown(result: PromotionResult) -> str:
     """Each commit the promotion made: its files with lines added and removed, and its patch."""
     sections: list[str] = []
-    for step in result.steps:
-        changes = step.details.get("changes")
-        if not isinstance(changes, Mapping):
-            continue
+    for alias, changes in result.commit_changes():
         commit = str(changes.get("commit", ""))[:7]
         rows = [
             f"| `{f['path']}` | {_lines(f.get('added'))} | {_lines(f.get('deleted'))} |"
@@ -187,7 +177,7 @@ def changes_markdown(result: PromotionResult) -> str:
             if changes.get("truncated")
             else ""
         )
-        sections.append(f"### {step.alias}: commit {commit}\n\n{table}\n\n```diff\n{patch}```{cut}")
+        sections.append(f"### {alias}: commit {commit}\n\n{table}\n\n```diff\n{patch}```{cut}")
     return "\n\n".join(sections)
 
 

@@ -6,6 +6,7 @@ and Skipped both make the promotion Succeeded. The message is that step's.
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -70,6 +71,13 @@ class StepExecution:
         }
 
 
+HEALTH_CHECK_DETAIL = "healthCheck"
+"""A step's report of what the Stage's health check must look at (``argocd-update``'s
+Applications and revisions, Kargo's ``Promotion.status.healthChecks``)."""
+CHANGES_DETAIL = "changes"
+"""A step's report of what a commit changed (``git-commit``: files, lines and the patch)."""
+
+
 @dataclass
 class PromotionResult:
     """The outcome of :func:`~kargo_dagster.promotion.engine.run_promotion`.
@@ -94,6 +102,20 @@ class PromotionResult:
     def succeeded(self) -> bool:
         """Whether the phase is Succeeded."""
         return self.phase == "Succeeded"
+
+    def health_checks(self) -> list[Any]:
+        """What the succeeded steps asked the Stage's health check to look at, in order."""
+        return [
+            step.details[HEALTH_CHECK_DETAIL]
+            for step in self.steps
+            if step.status == "Succeeded" and HEALTH_CHECK_DETAIL in step.details
+        ]
+
+    def commit_changes(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """What each commit the promotion made changed, with the committing step's alias,
+        in order."""
+        found = ((step.alias, step.details.get(CHANGES_DETAIL)) for step in self.steps)
+        return [(alias, changes) for alias, changes in found if isinstance(changes, Mapping)]
 
     def step(self, alias: str) -> StepExecution:
         """The record of the step ``alias``.

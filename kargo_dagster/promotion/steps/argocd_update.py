@@ -72,11 +72,11 @@ from kargo_dagster.promotion.argocd_sync_operation import (
 )
 from kargo_dagster.promotion.argocd_update_config import AppUpdate, Config
 from kargo_dagster.promotion.argocd_update_messages import describe_application, go_list
+from kargo_dagster.promotion.results import HEALTH_CHECK_DETAIL
 from kargo_dagster.promotion.step import StepCapability, StepContext, StepKind, StepOutput
 
 __all__ = [
     "AUTHORIZED_STAGE_ANNOTATION",
-    "HEALTH_CHECK_DETAIL",
     "PROMOTION_INFO_KEY",
     "REFRESH_ANNOTATION",
     "STEP",
@@ -86,7 +86,6 @@ __all__ = [
 ]
 
 # The key of the step detail holding the health criterion (Kargo's HealthCheckStep).
-HEALTH_CHECK_DETAIL = "healthCheck"
 
 # Which phase speaks for several Applications: the first in this order (Kargo's
 # ByOperationPhase); unknown phases come after these, alphabetically.

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from kargo_dagster.errors import RepositoryError, TerminalStepError
 from kargo_dagster.promotion.git_worktree import GitIdentity, WorkTree, step_error
+from kargo_dagster.promotion.results import CHANGES_DETAIL
 from kargo_dagster.promotion.step import (
     Skipped,
     StepConfig,
@@ -61,7 +62,7 @@ class GitCommit(StepKind[Config]):
             if not tree.has_staged_changes():
                 return Skipped(f"nothing to commit in {config.path}", commit=tree.head())
             commit = tree.commit(config.message, identity)
-            ctx.report("changes", tree.changes(commit).to_json())
+            ctx.report(CHANGES_DETAIL, tree.changes(commit).to_json())
             return {"commit": commit}
         except RepositoryError as error:
             raise step_error(error) from None
