@@ -8,7 +8,6 @@ message, the outputs, and links to pushed commits; or a failure that names the s
 """
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -145,10 +144,8 @@ def result_metadata(result: PromotionResult) -> dict[str, dg.MetadataValue]:
         "outputs": dg.MetadataValue.json(_jsonable(result.outputs)),
         "phase": dg.MetadataValue.text(result.phase),
     }
-    for alias, outputs in result.outputs.items():
-        url = outputs.get("commitURL") if isinstance(outputs, Mapping) else None
-        if url:
-            metadata[f"commit/{alias}"] = dg.MetadataValue.url(str(url))
+    for alias, url in result.commit_urls().items():
+        metadata[f"commit/{alias}"] = dg.MetadataValue.url(url)
     changes = changes_markdown(result)
     if changes:
         metadata["changes"] = dg.MetadataValue.md(changes)

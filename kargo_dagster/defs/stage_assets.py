@@ -171,11 +171,7 @@ def build_stage_asset(
                 {"alias": x.alias, "uses": x.uses, "status": x.status, "message": x.message or ""}
                 for x in result.steps
             ]
-            commits = {
-                key.removeprefix("commit/"): str(value.value)
-                for key, value in promotion_metadata.items()
-                if key.startswith("commit/")
-            }
+            commits = result.commit_urls()
             for step in result.steps:
                 context.log.info(
                     f"step {step.alias} ({step.uses}): {step.status}"

@@ -103,6 +103,15 @@ class PromotionResult:
         """Whether the phase is Succeeded."""
         return self.phase == "Succeeded"
 
+    def commit_urls(self) -> dict[str, str]:
+        """The ``commitURL`` each step output (``git-push``), by step alias."""
+        found: dict[str, str] = {}
+        for alias, outputs in self.outputs.items():
+            url = outputs.get("commitURL") if isinstance(outputs, Mapping) else None
+            if url:
+                found[alias] = str(url)
+        return found
+
     def health_checks(self) -> list[Any]:
         """What the succeeded steps asked the Stage's health check to look at, in order."""
         return [
