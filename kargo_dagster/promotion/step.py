@@ -33,6 +33,7 @@ from pydantic.alias_generators import to_camel
 from kargo_dagster.clients.argocd_applications import ArgoCDApplications
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import TerminalStepError
+from kargo_dagster.expressions.templates import evaluate as evaluate_expression
 from kargo_dagster.freight import Freight
 
 StepStatus = Literal["Succeeded", "Failed", "Errored", "Skipped"]
@@ -175,7 +176,9 @@ class StepContext:
         tools: Where kubectl, kustomize, helm and git are.
         git_cache_dir: Where cached clones live, shared between promotions.
         evaluate: Evaluates an expression (no ``${{ }}``) with extra variables on top of the
-            step's, e.g. ``response`` for ``http``; raises ExpressionError.
+            step's, e.g. ``response`` for ``http``; raises ExpressionError. The engine's
+            knows the promotion's variables and Kargo's functions; by default, plain expr
+            over the given variables.
         log: The promotion's logger (goes to the Dagster run's logs).
         attempt: 1 on the first run of the step, higher on retries.
         defer: Registers a callback the engine runs when the promotion ends, before its work
@@ -197,9 +200,7 @@ class StepContext:
     metadata: MetadataStore = field(default_factory=InMemoryMetadataStore)
     tools: ToolPaths = field(default_factory=ToolPaths)
     git_cache_dir: Path | None = None
-    evaluate: Callable[[str, Mapping[str, Any]], Any] = field(
-        default=lambda expression, variables: None
-    )
+    evaluate: Callable[[str, Mapping[str, Any]], Any] = field(default=evaluate_expression)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("kargo_dagster"))
     attempt: int = 1
     defer: Callable[[Callable[[], None]], None] = field(default=lambda callback: None)
