@@ -61,7 +61,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 120) -> dict:
+def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 300) -> dict:
+    # A bound on hanging, not on speed: a webserver loading its code location while other
+    # workers run theirs can take minutes on a two-CPU machine.
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -363,7 +365,7 @@ def test_demo_serves_the_example_pipeline(tmp_path):
     try:
         # The demo starts its services, a webserver, a daemon and their code servers: on two
         # busy cores (the suite's other workers racing promotions) that takes minutes.
-        data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process, timeout=300)
+        data = wait_for_graphql(f"http://127.0.0.1:{port}/graphql", process)
         # The Warehouse sensor discovers the demo registry's newest image as Freight.
         freight = wait_for_freight(home, process)
         # The auto-promotion sensor promotes it into dev: the simulated Argo CD syncs
