@@ -16,24 +16,8 @@ from kargo_dagster.errors import KargoDagsterError
 from kargo_dagster.spec import load_manifests
 from kargo_dagster.testing.oci_push import push_image
 from kargo_dagster.testing.registry import LocalRegistry
+from tests.manifests import project, warehouse, write_manifests
 
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: demo
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: demo
-spec:
-  freightCreationPolicy: {policy}
-  subscriptions:
-  - image:
-      repoURL: {repo}
-"""
 PARTITIONS = "demo/app"
 WAREHOUSE_KEY = dg.AssetKey(["demo", "warehouse", "app"])
 
@@ -47,7 +31,9 @@ def registry() -> Iterator[LocalRegistry]:
 def stages(tmp_path: Path, repo: str, policy: str = "Automatic") -> Path:
     folder = tmp_path / "stages"
     folder.mkdir(exist_ok=True)
-    (folder / "demo.yaml").write_text(MANIFESTS.format(repo=repo, policy=policy))
+    app = warehouse("app", "demo", image=repo)
+    app["spec"]["freightCreationPolicy"] = policy
+    write_manifests(folder / "demo.yaml", project("demo"), app)
     return folder
 
 
