@@ -84,12 +84,7 @@ class DagsterMetadataStore:
     def freight_metadata(self, freight: str) -> dict[str, Any]:
         """The Freight's current metadata."""
         located = self._freight(freight)
-        if located is None:
-            return {}
-        key, partition = located
-        with storage_session(self._instance) as session:
-            found = read_freight_metadata(session, self._project.name, {key.path[-1]: [partition]})
-        return found.get(partition, {})
+        return {} if located is None else self._current_freight_metadata(*located)
 
     def update_stage_metadata(self, stage: str, values: Mapping[str, Any]) -> None:
         """Merge ``values`` into the Stage's metadata."""
@@ -99,7 +94,7 @@ class DagsterMetadataStore:
     def update_freight_metadata(self, freight: str, values: Mapping[str, Any]) -> None:
         """Merge ``values`` into the Freight's metadata."""
         key, partition = self._require_freight(freight)
-        merged = {**self.freight_metadata(partition), **values}
+        merged = {**self._current_freight_metadata(key, partition), **values}
         self._observe(key, partition, META_FREIGHT_METADATA, merged)
 
     def set_freight_alias(self, freight: str, alias: str) -> None:
@@ -125,6 +120,11 @@ class DagsterMetadataStore:
         with storage_session(self._instance) as session:
             aliases = current_aliases(session, self._project.name, {key.path[-1]: [partition]})
         return aliases.get(partition)
+
+    def _current_freight_metadata(self, key: dg.AssetKey, partition: str) -> dict[str, Any]:
+        with storage_session(self._instance) as session:
+            found = read_freight_metadata(session, self._project.name, {key.path[-1]: [partition]})
+        return found.get(partition, {})
 
     def _freight(self, freight: str) -> tuple[dg.AssetKey, str] | None:
         for warehouse in self._project.warehouses:
