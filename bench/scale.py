@@ -245,7 +245,7 @@ def measure(
     from kargo_dagster import load_definitions
     from kargo_dagster.defs.availability_facts import evaluate_availability
     from kargo_dagster.defs.history import collect_history
-    from kargo_dagster.defs.status import collect_status
+    from kargo_dagster.defs.status_report import collect_status
 
     guard = Guard(args.timeout, database)
     results: dict[str, Any] = {}

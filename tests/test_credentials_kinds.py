@@ -6,7 +6,7 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from kargo_dagster.clients.kube_credentials import KubernetesCredentialStore
+from kargo_dagster.clients.kube.credentials import KubernetesCredentialStore
 from kargo_dagster.credentials import (
     AwsAccessKey,
     CredentialRule,

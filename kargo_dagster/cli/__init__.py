@@ -98,7 +98,7 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from kargo_dagster.defs.status import collect_status, render_status_table
+    from kargo_dagster.defs.status_report import collect_status, render_status_table
 
     catalog = arguments.manifests(args)
     with arguments.instance() as instance:

@@ -12,7 +12,7 @@ A missing template (404 naming it) is None; any other failure raises
 all (Argo Rollouts not installed), a refusal (with its status, reason and the API's own
 ``Status.message``), or an API that cannot be reached (refused, timed out: every request has
 a read timeout, since the client has none by default, and a total deadline, see
-:mod:`kargo_dagster.clients.kube_deadlines`). The client's exception text (headers, raw
+:mod:`kargo_dagster.clients.kube.deadlines`). The client's exception text (headers, raw
 bodies) is never passed on, and the API server's address is shown with any credentials
 masked.
 """
@@ -25,8 +25,8 @@ import kubernetes
 import urllib3
 
 from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, RequestDeadlineExceeded
-from kargo_dagster.clients.kube_deadlines import KubeAnswer, call_within
-from kargo_dagster.clients.kube_errors import client_secrets, connection_cause, status_body
+from kargo_dagster.clients.kube.deadlines import KubeAnswer, call_within
+from kargo_dagster.clients.kube.errors import client_secrets, connection_cause, status_body
 from kargo_dagster.errors import VerificationError
 from kargo_dagster.redaction import ECHO_MASK, mask_secrets, redact_url
 

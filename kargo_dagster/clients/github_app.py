@@ -21,7 +21,7 @@ import httpx
 import jwt
 from pydantic import SecretStr
 
-from kargo_dagster.clients.provider_http import split_repo_url
+from kargo_dagster.clients.pull_requests.http import split_repo_url
 from kargo_dagster.clients.token_cache import TokenCache
 from kargo_dagster.credentials import Credentials, GitHubApp
 from kargo_dagster.errors import CredentialsError

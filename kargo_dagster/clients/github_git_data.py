@@ -2,7 +2,7 @@
 
 Commits made through this API by a token's owner, without an author or committer of their
 own, are signed by GitHub and shown as "Verified"; see
-:mod:`kargo_dagster.promotion.steps.github_push`.
+:mod:`kargo_dagster.promotion.steps.git.github_push`.
 """
 
 from dataclasses import dataclass
@@ -12,9 +12,9 @@ from urllib.parse import quote
 import httpx
 
 from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE, DeadlineClient
-from kargo_dagster.clients.github_pull_requests import GitHubProvider
-from kargo_dagster.clients.provider_http import api_object
-from kargo_dagster.clients.pull_requests import GitProviderError
+from kargo_dagster.clients.pull_requests.github import GitHubProvider
+from kargo_dagster.clients.pull_requests.http import api_object
+from kargo_dagster.clients.pull_requests.provider import GitProviderError
 
 __all__ = ["CommitToReplay", "Comparison", "GitHubGitData", "Person"]
 

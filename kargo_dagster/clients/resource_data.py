@@ -7,7 +7,7 @@ or more sources, asked in order, the first that has the object answering:
 
 * :class:`StaticResourceData`: maps given in the ``kargo`` resource, for users without a
   cluster;
-* :class:`~kargo_dagster.clients.kube_resource_data.KubernetesResourceData`: the objects
+* :class:`~kargo_dagster.clients.kube.resource_data.KubernetesResourceData`: the objects
   themselves, through the Kubernetes API.
 
 A source answers ``None`` for an object it does not hold; the functions then give an empty

@@ -15,7 +15,7 @@ import dagster as dg
 
 from kargo_dagster.defs.delivery_metrics_asset import build_delivery_metrics_asset
 from kargo_dagster.defs.descriptions import owners, tags, warehouse_description, warehouse_kinds
-from kargo_dagster.defs.freight_status import build_freight_status_sensor
+from kargo_dagster.defs.freight_status_sensor import build_freight_status_sensor
 from kargo_dagster.defs.manual_freight import build_assemble_job
 from kargo_dagster.defs.names import dagster_identifier, freight_partitions_name, warehouse_key
 from kargo_dagster.defs.pipeline_view import build_pipeline_spec

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import kubernetes
 
-from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.clients.argocd.applications import ArgoCDError
 from kargo_dagster.errors import CredentialsError, KargoDagsterError
 
 if TYPE_CHECKING:

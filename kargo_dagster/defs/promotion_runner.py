@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.clients.argocd.applications import ArgoCDError
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.freight_aliases import current_aliases
 from kargo_dagster.defs.instance_queries import current_freight, recorded_freight

@@ -11,7 +11,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from kargo_dagster.clients.argocd_applications import DEFAULT_NAMESPACE
+from kargo_dagster.clients.argocd.applications import DEFAULT_NAMESPACE
 from kargo_dagster.clients.resource_data import (
     SHARED_RESOURCES_NAMESPACE,
     SYSTEM_RESOURCES_NAMESPACE,

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from kargo_dagster.clients.argocd_applications import ArgoCDError
-from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
+from kargo_dagster.clients.argocd.applications import ArgoCDError
+from kargo_dagster.clients.argocd.rest_api import RestArgoCDApplications
 from kargo_dagster.clients.credential_exchange import (
     ExchangingCredentialStore,
     cloud_identity_from_env,
@@ -94,7 +94,7 @@ __all__ = [
 if TYPE_CHECKING:
     import kubernetes
 
-    from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+    from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 
 
 class KargoResource(dg.ConfigurableResource):
@@ -247,7 +247,7 @@ class KargoResource(dg.ConfigurableResource):
             stores.append(credentials_from_env(os.environ))
         if self.kubernetes_credentials is not None:
             # Imported here: the Kubernetes client is slow to import and often unused.
-            from kargo_dagster.clients.kube_credentials import KubernetesCredentialStore
+            from kargo_dagster.clients.kube.credentials import KubernetesCredentialStore
             from kargo_dagster.defs.kube_connections import credentials_api_client
 
             settings = self.kubernetes_credentials
@@ -287,7 +287,7 @@ class KargoResource(dg.ConfigurableResource):
 
     def _kubernetes_data(self, settings: KubernetesCredentials) -> ResourceData:
         # Imported here: the Kubernetes client is slow to import and often unused.
-        from kargo_dagster.clients.kube_resource_data import KubernetesResourceData
+        from kargo_dagster.clients.kube.resource_data import KubernetesResourceData
         from kargo_dagster.defs.kube_connections import credentials_api_client
 
         return KubernetesResourceData(
@@ -330,7 +330,7 @@ class KargoResource(dg.ConfigurableResource):
                 verify_tls=False if rest.insecure_skip_tls_verify else verify,
             )
         # Imported here: the Kubernetes client is slow to import and often unused.
-        from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+        from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
         from kargo_dagster.defs.kube_connections import argocd_api_client
 
         connection = settings.kubernetes or ArgoCDKubernetes()

@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.clients.argocd.applications import ArgoCDError
 from kargo_dagster.defs.instance_queries import latest_materialization
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.redaction import redact_text

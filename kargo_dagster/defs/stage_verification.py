@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import dagster as dg
 
-from kargo_dagster.clients.argocd_applications import ArgoCDError
+from kargo_dagster.clients.argocd.applications import ArgoCDError
 from kargo_dagster.clients.web_metric import WebMetricProvider
 from kargo_dagster.defs.instance_queries import recorded_freight
 from kargo_dagster.defs.job_metric import PipesJobMetrics
@@ -210,7 +210,7 @@ def _run_to_the_end(
     import kubernetes
 
     from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
-    from kargo_dagster.clients.kube_deadlines import call_within
+    from kargo_dagster.clients.kube.deadlines import call_within
 
     timeout = settings.request_timeout_seconds
     api = kubernetes.client.CustomObjectsApi(api_client)

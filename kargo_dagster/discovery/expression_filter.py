@@ -17,7 +17,7 @@ an error, as in Kargo. The filter runs before path filters and before ``discover
 from collections.abc import Mapping
 from typing import Any
 
-from kargo_dagster.clients.git_history import CommitInfo, TagInfo
+from kargo_dagster.clients.git.history import CommitInfo, TagInfo
 from kargo_dagster.errors import DiscoveryError, ExpressionError
 from kargo_dagster.expressions.ast import Node
 from kargo_dagster.expressions.evaluator import evaluate_node

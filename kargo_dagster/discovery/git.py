@@ -32,14 +32,14 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from kargo_dagster.clients.git_history import (
+from kargo_dagster.clients.git.history import (
     CommitInfo,
     TagInfo,
     changed_paths,
     list_commits,
     list_tags,
 )
-from kargo_dagster.clients.git_mirror import GitMirror, GitMirrors
+from kargo_dagster.clients.git.mirror import GitMirror, GitMirrors
 from kargo_dagster.discovery.artifacts import DiscoveredCommit
 from kargo_dagster.discovery.expression_filter import ExpressionFilter
 from kargo_dagster.discovery.path_filters import PathFilter

@@ -11,9 +11,9 @@ from collections.abc import Callable, Collection, Hashable
 from pathlib import Path
 
 from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
-from kargo_dagster.clients.git_mirror import GitMirrors
+from kargo_dagster.clients.git.mirror import GitMirrors
 from kargo_dagster.clients.helm_repo import HelmRepoClient
-from kargo_dagster.clients.oci_client import RegistryClient
+from kargo_dagster.clients.oci.client import RegistryClient
 from kargo_dagster.credentials import CredentialStore
 from kargo_dagster.discovery.chart import discover_charts
 from kargo_dagster.discovery.git import discover_commits

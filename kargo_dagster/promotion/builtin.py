@@ -2,24 +2,11 @@
 
 from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.steps import (
-    argocd_update,
-    argocd_wait,
     compose_output,
     copy_files,
     delete,
     fail,
     file_write,
-    git_clear,
-    git_clone,
-    git_commit,
-    git_merge_pr,
-    git_open_pr,
-    git_push,
-    git_tag,
-    git_wait_for_pr,
-    github_push,
-    helm_template,
-    helm_update_chart,
     http_download,
     http_request,
     json_parse,
@@ -36,6 +23,45 @@ from kargo_dagster.promotion.steps import (
     yaml_merge,
     yaml_parse,
     yaml_update,
+)
+from kargo_dagster.promotion.steps.argocd import (
+    update as argocd_update,
+)
+from kargo_dagster.promotion.steps.argocd import (
+    wait as argocd_wait,
+)
+from kargo_dagster.promotion.steps.git import (
+    clear as git_clear,
+)
+from kargo_dagster.promotion.steps.git import (
+    clone as git_clone,
+)
+from kargo_dagster.promotion.steps.git import (
+    commit as git_commit,
+)
+from kargo_dagster.promotion.steps.git import (
+    github_push,
+)
+from kargo_dagster.promotion.steps.git import (
+    merge_pr as git_merge_pr,
+)
+from kargo_dagster.promotion.steps.git import (
+    open_pr as git_open_pr,
+)
+from kargo_dagster.promotion.steps.git import (
+    push as git_push,
+)
+from kargo_dagster.promotion.steps.git import (
+    tag as git_tag,
+)
+from kargo_dagster.promotion.steps.git import (
+    wait_for_pr as git_wait_for_pr,
+)
+from kargo_dagster.promotion.steps.helm import (
+    template as helm_template,
+)
+from kargo_dagster.promotion.steps.helm import (
+    update_chart as helm_update_chart,
 )
 
 BUILTIN_STEPS = (

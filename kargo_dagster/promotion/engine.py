@@ -44,7 +44,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kargo_dagster.clients.argocd_applications import ArgoCDApplications
+from kargo_dagster.clients.argocd.applications import ArgoCDApplications
 from kargo_dagster.clients.deadlines import budget
 from kargo_dagster.clients.resource_data import ResourceData
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore

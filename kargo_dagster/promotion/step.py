@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from kargo_dagster.clients.argocd_applications import ArgoCDApplications
+from kargo_dagster.clients.argocd.applications import ArgoCDApplications
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.errors import TerminalStepError
 from kargo_dagster.expressions.templates import evaluate as evaluate_expression

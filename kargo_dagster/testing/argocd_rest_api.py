@@ -1,6 +1,6 @@
 """Argo CD's REST API for tests, in front of the fake Kubernetes API's Applications.
 
-It answers the calls :class:`~kargo_dagster.clients.argocd_rest.RestArgoCDApplications`
+It answers the calls :class:`~kargo_dagster.clients.argocd.rest_api.RestArgoCDApplications`
 makes, with the shapes of Argo CD v3.5's grpc-gateway: ``GET /api/v1/applications/{name}``
 and ``GET /api/v1/applications?selector=`` (both with ``appNamespace``), ``PATCH
 /api/v1/applications/{name}`` with ``{patch: "<JSON string>", patchType: "merge"}`` (only

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kargo_dagster.clients.git_command import GitCommand
+from kargo_dagster.clients.git.command import GitCommand
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.redaction import redact_url
 from kargo_dagster.urls import normalize_git_url

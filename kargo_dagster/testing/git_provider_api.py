@@ -1,7 +1,7 @@
 """A local stand-in for the git providers' pull request APIs, for tests and demos.
 
-:class:`GitProviderAPI` answers the requests ``kargo_dagster.clients.git_providers`` makes,
-with the request and response shapes the providers document:
+:class:`GitProviderAPI` answers the requests ``kargo_dagster.clients.pull_requests.providers``
+makes, with the request and response shapes the providers document:
 
 * GitHub (REST API 2022-11-28, under ``/api/v3`` as GitHub Enterprise serves it;
   :mod:`~kargo_dagster.testing.github_api`);

@@ -1,4 +1,9 @@
-"""The three patch formats a Kubernetes API server accepts on ``PATCH``.
+"""The three patch formats a Kubernetes API server accepts on ``PATCH``, and how the fake API
+server applies a request's patch.
+
+A ``PATCH`` names its format in ``Content-Type`` (:func:`patch_format`); strategic merge
+patch is refused for custom resources (``415``) and a patch that does not apply is ``400``
+(:func:`apply_patch`):
 
 * ``application/merge-patch+json``: RFC 7386 JSON merge patch (objects merge, ``null``
   deletes, anything else replaces, lists included);
@@ -16,7 +21,20 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PatchError", "json_patch", "merge_patch", "strategic_merge_patch"]
+from kargo_dagster.testing.kube_errors import KubeAPIError, bad_request, status_body
+from kargo_dagster.testing.kube_resource_types import ResourceType
+
+__all__ = [
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "STRATEGIC_MERGE_PATCH",
+    "PatchError",
+    "apply_patch",
+    "json_patch",
+    "merge_patch",
+    "patch_format",
+    "strategic_merge_patch",
+]
 
 
 class PatchError(ValueError):
@@ -197,3 +215,59 @@ def _apply(document: Any, operation: Mapping[str, Any]) -> Any:
             raise PatchError(f"test operation on {path!r} failed")
         return document
     raise PatchError(f"unknown JSON patch operation {op!r}")
+
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
+
+def patch_format(rtype: ResourceType, content_type: str) -> str:
+    """The patch format a request's ``Content-Type`` names, when ``rtype`` takes it.
+
+    Raises:
+        KubeAPIError: 415 for a format the kind does not take.
+    """
+    media = content_type.split(";")[0].strip().lower()
+    refused = media == STRATEGIC_MERGE_PATCH and rtype.custom
+    if refused or media not in (MERGE_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH):
+        accepted = [JSON_PATCH, MERGE_PATCH, "application/apply-patch+yaml"]
+        if not rtype.custom:
+            accepted.insert(2, STRATEGIC_MERGE_PATCH)
+        raise KubeAPIError(
+            status_body(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types "
+                f"include: {', '.join(accepted)}",
+            )
+        )
+    return media
+
+
+def apply_patch(old: Mapping[str, Any], patch: Any, media: str, name: str) -> dict[str, Any]:
+    """``old`` patched with ``patch`` in format ``media``, its metadata still naming ``name``.
+
+    Raises:
+        KubeAPIError: 400 when the patch does not apply or leaves no object.
+    """
+    try:
+        if media == JSON_PATCH:
+            patched = json_patch(old, patch)
+        elif media == MERGE_PATCH:
+            if not isinstance(patch, Mapping):
+                raise PatchError("a merge patch must be a JSON object")
+            patched = merge_patch(old, patch)
+        else:
+            if not isinstance(patch, Mapping):
+                raise PatchError("a strategic merge patch must be a JSON object")
+            patched = strategic_merge_patch(old, patch)
+    except PatchError as error:
+        raise bad_request(str(error)) from None
+    if not isinstance(patched, dict):
+        raise bad_request("the patched object is not a JSON object")
+    patched.setdefault("metadata", {})
+    if not isinstance(patched["metadata"], dict):
+        raise bad_request("metadata must be a JSON object")
+    patched["metadata"].setdefault("name", name)
+    return patched

@@ -28,7 +28,7 @@ front is :class:`kargo_dagster.testing.kube_api.FakeKubeAPI`. All methods are th
 This module keeps the objects and applies the write semantics. The parts live beside it:
 the kinds in :mod:`~kargo_dagster.testing.kube_resource_types`, decoding and validating
 request bodies in :mod:`~kargo_dagster.testing.kube_admission`, ``PATCH`` formats in
-:mod:`~kargo_dagster.testing.kube_patch_formats`, the fields the server owns in
+:mod:`~kargo_dagster.testing.kube_patch`, the fields the server owns in
 :mod:`~kargo_dagster.testing.kube_server_fields`, and the failures in
 :mod:`~kargo_dagster.testing.kube_errors`. The kinds, patch formats and failures are
 importable from here as well (``__all__``).
@@ -53,7 +53,7 @@ from kargo_dagster.testing.kube_errors import (
     not_found,
     status_body,
 )
-from kargo_dagster.testing.kube_patch_formats import (
+from kargo_dagster.testing.kube_patch import (
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,

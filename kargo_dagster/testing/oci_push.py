@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from kargo_dagster.clients.oci_manifest import OCI_INDEX, OCI_MANIFEST
+from kargo_dagster.clients.oci.manifest import OCI_INDEX, OCI_MANIFEST
 from kargo_dagster.testing.registry import LocalRegistry, RegistryServerError
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

@@ -8,14 +8,14 @@ from typing import Any
 import kubernetes
 import pytest
 
-from kargo_dagster.clients.argocd_applications import (
+from kargo_dagster.clients.argocd.applications import (
     ApplicationConflictError,
     ApplicationNotFoundError,
     ArgoCDError,
     label_selector,
     update_application,
 )
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 from kargo_dagster.clients.merge_patch import merge_patch
 from kargo_dagster.testing.argocd_sim import application
 from kargo_dagster.testing.kube_api import FakeKubeAPI

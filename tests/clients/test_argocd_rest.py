@@ -4,13 +4,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from kargo_dagster.clients.argocd_applications import (
+from kargo_dagster.clients.argocd.applications import (
     ApplicationConflictError,
     ApplicationNotFoundError,
     ArgoCDError,
 )
-from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
-from kargo_dagster.promotion.steps.argocd_update import STEP
+from kargo_dagster.clients.argocd.rest_api import RestArgoCDApplications
+from kargo_dagster.promotion.steps.argocd.update import STEP
 from kargo_dagster.testing.argocd_rest_api import ArgoCDRestAPI
 from kargo_dagster.testing.argocd_sim import ArgoCDSimulator
 from kargo_dagster.testing.kube_api import FakeKubeAPI

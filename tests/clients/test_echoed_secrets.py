@@ -13,12 +13,12 @@ import pytest
 from pydantic import SecretStr
 
 from kargo_dagster.clients.analysis_templates import ClusterTemplates
-from kargo_dagster.clients.argocd_applications import ArgoCDError
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
-from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
-from kargo_dagster.clients.git_mirror import GitMirrors
-from kargo_dagster.clients.git_providers import GitProviderError, git_provider
+from kargo_dagster.clients.argocd.applications import ArgoCDError
+from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd.rest_api import RestArgoCDApplications
+from kargo_dagster.clients.git.mirror import GitMirrors
 from kargo_dagster.clients.oci import RegistryClient
+from kargo_dagster.clients.pull_requests.providers import GitProviderError, git_provider
 from kargo_dagster.clients.web_metric import WebMetricProvider
 from kargo_dagster.credentials import (
     CredentialRule,

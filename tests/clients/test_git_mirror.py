@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from kargo_dagster.clients.git_command import GitCommand, scrub
-from kargo_dagster.clients.git_history import changed_paths, list_commits, list_tags
-from kargo_dagster.clients.git_mirror import GitMirrors, parse_ls_remote
+from kargo_dagster.clients.git.command import GitCommand, scrub
+from kargo_dagster.clients.git.history import changed_paths, list_commits, list_tags
+from kargo_dagster.clients.git.mirror import GitMirrors, parse_ls_remote
 from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredentialStore
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote, git_environment

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kargo_dagster.clients.git_providers import (
+from kargo_dagster.clients.pull_requests.providers import (
     AzureDevOpsProvider,
     BitbucketProvider,
     GiteaProvider,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from kargo_dagster.clients.git_command import git_credentials
-from kargo_dagster.clients.git_mirror import GitMirrors
-from kargo_dagster.clients.git_ssh import is_ssh_url, ssh_environment, ssh_host
+from kargo_dagster.clients.git.command import git_credentials
+from kargo_dagster.clients.git.mirror import GitMirrors
+from kargo_dagster.clients.git.ssh import is_ssh_url, ssh_environment, ssh_host
 from kargo_dagster.credentials import (
     CredentialRule,
     Credentials,
@@ -20,7 +20,9 @@ from kargo_dagster.credentials import (
 from kargo_dagster.defs.resources import KargoResource, RepositoryCredentials
 from kargo_dagster.discovery.git import discover_commits
 from kargo_dagster.errors import RepositoryError, RetryableStepError
-from kargo_dagster.promotion.steps import git_clone, git_commit, git_push
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git import commit as git_commit
+from kargo_dagster.promotion.steps.git import push as git_push
 from kargo_dagster.spec.warehouse import GitSubscription
 from kargo_dagster.testing.git_remote import GitRemote
 from kargo_dagster.testing.ssh_git_server import SshGitServer, SshKeyPair, generate_key_pair

@@ -11,7 +11,10 @@ from kargo_dagster.clients.credential_exchange import ExchangingCredentialStore
 from kargo_dagster.clients.github_app import TOKEN_USERNAME, GitHubAppTokens, api_base_url
 from kargo_dagster.credentials import CredentialRule, Credentials, GitHubApp, StaticCredentialStore
 from kargo_dagster.errors import CredentialsError
-from kargo_dagster.promotion.steps import git_clone, git_commit, git_open_pr, git_push
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git import commit as git_commit
+from kargo_dagster.promotion.steps.git import open_pr as git_open_pr
+from kargo_dagster.promotion.steps.git import push as git_push
 from kargo_dagster.testing.git_provider_api import GitProviderAPI
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from kargo_dagster.testing.github_app import FakeGitHubApp

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kargo_dagster.clients.kube_credentials import KubernetesCredentialStore
+from kargo_dagster.clients.kube.credentials import KubernetesCredentialStore
 from kargo_dagster.errors import CredentialsError
 from kargo_dagster.testing.kube_api import FakeKubeAPI, secret
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kargo_dagster.clients.kube_resource_data import KubernetesResourceData
+from kargo_dagster.clients.kube.resource_data import KubernetesResourceData
 from kargo_dagster.clients.resource_data import (
     CRED_TYPE_LABEL,
     LazyResourceData,

@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from kargo_dagster.clients.oci import RegistryClient
-from kargo_dagster.clients.oci_auth import (
+from kargo_dagster.clients.oci.auth import (
     Challenge,
     Token,
     TokenCache,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from kargo_dagster.clients.oci import OCI_INDEX, OCI_MANIFEST, ImageCache, ImageMetadata
-from kargo_dagster.clients.oci_manifest import PlatformImage
+from kargo_dagster.clients.oci.manifest import PlatformImage
 from kargo_dagster.errors import DiscoveryError
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from kargo_dagster.clients.oci_manifest import parse_rfc3339
+from kargo_dagster.clients.oci.manifest import parse_rfc3339
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kargo_dagster.clients.registry_ref import parse_repo_url
+from kargo_dagster.clients.oci.registry_ref import parse_repo_url
 from kargo_dagster.errors import DiscoveryError
 
 

@@ -3,9 +3,9 @@
 import dagster as dg
 import pytest
 
-from kargo_dagster.clients.argocd_applications import ArgoCDError
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
-from kargo_dagster.clients.argocd_rest import RestArgoCDApplications
+from kargo_dagster.clients.argocd.applications import ArgoCDError
+from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd.rest_api import RestArgoCDApplications
 from kargo_dagster.defs.kube_connections import argocd_api_client
 from kargo_dagster.defs.resources import (
     ArgoCDKubernetes,

@@ -15,7 +15,7 @@ from kargo_dagster.defs.freight_store import (
     recorded_partition_key,
 )
 from kargo_dagster.defs.names import freight_partitions_name, warehouse_key
-from kargo_dagster.defs.status import collect_status
+from kargo_dagster.defs.status_report import collect_status
 from kargo_dagster.freight import Chart, Freight, FreightOrigin, GitCommit, Image
 from kargo_dagster.spec import load_manifests
 from tests.defs.promotions import promote

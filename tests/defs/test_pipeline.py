@@ -10,7 +10,7 @@ from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.cli import main
 from kargo_dagster.defs.approvals import approve_freight
 from kargo_dagster.defs.run_failures import failure_reasons
-from kargo_dagster.defs.status import collect_status
+from kargo_dagster.defs.status_report import collect_status
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.freight import Freight, FreightOrigin, GitCommit, Image
 from kargo_dagster.spec import load_manifests

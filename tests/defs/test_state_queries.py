@@ -24,7 +24,7 @@ from kargo_dagster.cli import main
 from kargo_dagster.defs.approvals import approve_freight
 from kargo_dagster.defs.availability_facts import evaluate_availability
 from kargo_dagster.defs.history import collect_history
-from kargo_dagster.defs.status import collect_status
+from kargo_dagster.defs.status_report import collect_status
 from kargo_dagster.errors import InstanceError
 from kargo_dagster.spec import load_manifests
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, postgres_storage

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kargo_dagster.clients.helm_repo import ChartNotFoundError, HelmRepoClient
-from kargo_dagster.clients.oci_client import RegistryClient
+from kargo_dagster.clients.oci.client import RegistryClient
 from kargo_dagster.discovery.artifacts import DiscoveredChart
 from kargo_dagster.discovery.chart import discover_charts
 from kargo_dagster.errors import DiscoveryError, RepositoryError

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from kargo_dagster.clients.git_mirror import GitMirrors
+from kargo_dagster.clients.git.mirror import GitMirrors
 from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredentialStore
 from kargo_dagster.discovery.artifacts import DiscoveredCommit
 from kargo_dagster.discovery.git import discover_commits, shorten_subject

@@ -8,10 +8,10 @@ import pytest
 from kargo_dagster.promotion.builtin import BUILTIN_STEPS
 from kargo_dagster.promotion.engine import PromotionServices, run_promotion
 from kargo_dagster.promotion.expansion import PlannedStep
-from kargo_dagster.promotion.git_checkout_pool import CheckoutPool
 from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.results import PromotionResult
 from kargo_dagster.promotion.step import StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.steps.git.checkout_pool import CheckoutPool
 from kargo_dagster.testing.git_remote import GitRemote
 from tests.promotion.engine_support import PROMOTION, AnyConfig
 from tests.promotion.git_support import git

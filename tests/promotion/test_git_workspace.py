@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from kargo_dagster.credentials import NO_CREDENTIALS
-from kargo_dagster.promotion.git_workspace import CheckoutRequest, CloneOptions, GitWorkspace
-from kargo_dagster.promotion.git_worktree import DEFAULT_AUTHOR, WorkTree
-from kargo_dagster.promotion.steps import git_clone, git_commit, git_push
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git import commit as git_commit
+from kargo_dagster.promotion.steps.git import push as git_push
+from kargo_dagster.promotion.steps.git.workspace import CheckoutRequest, CloneOptions, GitWorkspace
+from kargo_dagster.promotion.steps.git.worktree import DEFAULT_AUTHOR, WorkTree
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from tests.promotion.git_support import git, make_ctx, write
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kargo_dagster.clients.argocd_applications import ArgoCDError
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd.applications import ArgoCDError
+from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 from kargo_dagster.testing.argocd_sim import ArgoCDSimulator, application
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.verification.argocd_health import (

@@ -35,7 +35,7 @@ from kargo_dagster.errors import ExpressionError, RetryableStepError, TerminalSt
 from kargo_dagster.expressions.parser import parse
 from kargo_dagster.promotion.outbound_http import refuse_link_local, step_timeout, with_query
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
-from kargo_dagster.promotion.steps.git_open_pr import poll_interval, still_running
+from kargo_dagster.promotion.steps.git.open_pr import poll_interval, still_running
 from kargo_dagster.redaction import redact_text
 
 __all__ = ["STEP", "Config", "HTTPRequest", "canonical_header", "response_variables"]

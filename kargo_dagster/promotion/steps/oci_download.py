@@ -11,12 +11,12 @@ step. The layer is written as stored (still compressed) through a temporary file
 
 from pydantic import Field
 
-from kargo_dagster.clients.oci_artifacts import ArtifactRepository
-from kargo_dagster.clients.oci_client import RegistryClient
-from kargo_dagster.clients.oci_copy import unsupported_media_type
-from kargo_dagster.clients.oci_manifest import IMAGE_TYPES, INDEX_TYPES, parse_descriptor
-from kargo_dagster.clients.oci_reference import parse_artifact_reference
-from kargo_dagster.clients.oci_repository import Manifest
+from kargo_dagster.clients.oci.artifacts import ArtifactRepository
+from kargo_dagster.clients.oci.client import RegistryClient
+from kargo_dagster.clients.oci.copy import unsupported_media_type
+from kargo_dagster.clients.oci.manifest import IMAGE_TYPES, INDEX_TYPES, parse_descriptor
+from kargo_dagster.clients.oci.reference import parse_artifact_reference
+from kargo_dagster.clients.oci.repository import Manifest
 from kargo_dagster.errors import ArtifactError
 from kargo_dagster.promotion.download_target import output_path, write_atomically
 from kargo_dagster.promotion.registry_step_errors import registry_step_errors

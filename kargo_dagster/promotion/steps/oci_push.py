@@ -18,9 +18,9 @@ import os
 
 from pydantic import Field
 
-from kargo_dagster.clients.oci_client import RegistryClient
-from kargo_dagster.clients.oci_copy import Annotations, artifact_size, copy_artifact, read_artifact
-from kargo_dagster.clients.oci_reference import ArtifactReference, parse_artifact_reference
+from kargo_dagster.clients.oci.client import RegistryClient
+from kargo_dagster.clients.oci.copy import Annotations, artifact_size, copy_artifact, read_artifact
+from kargo_dagster.clients.oci.reference import ArtifactReference, parse_artifact_reference
 from kargo_dagster.errors import ArtifactError
 from kargo_dagster.promotion.registry_step_errors import registry_step_errors
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 from kargo_dagster.errors import StepPendingError
 from kargo_dagster.promotion.schema_validation import validate_step_config
 from kargo_dagster.promotion.step import StepContext, StepKind, StepOutput

@@ -8,12 +8,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 from kargo_dagster.errors import RetryableStepError, StepPendingError, TerminalStepError
 from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.engine import PromotionServices, run_promotion
 from kargo_dagster.promotion.expansion import PlannedStep
-from kargo_dagster.promotion.steps.argocd_update import STEP, authorized_stages
+from kargo_dagster.promotion.steps.argocd.update import STEP, authorized_stages
 from kargo_dagster.testing.argocd_sim import application
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from tests.promotion.engine_support import FakeClock

@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 
-from kargo_dagster.clients.argocd_kubernetes import KubernetesArgoCDApplications
+from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 from kargo_dagster.errors import RetryableStepError, StepPendingError, TerminalStepError
 from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.engine import PromotionServices, run_promotion
 from kargo_dagster.promotion.expansion import PlannedStep
-from kargo_dagster.promotion.steps import argocd_update
-from kargo_dagster.promotion.steps.argocd_wait import STEP
+from kargo_dagster.promotion.steps.argocd import update as argocd_update
+from kargo_dagster.promotion.steps.argocd.wait import STEP
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from tests.promotion.engine_support import FakeClock
 from tests.promotion.steps.argocd_support import (

@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from kargo_dagster.errors import TerminalStepError
-from kargo_dagster.promotion.steps import git_clone, git_commit
-from kargo_dagster.promotion.steps.git_clear import STEP, Config
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git import commit as git_commit
+from kargo_dagster.promotion.steps.git.clear import STEP, Config
 from kargo_dagster.testing.git_remote import GitRemote
 from tests.promotion.git_support import git, make_ctx, schema_errors, write
 

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredentialStore
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
-from kargo_dagster.promotion.steps.git_clone import STEP, Config
+from kargo_dagster.promotion.steps.git.clone import STEP, Config
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote, git_environment
 from tests.promotion.git_support import git, make_ctx, schema_errors
 

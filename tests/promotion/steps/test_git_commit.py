@@ -8,8 +8,8 @@ import pytest
 
 from kargo_dagster.errors import TerminalStepError
 from kargo_dagster.promotion.step import Skipped, StepContext
-from kargo_dagster.promotion.steps import git_clone
-from kargo_dagster.promotion.steps.git_commit import STEP, Config
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git.commit import STEP, Config
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from tests.promotion.git_support import git, make_ctx, schema_errors, write
 

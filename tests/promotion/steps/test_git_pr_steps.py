@@ -14,7 +14,9 @@ from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredent
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.schema_validation import schema_errors as validation_errors
 from kargo_dagster.promotion.step import Skipped, StepContext
-from kargo_dagster.promotion.steps import git_merge_pr, git_open_pr, git_wait_for_pr
+from kargo_dagster.promotion.steps.git import merge_pr as git_merge_pr
+from kargo_dagster.promotion.steps.git import open_pr as git_open_pr
+from kargo_dagster.promotion.steps.git import wait_for_pr as git_wait_for_pr
 from kargo_dagster.testing.git_provider_api import GitProviderAPI
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from tests.promotion.git_support import make_ctx

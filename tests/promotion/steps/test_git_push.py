@@ -10,10 +10,12 @@ from pydantic import SecretStr
 
 from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredentialStore
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
-from kargo_dagster.promotion.git_commit_url import commit_url
 from kargo_dagster.promotion.step import StepContext
-from kargo_dagster.promotion.steps import git_clone, git_commit, git_tag
-from kargo_dagster.promotion.steps.git_push import STEP, Config, GitPush
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git import commit as git_commit
+from kargo_dagster.promotion.steps.git import tag as git_tag
+from kargo_dagster.promotion.steps.git.commit_url import commit_url
+from kargo_dagster.promotion.steps.git.push import STEP, Config, GitPush
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from tests.promotion.git_support import PROMOTION_NAME, git, make_ctx, schema_errors, write
 

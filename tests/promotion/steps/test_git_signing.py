@@ -12,7 +12,10 @@ import pytest
 
 from kargo_dagster.errors import TerminalStepError
 from kargo_dagster.promotion.step import StepContext
-from kargo_dagster.promotion.steps import git_clone, git_commit, git_push, git_tag
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git import commit as git_commit
+from kargo_dagster.promotion.steps.git import push as git_push
+from kargo_dagster.promotion.steps.git import tag as git_tag
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote, git_environment
 from tests.promotion.git_support import git, make_ctx, write
 

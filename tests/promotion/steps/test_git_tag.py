@@ -7,8 +7,8 @@ import pytest
 
 from kargo_dagster.errors import RetryableStepError
 from kargo_dagster.promotion.step import StepContext
-from kargo_dagster.promotion.steps import git_clone
-from kargo_dagster.promotion.steps.git_tag import STEP, Config
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git.tag import STEP, Config
 from kargo_dagster.testing.git_remote import GitRemote
 from tests.promotion.git_support import git, make_ctx, schema_errors
 

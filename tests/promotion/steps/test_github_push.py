@@ -15,8 +15,9 @@ from pydantic import SecretStr
 from kargo_dagster.credentials import CredentialRule, Credentials, StaticCredentialStore
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.step import StepContext
-from kargo_dagster.promotion.steps import git_clone, git_commit
-from kargo_dagster.promotion.steps.github_push import Config, GitHubPush
+from kargo_dagster.promotion.steps.git import clone as git_clone
+from kargo_dagster.promotion.steps.git import commit as git_commit
+from kargo_dagster.promotion.steps.git.github_push import Config, GitHubPush
 from kargo_dagster.testing.git_provider_api import GitProviderAPI
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from kargo_dagster.testing.github_git_api import TOKEN_OWNER

@@ -7,7 +7,7 @@ import pytest
 
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.step import StepContext, ToolPaths
-from kargo_dagster.promotion.steps.helm_template import STEP, Config
+from kargo_dagster.promotion.steps.helm.template import STEP, Config
 from tests.promotion.git_support import make_ctx, schema_errors, write
 
 TOOLS = Path(__file__).parents[3] / ".tools" / "bin"

@@ -29,7 +29,7 @@ from kargo_dagster.errors import RetryableStepError, StepError, TerminalStepErro
 from kargo_dagster.promotion.builtin import builtin_registry
 from kargo_dagster.promotion.schema_validation import validate_step_config
 from kargo_dagster.promotion.step import StepContext, StepOutput, ToolPaths
-from kargo_dagster.promotion.steps.helm_update_chart import Config
+from kargo_dagster.promotion.steps.helm.update_chart import Config
 from kargo_dagster.testing.oci_push import push_chart
 from kargo_dagster.testing.registry import LocalRegistry
 from kargo_dagster.testing.token_auth import TokenAuthRegistry

@@ -1,0 +1,1 @@
+"""Argo CD Applications, through the Kubernetes API or Argo CD's REST API."""

@@ -1,0 +1,1 @@
+"""The git command line: running it, mirrors, history, SSH."""

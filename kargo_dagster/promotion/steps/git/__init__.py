@@ -1,0 +1,2 @@
+"""The git steps (``git-clone`` to ``git-wait-for-pr``, ``github-push``) and the work trees
+they share."""

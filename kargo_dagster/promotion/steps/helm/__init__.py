@@ -1,0 +1,1 @@
+"""The Helm steps (``helm-template``, ``helm-update-chart``) and chart dependency updates."""
