@@ -10,7 +10,26 @@ the facts from the instance and asks :func:`decide`, so the rule is testable wit
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from typing import Literal
+
+
+class Why(StrEnum):
+    """Why Freight is, or is not, available to a Stage: what code branches on, where
+    :attr:`Availability.reason` is what a person reads."""
+
+    APPROVED = "approved"
+    """Approved for the Stage, whatever its upstream Stages know."""
+    DIRECT = "direct"
+    """The Stage takes Freight directly from the Warehouse."""
+    VERIFIED_UPSTREAM = "verified-upstream"
+    """Verified (and soaked, when required) in enough upstream Stages."""
+    SOAKING = "soaking"
+    """Not yet: verified upstream, but short of the required soak time there."""
+    NOT_VERIFIED = "not-verified"
+    """Not verified in enough upstream Stages."""
+    NOT_RECORDED = "not-recorded"
+    """Not Freight the Stage's requested Warehouse recorded."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +78,8 @@ class Availability:
 
     Attributes:
         available: Whether the Freight may be promoted.
-        reason: Why, or what would make it available.
+        why: Why, as a value code can branch on.
+        reason: Why, or what would make it available, in words.
         details: A line per upstream Stage.
         soak_remaining: When the Freight is verified in an upstream Stage but has not soaked
             there long enough, how long until the first such Stage's soak completes (the
@@ -67,14 +87,15 @@ class Availability:
     """
 
     available: bool
+    why: Why
     reason: str
     details: dict[str, str] = field(default_factory=dict)
     soak_remaining: timedelta | None = None
 
     @property
     def soaking(self) -> bool:
-        """Whether the Freight is waiting only for soak time in some upstream Stage."""
-        return self.soak_remaining is not None
+        """Whether the Freight waits for soak time in some upstream Stage where it is verified."""
+        return self.why is Why.SOAKING
 
 
 def longest_soak(history: Sequence[Occupancy], partition_key: str, now: float) -> timedelta:
@@ -128,10 +149,14 @@ def decide(
         that falls short and what would make the Freight available.
     """
     if approved:
-        return Availability(True, f"Freight {freight} is approved for Stage {request.stage}")
+        return Availability(
+            True, Why.APPROVED, f"Freight {freight} is approved for Stage {request.stage}"
+        )
     if request.direct:
         return Availability(
-            True, f"Stage {request.stage} takes Freight directly from Warehouse {request.origin}"
+            True,
+            Why.DIRECT,
+            f"Stage {request.stage} takes Freight directly from Warehouse {request.origin}",
         )
     required = request.required_soak_time or timedelta(0)
     satisfied: list[str] = []
@@ -156,6 +181,7 @@ def decide(
     if upstream and len(satisfied) >= needed:
         return Availability(
             True,
+            Why.VERIFIED_UPSTREAM,
             f"Freight {freight} is verified"
             + (f" and soaked {_words(required)}" if required else "")
             + f" in {_stage_list(satisfied)}",
@@ -174,6 +200,7 @@ def decide(
     )
     return Availability(
         False,
+        Why.SOAKING if remaining else Why.NOT_VERIFIED,
         f"Freight {freight} is not available to Stage {request.stage}: it must be verified in "
         f"{where}, but it is " + "; ".join(shortfalls) + f". {remedy}",
         details,

@@ -8,6 +8,7 @@ from kargo_dagster.availability import (
     AvailabilityRequest,
     Occupancy,
     UpstreamFacts,
+    Why,
     decide,
     longest_soak,
 )
@@ -113,6 +114,30 @@ def test_soak_time_must_be_reached():
     )
     assert enough.available
     assert enough.reason == "Freight f is verified and soaked 1h in Stage dev"
+
+
+@pytest.mark.parametrize(
+    ("approved", "direct", "upstream", "why"),
+    [
+        (True, False, [facts("dev", False)], Why.APPROVED),
+        (False, True, [], Why.DIRECT),
+        (False, False, [facts("dev", soak_minutes=90)], Why.VERIFIED_UPSTREAM),
+        (False, False, [facts("dev", soak_minutes=10)], Why.SOAKING),
+        (False, False, [facts("dev", False)], Why.NOT_VERIFIED),
+    ],
+)
+def test_each_answer_names_why_for_code_to_branch_on(
+    approved: bool, direct: bool, upstream: list[UpstreamFacts], why: Why
+):
+    answer = decide(
+        request(direct=direct, soak=timedelta(hours=1)),
+        freight="f",
+        approved=approved,
+        upstream=upstream,
+    )
+    assert answer.why is why
+    assert answer.soaking == (why is Why.SOAKING)
+    assert answer.available == (why in (Why.APPROVED, Why.DIRECT, Why.VERIFIED_UPSTREAM))
 
 
 def test_longest_soak_counts_continuous_stays():

@@ -7,7 +7,7 @@ before any run is queued.
 
 import dagster as dg
 
-from kargo_dagster.availability import Availability
+from kargo_dagster.availability import Availability, Why
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.names import (
     freight_partitions_name,
@@ -107,7 +107,7 @@ def stage_gate(
             f"{stage} cannot take it; promote Freight that the Warehouse discovered (see its "
             "partitions)"
         )
-        return Availability(available=False, reason=reason), None
+        return Availability(available=False, why=Why.NOT_RECORDED, reason=reason), None
     return state.availability(stage, request, freight), recorded
 
 
