@@ -6,11 +6,10 @@ named job, so the Runs page says ``kargo_demo__promote__prod`` rather than Dagst
 anonymous asset job.
 """
 
-from typing import Any
-
 import dagster as dg
 
 from kargo_dagster.defs.approvals import build_approve_job
+from kargo_dagster.defs.dagster_internals import AssetJob
 from kargo_dagster.defs.names import (
     HEALTH_CHECK,
     TAG_PROJECT,
@@ -22,8 +21,8 @@ from kargo_dagster.spec import FreightRequest, ProjectManifests, Stage
 
 __all__ = ["PromoteJob", "build_promote_job", "build_stage_jobs"]
 
-# What ``dg.define_asset_job`` returns: Dagster does not export the class by name.
-PromoteJob = Any
+# What ``dg.define_asset_job`` returns, named by the adapter since Dagster does not export it.
+PromoteJob = AssetJob
 
 
 def build_promote_job(

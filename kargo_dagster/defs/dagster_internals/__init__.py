@@ -11,9 +11,10 @@ It also adds tags to a running run (a promotion launched from the UI or a backfi
 no Kargo tags, so the Stage asset adds them itself), marks a Stage's partition failed when
 its Freight failed the gates there (:func:`mark_partition_attempt_failed`), puts the verdicts
 on the Freight a Stage holds back on top after a promotion that changed nothing
-(:func:`restate_verdicts`), reads which
-partitions a backfill selects, and gives the Stages' concurrency pools their default limit
-ahead of the first run that claims one (:func:`initialize_pools`).
+(:func:`restate_verdicts`), reads which partitions a backfill selects, names the type of
+what ``dg.define_asset_job`` returns (:data:`AssetJob`, which Dagster does not export), and
+gives the Stages' concurrency pools their default limit ahead of the first run that claims
+one (:func:`initialize_pools`).
 
 Every private symbol used is listed in ``PRIVATE_SYMBOLS``; a test resolves each one, so a
 Dagster upgrade that moves one fails loudly there rather than in a promotion.
@@ -25,6 +26,9 @@ from contextlib import ExitStack, contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition as AssetJob,
+)
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
@@ -44,6 +48,7 @@ from kargo_dagster.defs.dagster_internals.run_reads import RunReads
 from kargo_dagster.errors import InstanceError
 
 PRIVATE_SYMBOLS = (
+    "dagster._core.definitions.unresolved_asset_job_definition.UnresolvedAssetJobDefinition",
     "dagster._core.storage.event_log.schema.SqlEventLogStorageTable",
     "dagster._core.storage.event_log.schema.AssetCheckExecutionsTable",
     "dagster._core.storage.event_log.schema.DynamicPartitionsTable",
@@ -69,6 +74,7 @@ PRIVATE_SYMBOLS = (
 
 __all__ = [
     "RESTATED",
+    "AssetJob",
     "CheckRow",
     "EventRow",
     "ObservationRow",
