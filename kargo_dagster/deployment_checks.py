@@ -19,6 +19,7 @@ __all__ = [
     "check_helm_values",
     "check_instance",
     "check_secrets",
+    "pool_name",
     "secrets_named",
 ]
 
@@ -57,6 +58,15 @@ class SecretReference:
 
     name: str
     key: str
+
+
+def pool_name(project: str, stage: str) -> str:
+    """The concurrency pool that queues a Stage's promotions one at a time.
+
+    Named here, not in the Dagster layer, because ``doctor`` checks the limits of these pools
+    in a deployment's configuration without importing Dagster.
+    """
+    return f"kargo/{project}/{stage}"
 
 
 def check_instance(

@@ -45,13 +45,14 @@ def doctor(args: argparse.Namespace) -> int:
         check_helm_values,
         check_instance,
         check_secrets,
+        pool_name,
         secrets_named,
     )
 
     path = args.path or str(find_root().manifests())
     catalog = load_manifests(path)
     pools = [
-        f"kargo/{project.name}/{stage}"
+        pool_name(project.name, stage)
         for project in catalog.projects.values()
         for stage in sorted(project.stages)
     ]

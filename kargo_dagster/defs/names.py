@@ -150,8 +150,3 @@ def auto_promotion_sensor_name(project: str) -> str:
 def freight_partitions_name(project: str, warehouse: str) -> str:
     """The name of the dynamic partitions definition that holds a Warehouse's Freight."""
     return f"{project}/{warehouse}"
-
-
-def pool_name(project: str, stage: str) -> str:
-    """The concurrency pool that queues a Stage's promotions one at a time."""
-    return f"kargo/{project}/{stage}"

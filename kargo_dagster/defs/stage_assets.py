@@ -35,7 +35,6 @@ from kargo_dagster.defs.names import (
     VERIFIED_CHECK,
     Action,
     dagster_identifier,
-    pool_name,
     stage_asset_key,
     warehouse_key,
 )
@@ -45,6 +44,7 @@ from kargo_dagster.defs.promotion_summary import promotion_summary
 from kargo_dagster.defs.promotion_targets import stage_gate
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.defs.run_tags import actor_of, auto_promoted, promotion_tags, reason_tags
+from kargo_dagster.deployment_checks import pool_name
 from kargo_dagster.protection import PROMOTERS_ANNOTATION, refusal
 from kargo_dagster.spec import Catalog, FreightRequest, ProjectManifests, Stage
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from kargo_dagster.defs.dagster_internals import default_pool_limit, initialize_pools
-from kargo_dagster.defs.names import pool_name
+from kargo_dagster.deployment_checks import pool_name
 from kargo_dagster.spec import ProjectManifests
 
 # Pools this process has seen with their limit, per instance and default limit: after the
