@@ -65,7 +65,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _launch(args: argparse.Namespace, *, action: str, freight: str | None) -> int:
     # ``action`` is an Action's value: Dagster's layer (names.Action) loads only from here.
-    from kargo_dagster.clients.dagster_webserver import DagsterWebserver
+    from kargo_dagster.cli.dagster_webserver import DagsterWebserver
     from kargo_dagster.defs.freight_lookup import resolve_freight
     from kargo_dagster.defs.names import (
         HEALTH_CHECK,

@@ -7,11 +7,13 @@ for the Freight the Stage holds. Where it runs:
 * with ``KargoResource.rollouts``, it is created in the Project's namespace of that Argo
   Rollouts cluster, as Kargo creates it, and followed until it ends or ``timeout_seconds``
   pass (the run is then terminated, as it is when the Dagster run is interrupted);
-  templates missing from the manifests are read from the cluster;
+  templates missing from the manifests are read from the cluster (both through
+  :mod:`kargo_dagster.clients.kube`);
 * without, kargo-dagster executes it in the check
   (:mod:`kargo_dagster.verification.analysis_executor`): ``web`` metrics probe their URL
-  from here and ``job`` metrics run their pod through dagster-k8s Pipes
-  (``KargoResource.analysis``); other providers need Argo Rollouts.
+  from here (:mod:`kargo_dagster.verification.web_metric`) and ``job`` metrics run their
+  pod through dagster-k8s Pipes (``KargoResource.analysis``); other providers need Argo
+  Rollouts.
 
 Its phase decides the check (see :mod:`kargo_dagster.verification.analysis_result`); the
 metrics and latest measurements are the check's metadata. Each run of the check runs a new
@@ -20,15 +22,13 @@ analysis, as each Kargo verification (and re-verification) does.
 
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import dagster as dg
 
 from kargo_dagster.clients.argocd.applications import ArgoCDError
-from kargo_dagster.clients.web_metric import WebMetricProvider
 from kargo_dagster.defs.instance_queries import recorded_freight
 from kargo_dagster.defs.job_metric import PipesJobMetrics
 from kargo_dagster.defs.metadata_store import DagsterMetadataStore
@@ -58,10 +58,9 @@ from kargo_dagster.verification.template_sources import (
     LayeredTemplates,
     TemplateSource,
 )
+from kargo_dagster.verification.web_metric import WebMetricProvider
 
 __all__ = ["analysis_verification"]
-
-_GROUP, _VERSION, _PLURAL = "argoproj.io", "v1alpha1", "analysisruns"
 
 
 def analysis_verification(
@@ -104,7 +103,7 @@ def analysis_verification(
             else:
                 result, _ = _run_to_the_end(run, api_client, rollouts, project.name)
                 executor = "Argo Rollouts"
-    except (VerificationError, ExpressionError, _RolloutsError) as error:
+    except (VerificationError, ExpressionError) as error:
         return _failed("Error", masked_value(str(error), lookups.secret_values()))
     finally:
         context.log.removeFilter(masking)
@@ -132,7 +131,7 @@ def _rollouts_client(rollouts: RolloutsSettings | None) -> Iterator[Any]:
     try:
         api_client = rollouts_api_client(rollouts)
     except ArgoCDError as error:
-        raise _RolloutsError(f"cannot connect to the Argo Rollouts cluster: {error}") from None
+        raise VerificationError(f"cannot connect to the Argo Rollouts cluster: {error}") from None
     with api_client:
         yield api_client
 
@@ -144,7 +143,7 @@ def _template_source(
     if rollouts is None:
         return manifests
     # With a cluster, templates not among the manifests are read from it, as Kargo reads them.
-    from kargo_dagster.clients.analysis_templates import ClusterTemplates
+    from kargo_dagster.clients.kube.analysis_templates import ClusterTemplates
 
     cluster = ClusterTemplates(api_client, request_timeout=rollouts.request_timeout_seconds)
     return LayeredTemplates(manifests, cluster)
@@ -199,75 +198,34 @@ def _run_here(
     return verification_result(finished)
 
 
-class _RolloutsError(Exception):
-    """The Argo Rollouts cluster could not be used; the message says why, secrets masked."""
-
-
 def _run_to_the_end(
     run: dict[str, Any], api_client: Any, settings: RolloutsSettings, namespace: str
 ) -> tuple[VerificationResult, str]:
     # Imported here: the Kubernetes client is slow to import and often unused.
-    import kubernetes
+    from kargo_dagster.clients.kube.analysis_runs import AnalysisRuns
 
-    from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
-    from kargo_dagster.clients.kube.deadlines import call_within
-
-    timeout = settings.request_timeout_seconds
-    api = kubernetes.client.CustomObjectsApi(api_client)
-    host = str(api_client.configuration.host)
-
-    def within(method: str, call: Any, *args: Any) -> dict[str, Any]:
-        # Each request has a total deadline, however steadily the API server answers.
-        answer = call_within(
-            call,
-            *args,
-            method=method,
-            host=host,
-            timeout=timeout,
-            deadline=DEFAULT_REQUEST_DEADLINE,
-        )
-        return cast("dict[str, Any]", json.loads(answer.data))
-
+    runs = AnalysisRuns(api_client, request_timeout=settings.request_timeout_seconds)
+    created = runs.create(namespace, run)
+    # The run is created under the name it carries (build_analysis_run gives it one).
+    name = str(run["metadata"]["name"])
+    deadline = time.monotonic() + settings.timeout_seconds
     try:
-        created = within(
-            "POST", api.create_namespaced_custom_object, _GROUP, _VERSION, namespace, _PLURAL, run
-        )
-        name = created["metadata"]["name"]
-        deadline = time.monotonic() + settings.timeout_seconds
-        try:
-            while True:
-                result = verification_result(created)
-                if result.terminal:
-                    return result, name
-                if time.monotonic() >= deadline:
-                    # Nobody waits for the run any more, so it should not go on measuring.
-                    _terminate(api, namespace, name, timeout)
-                    return _timed_out(result, settings.timeout_seconds), name
-                time.sleep(settings.poll_interval_seconds)
-                created = within(
-                    "GET",
-                    api.get_namespaced_custom_object,
-                    _GROUP,
-                    _VERSION,
-                    namespace,
-                    _PLURAL,
-                    name,
-                )
-        except BaseException:
-            # Terminating the Dagster run aborts the verification, as aborting it in Kargo
-            # does: the AnalysisRun is told to stop rather than left measuring. Dagster
-            # interrupts with an exception that is not an Exception, hence BaseException.
-            _terminate(api, namespace, name, timeout)
-            raise
-    except kubernetes.client.ApiException as error:
-        reason = redact_text(str(error.reason or error.status))
-        raise _RolloutsError(
-            f"the Argo Rollouts cluster refused the AnalysisRun ({error.status}): {reason}"
-        ) from None
-    except Exception as error:  # noqa: BLE001 - network failures end the check
-        raise _RolloutsError(
-            f"cannot reach the Argo Rollouts cluster: {redact_text(str(error))}"
-        ) from None
+        while True:
+            result = verification_result(created)
+            if result.terminal:
+                return result, name
+            if time.monotonic() >= deadline:
+                # Nobody waits for the run any more, so it should not go on measuring.
+                runs.terminate(namespace, name, terminate_patch())
+                return _timed_out(result, settings.timeout_seconds), name
+            time.sleep(settings.poll_interval_seconds)
+            created = runs.get(namespace, name)
+    except BaseException:
+        # Terminating the Dagster run aborts the verification, as aborting it in Kargo
+        # does: the AnalysisRun is told to stop rather than left measuring. Dagster
+        # interrupts with an exception that is not an Exception, hence BaseException.
+        runs.terminate(namespace, name, terminate_patch())
+        raise
 
 
 def _timed_out(result: VerificationResult, timeout: float) -> VerificationResult:
@@ -279,15 +237,6 @@ def _timed_out(result: VerificationResult, timeout: float) -> VerificationResult
             "(RolloutsSettings.timeout_seconds), so it was terminated"
         ),
     )
-
-
-def _terminate(api: Any, namespace: str, name: str, timeout: float) -> None:
-    try:
-        api.patch_namespaced_custom_object(
-            _GROUP, _VERSION, namespace, _PLURAL, name, terminate_patch(), _request_timeout=timeout
-        )
-    except Exception:  # noqa: BLE001 - the interruption being handled matters more
-        pass
 
 
 def _failed(phase: str, description: str) -> dg.AssetCheckResult:

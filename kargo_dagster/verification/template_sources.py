@@ -3,7 +3,7 @@
 A Stage's ``verification`` names AnalysisTemplates (in the Project's namespace) and
 ClusterAnalysisTemplates. Under Kargo they live in the cluster; here they may also be among
 the manifests. :class:`CatalogTemplates` reads the manifests,
-:class:`kargo_dagster.clients.analysis_templates.ClusterTemplates` a cluster, and
+:class:`kargo_dagster.clients.kube.analysis_templates.ClusterTemplates` a cluster, and
 :class:`LayeredTemplates` asks several sources in turn, so that a template among the
 manifests wins over one of the same name in the cluster and the cluster is asked only for
 the others.

@@ -8,7 +8,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from kargo_dagster.clients.analysis_templates import ClusterTemplates
+from kargo_dagster.clients.kube.analysis_templates import ClusterTemplates
 from kargo_dagster.errors import VerificationError
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.spec import load_manifests

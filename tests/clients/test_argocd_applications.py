@@ -16,7 +16,7 @@ from kargo_dagster.clients.argocd.applications import (
     update_application,
 )
 from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
-from kargo_dagster.clients.merge_patch import merge_patch
+from kargo_dagster.clients.kube.merge_patch import merge_patch
 from kargo_dagster.testing.argocd_sim import application
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 

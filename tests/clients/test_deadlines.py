@@ -10,19 +10,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from kargo_dagster.clients.analysis_templates import ClusterTemplates
 from kargo_dagster.clients.argocd.applications import ArgoCDError
 from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 from kargo_dagster.clients.argocd.rest_api import RestArgoCDApplications
 from kargo_dagster.clients.deadlines import budget
 from kargo_dagster.clients.helm_repo import HelmRepoClient
+from kargo_dagster.clients.kube.analysis_templates import ClusterTemplates
 from kargo_dagster.clients.kube.credentials import KubernetesCredentialStore
 from kargo_dagster.clients.oci.client import RegistryClient
 from kargo_dagster.clients.pull_requests.providers import GitProviderError, git_provider
-from kargo_dagster.clients.web_metric import WebMetricProvider
 from kargo_dagster.errors import CredentialsError, RepositoryError, VerificationError
 from kargo_dagster.testing.dribbling_server import DribblingServer
 from kargo_dagster.testing.kube_client_config import api_client
+from kargo_dagster.verification.web_metric import WebMetricProvider
 from tests.hang_alarm import hang_alarm
 
 DEADLINE = 2.0

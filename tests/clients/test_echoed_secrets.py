@@ -12,14 +12,13 @@ from urllib.parse import quote
 import pytest
 from pydantic import SecretStr
 
-from kargo_dagster.clients.analysis_templates import ClusterTemplates
 from kargo_dagster.clients.argocd.applications import ArgoCDError
 from kargo_dagster.clients.argocd.kubernetes_api import KubernetesArgoCDApplications
 from kargo_dagster.clients.argocd.rest_api import RestArgoCDApplications
 from kargo_dagster.clients.git.mirror import GitMirrors
+from kargo_dagster.clients.kube.analysis_templates import ClusterTemplates
 from kargo_dagster.clients.oci import RegistryClient
 from kargo_dagster.clients.pull_requests.providers import GitProviderError, git_provider
-from kargo_dagster.clients.web_metric import WebMetricProvider
 from kargo_dagster.credentials import (
     CredentialRule,
     Credentials,
@@ -28,6 +27,7 @@ from kargo_dagster.credentials import (
 )
 from kargo_dagster.errors import RepositoryError, VerificationError
 from kargo_dagster.testing.kube_client_config import api_client
+from kargo_dagster.verification.web_metric import WebMetricProvider
 from tests.clients.echo_server import (
     CREDENTIAL_FORMS,
     ISSUED_TOKEN,

@@ -8,7 +8,7 @@ import kubernetes
 import pytest
 
 from kargo_dagster import load_definitions, load_manifests, record_freight
-from kargo_dagster.clients.analysis_templates import ClusterTemplates
+from kargo_dagster.clients.kube.analysis_templates import ClusterTemplates
 from kargo_dagster.verification.analysis_run import build_analysis_run
 from kargo_dagster.verification.template_sources import CatalogTemplates, LayeredTemplates
 from tests.cluster import (

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from kargo_dagster.clients.merge_patch import merge_patch
+from kargo_dagster.clients.kube.merge_patch import merge_patch
 from kargo_dagster.errors import KargoDagsterError
 
 __all__ = [

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from kargo_dagster.clients.web_metric import WebMetricProvider, select_json_path
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
 from kargo_dagster.verification.analysis_executor import execute_analysis
 from kargo_dagster.verification.analysis_result import VerificationPhase, verification_result
+from kargo_dagster.verification.web_metric import WebMetricProvider, select_json_path
 
 TOKEN = "s3cr3t-token-value"
 
