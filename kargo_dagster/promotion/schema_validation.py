@@ -25,6 +25,7 @@ from kargo_dagster.redaction import redact_text
 __all__ = [
     "config_schema_file",
     "has_schema",
+    "is_uri",
     "read_schema",
     "schema_errors",
     "validate_step_config",
@@ -65,18 +66,21 @@ def _registry() -> Registry:
     return registry
 
 
+def is_uri(text: str) -> bool:
+    """Whether ``text`` is a ``uri`` as ``gojsonschema`` checks the format."""
+    # gojsonschema: Go's url.Parse must accept it, with a scheme, and no backslash.
+    try:
+        return bool(urlsplit(text).scheme) and "\\" not in text
+    except ValueError:
+        return False
+
+
 def _format_checker() -> FormatChecker:
     checker = FormatChecker()
 
     @checker.checks("uri")
     def _is_uri(instance: object) -> bool:
-        # gojsonschema: Go's url.Parse must accept it, with a scheme, and no backslash.
-        if not isinstance(instance, str):
-            return True
-        try:
-            return bool(urlsplit(instance).scheme) and "\\" not in instance
-        except ValueError:
-            return False
+        return not isinstance(instance, str) or is_uri(instance)
 
     return checker
 

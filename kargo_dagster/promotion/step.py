@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from kargo_dagster.clients.argocd.applications import ArgoCDApplications
@@ -61,11 +61,28 @@ class StepConfig(BaseModel):
     Subclasses declare snake_case fields; the camelCase aliases Kargo uses are generated
     (``outPath`` for ``out_path``). Where Kargo spells an acronym (``repoURL``), give an
     explicit ``Field(alias=...)``.
+
+    Values are taken as JSON Schema types them, as Kargo's schemas do: no ``"true"`` for a
+    ``bool`` nor ``"7"`` for an ``int`` (strict mode), and an optional key is left out, never
+    given as ``null``, unless its field is typed ``Any`` (a value the schema leaves untyped).
     """
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, alias_generator=to_camel
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=to_camel,
+        strict=True,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        # Defaults are not validated, so only a null actually given reaches this.
+        if value is None and info.field_name is not None:
+            if cls.model_fields[info.field_name].annotation is not Any:
+                raise ValueError("must not be null: leave the key out instead")
+        return value
 
 
 ConfigT = TypeVar("ConfigT", bound=StepConfig)

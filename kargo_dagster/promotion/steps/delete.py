@@ -13,13 +13,14 @@ from pydantic import Field, model_validator
 
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.steps.schema_types import NonEmpty
 
 
 class Config(StepConfig):
     """``delete``'s configuration: exactly one of ``path`` and ``paths``."""
 
     path: str | None = Field(default=None, min_length=1)
-    paths: list[str] | None = Field(default=None, min_length=1)
+    paths: list[NonEmpty] | None = Field(default=None, min_length=1)
     paths_are_globs: bool = False
     strict: bool = False
 

@@ -21,6 +21,7 @@ from kargo_dagster.promotion.download_target import output_path, write_atomicall
 from kargo_dagster.promotion.outbound_http import refuse_link_local, step_timeout, with_query
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
 from kargo_dagster.promotion.steps.http_request import Header, QueryParam
+from kargo_dagster.promotion.steps.schema_types import Duration
 from kargo_dagster.redaction import header_secrets, mask_secrets, redact_text
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_DOWNLOAD_BYTES", "STEP", "Config", "HTTPDownload"]
@@ -38,7 +39,7 @@ class Config(StepConfig):
     headers: list[Header] | None = None
     query_params: list[QueryParam] | None = None
     insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
-    timeout: str | None = None
+    timeout: Duration | None = None
 
 
 class HTTPDownload(StepKind[Config]):

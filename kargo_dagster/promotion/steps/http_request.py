@@ -36,6 +36,7 @@ from kargo_dagster.expressions.parser import parse
 from kargo_dagster.promotion.outbound_http import refuse_link_local, step_timeout, with_query
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
 from kargo_dagster.promotion.steps.git.open_pr import poll_interval, still_running
+from kargo_dagster.promotion.steps.schema_types import Duration
 from kargo_dagster.redaction import redact_text
 
 __all__ = ["STEP", "Config", "HTTPRequest", "canonical_header", "response_variables"]
@@ -80,8 +81,8 @@ class Config(StepConfig):
     body: str | None = None
     insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
     proxy: str | None = Field(default=None, pattern=r"^https?://.*$")
-    timeout: str | None = None
-    poll_interval: str | None = None
+    timeout: Duration | None = None
+    poll_interval: Duration | None = None
     response_content_type: str | None = Field(
         default=None, pattern=r"^(application/json|application/yaml|text/plain)$"
     )

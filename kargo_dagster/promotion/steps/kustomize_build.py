@@ -35,6 +35,7 @@ from pydantic import Field
 
 from kargo_dagster.errors import TerminalStepError
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.steps.schema_types import NonEmpty
 from kargo_dagster.promotion.tools import (
     helm_major_version,
     kustomize_command,
@@ -96,7 +97,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
 class HelmPlugin(StepConfig):
     """How the Helm chart inflator renders ``helmCharts``."""
 
-    api_versions: list[str] | None = None
+    api_versions: list[NonEmpty] | None = None
     kube_version: str | None = None
 
 

@@ -21,6 +21,7 @@ from kargo_dagster.errors import ArtifactError
 from kargo_dagster.promotion.download_target import output_path, write_atomically
 from kargo_dagster.promotion.registry_step_errors import registry_step_errors
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.steps.schema_types import OciReference
 
 __all__ = ["MAX_LAYER_BYTES", "STEP", "Config", "OCIDownload"]
 
@@ -30,7 +31,7 @@ MAX_LAYER_BYTES = 100 << 20
 class Config(StepConfig):
     """``oci-download``'s configuration."""
 
-    image_ref: str = Field(min_length=1)
+    image_ref: OciReference
     out_path: str = Field(min_length=1)
     allow_overwrite: bool = False
     media_type: str | None = Field(default=None, min_length=1)

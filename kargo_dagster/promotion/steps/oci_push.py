@@ -24,6 +24,7 @@ from kargo_dagster.clients.oci.reference import ArtifactReference, parse_artifac
 from kargo_dagster.errors import ArtifactError
 from kargo_dagster.promotion.registry_step_errors import registry_step_errors
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.steps.schema_types import OciReference, OciTagReference
 
 __all__ = ["DEFAULT_MAX_ARTIFACT_BYTES", "MAX_ARTIFACT_SIZE_ENV", "STEP", "Config", "OCIPush"]
 
@@ -34,8 +35,8 @@ MAX_ARTIFACT_SIZE_ENV = "MAX_OCI_PUSH_ARTIFACT_SIZE"
 class Config(StepConfig):
     """``oci-push``'s configuration."""
 
-    src_ref: str = Field(min_length=1)
-    dest_ref: str = Field(min_length=1)
+    src_ref: OciReference
+    dest_ref: OciTagReference
     annotations: dict[str, str] | None = None
     insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
 

@@ -27,6 +27,7 @@ from pydantic import Field
 from kargo_dagster.errors import RetryableStepError, TerminalStepError
 from kargo_dagster.promotion.documents.ignore_rules import IgnoreRules
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
+from kargo_dagster.promotion.steps.schema_types import Integer
 
 __all__ = ["MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "STEP", "Config", "Untar"]
 
@@ -41,7 +42,7 @@ class Config(StepConfig):
 
     in_path: str = Field(min_length=1)
     out_path: str = Field(min_length=1)
-    strip_components: int | None = Field(default=None, ge=0)
+    strip_components: Integer | None = Field(default=None, ge=0)
     ignore: str | None = Field(default=None, min_length=1)
 
 

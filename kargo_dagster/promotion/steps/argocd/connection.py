@@ -9,7 +9,7 @@ Messages follow Kargo's (``unable to find Argo CD Application "x" in namespace "
 import json
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kargo_dagster.clients.argocd.applications import (
     ArgoCDApplications,
@@ -26,6 +26,7 @@ __all__ = [
     "app_key",
     "app_ref",
     "argocd_connection",
+    "check_name_or_selector",
     "find_application",
     "go_quote",
     "list_applications",
@@ -50,6 +51,13 @@ class AppSelector(StepConfig):
     match_labels: dict[str, str] | None = None
     match_expressions: list[MatchExpression] | None = None
 
+    @model_validator(mode="after")
+    def _selects_something(self) -> "AppSelector":
+        # An empty selector would match every Application in the namespace.
+        if not self.match_labels and not self.match_expressions:
+            raise ValueError("needs at least one of matchLabels or matchExpressions")
+        return self
+
     def selector(self) -> str:
         """The selector in the API's string form.
 
@@ -63,6 +71,16 @@ class AppSelector(StepConfig):
             )
         except ValueError as error:
             raise TerminalStepError(f"error building label selector: {error}") from None
+
+
+def check_name_or_selector(name: str | None, selector: AppSelector | None) -> None:
+    """Refuse an ``apps[]`` entry that does not pick Applications one way: by name or selector.
+
+    Raises:
+        ValueError: Both or neither are given.
+    """
+    if (name is None) == (selector is None):
+        raise ValueError("exactly one of name or selector is required")
 
 
 def go_quote(text: str) -> str:

@@ -5,10 +5,10 @@ sources change: the revision each should be at (``desiredRevision``, optionally 
 ``targetRevision``), kustomize images and Helm parameters. Field names are Kargo's.
 """
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kargo_dagster.promotion.step import StepConfig
-from kargo_dagster.promotion.steps.argocd.connection import AppSelector
+from kargo_dagster.promotion.steps.argocd.connection import AppSelector, check_name_or_selector
 
 __all__ = [
     "AppUpdate",
@@ -29,11 +29,17 @@ class KustomizeImageUpdate(StepConfig):
     digest: str | None = None
     new_name: str | None = Field(default=None, min_length=1)
 
+    @model_validator(mode="after")
+    def _tag_or_digest(self) -> "KustomizeImageUpdate":
+        if self.tag and self.digest:
+            raise ValueError("tag and digest are mutually exclusive")
+        return self
+
 
 class KustomizeImageUpdates(StepConfig):
     """The kustomize images of an Application source."""
 
-    images: list[KustomizeImageUpdate] | None = None
+    images: list[KustomizeImageUpdate] | None = Field(default=None, min_length=1)
 
 
 class HelmImageUpdate(StepConfig):
@@ -46,7 +52,7 @@ class HelmImageUpdate(StepConfig):
 class HelmParameterUpdates(StepConfig):
     """The Helm parameters of an Application source."""
 
-    images: list[HelmImageUpdate]
+    images: list[HelmImageUpdate] = Field(min_length=1)
 
 
 class SourceUpdate(StepConfig):
@@ -54,19 +60,30 @@ class SourceUpdate(StepConfig):
 
     repo_url: str = Field(alias="repoURL", min_length=1)
     chart: str | None = Field(default=None, min_length=1)
-    desired_revision: str | None = None
+    desired_revision: str | None = Field(default=None, min_length=1)
     update_target_revision: bool = False
     kustomize: KustomizeImageUpdates | None = None
     helm: HelmParameterUpdates | None = None
+
+    @model_validator(mode="after")
+    def _revision_to_target(self) -> "SourceUpdate":
+        if self.update_target_revision and self.desired_revision is None:
+            raise ValueError("updateTargetRevision needs desiredRevision")
+        return self
 
 
 class AppUpdate(StepConfig):
     """The Applications to update (by name or selector) and how."""
 
-    name: str | None = None
+    name: str | None = Field(default=None, min_length=1)
     namespace: str | None = Field(default=None, min_length=1)
     selector: AppSelector | None = None
-    sources: list[SourceUpdate] | None = None
+    sources: list[SourceUpdate] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _name_or_selector(self) -> "AppUpdate":
+        check_name_or_selector(self.name, self.selector)
+        return self
 
 
 class Config(StepConfig):

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kargo_dagster.clients.argocd.applications import ArgoCDApplications, ArgoCDError
 from kargo_dagster.errors import RetryableStepError, StepPendingError, TerminalStepError
@@ -45,6 +45,7 @@ from kargo_dagster.promotion.steps.argocd.connection import (
     app_key,
     app_ref,
     argocd_connection,
+    check_name_or_selector,
     find_application,
     go_quote,
     list_applications,
@@ -65,10 +66,17 @@ _REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
 class AppWait(StepConfig):
     """The Applications to wait for (by name or selector) and what for."""
 
-    name: str | None = None
+    name: str | None = Field(default=None, min_length=1)
     namespace: str | None = Field(default=None, min_length=1)
     selector: AppSelector | None = None
     wait_for: list[WaitFor] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_way_each(self) -> "AppWait":
+        check_name_or_selector(self.name, self.selector)
+        if self.wait_for is not None and len(set(self.wait_for)) < len(self.wait_for):
+            raise ValueError("waitFor lists a condition more than once")
+        return self
 
 
 class Config(StepConfig):

@@ -6,6 +6,8 @@ deleted by the next commit.
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
 from kargo_dagster.promotion.steps.git.worktree import WorkTree, step_error
@@ -16,7 +18,7 @@ __all__ = ["STEP", "Config", "GitClear"]
 class Config(StepConfig):
     """``git-clear``'s configuration (``git-clear-config.json``)."""
 
-    path: str
+    path: str = Field(min_length=1)
 
 
 class GitClear(StepKind[Config]):

@@ -23,6 +23,7 @@ from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, Step
 from kargo_dagster.promotion.steps.git.signing import SigningKeyring
 from kargo_dagster.promotion.steps.git.workspace import CheckoutRequest, CloneOptions, GitWorkspace
 from kargo_dagster.promotion.steps.git.worktree import DEFAULT_AUTHOR, GitIdentity
+from kargo_dagster.promotion.steps.schema_types import Email, NonEmpty
 
 __all__ = ["STEP", "Author", "Checkout", "Config", "GitClone", "cache_dir_for"]
 
@@ -30,21 +31,22 @@ __all__ = ["STEP", "Author", "Checkout", "Config", "GitClone", "cache_dir_for"]
 class Author(StepConfig):
     """Who commits to the checkouts."""
 
-    name: str
-    email: str
+    name: str = Field(min_length=1)
+    email: Email
     signing_key: str | None = None
 
 
 class Checkout(StepConfig):
     """One thing to check out, and where."""
 
-    path: str
+    path: str = Field(min_length=1)
     branch: str = ""
     commit: str = ""
     tag: str = ""
     create: bool = False
     as_: str = Field("", alias="as")
-    sparse: tuple[str, ...] | None = None
+    # Not strict: JSON arrays come as lists, which strict mode would refuse for a tuple.
+    sparse: tuple[NonEmpty, ...] | None = Field(default=None, min_length=1, strict=False)
 
     @model_validator(mode="after")
     def _one_ref(self) -> "Checkout":
@@ -56,8 +58,8 @@ class Checkout(StepConfig):
 class Config(StepConfig):
     """``git-clone``'s configuration (``git-clone-config.json``)."""
 
-    repo_url: str = Field(alias="repoURL")
-    checkout: tuple[Checkout, ...]
+    repo_url: str = Field(alias="repoURL", min_length=1)
+    checkout: tuple[Checkout, ...] = Field(min_length=1, strict=False)
     author: Author | None = None
     insecure_skip_tls_verify: bool = Field(False, alias="insecureSkipTLSVerify")
     recurse_submodules: bool = False

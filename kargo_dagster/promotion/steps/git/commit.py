@@ -11,6 +11,8 @@ record in Dagster; they are not outputs.
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from kargo_dagster.errors import RepositoryError, TerminalStepError
 from kargo_dagster.promotion.results import CHANGES_DETAIL
 from kargo_dagster.promotion.step import (
@@ -21,6 +23,7 @@ from kargo_dagster.promotion.step import (
     StepOutput,
 )
 from kargo_dagster.promotion.steps.git.worktree import GitIdentity, WorkTree, step_error
+from kargo_dagster.promotion.steps.schema_types import Email
 
 __all__ = ["STEP", "Author", "Config", "GitCommit"]
 
@@ -28,16 +31,16 @@ __all__ = ["STEP", "Author", "Config", "GitCommit"]
 class Author(StepConfig):
     """Deprecated: who commits (configure it in ``git-clone`` instead)."""
 
-    name: str
-    email: str
+    name: str = Field(min_length=1)
+    email: Email
     signing_key: str | None = None
 
 
 class Config(StepConfig):
     """``git-commit``'s configuration (``git-commit-config.json``)."""
 
-    path: str
-    message: str
+    path: str = Field(min_length=1)
+    message: str = Field(min_length=1)
     author: Author | None = None
 
 

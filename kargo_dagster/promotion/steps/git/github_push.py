@@ -45,6 +45,7 @@ from kargo_dagster.promotion.steps.git.clone import cache_dir_for
 from kargo_dagster.promotion.steps.git.commit_url import commit_url
 from kargo_dagster.promotion.steps.git.pushing import branch_lock, integrate_remote
 from kargo_dagster.promotion.steps.git.worktree import WorkTree, step_error
+from kargo_dagster.promotion.steps.schema_types import Integer
 
 __all__ = ["DEFAULT_MAX_ATTEMPTS", "DEFAULT_MAX_REVISIONS", "STEP", "Config", "GitHubPush"]
 
@@ -60,7 +61,7 @@ class Config(StepConfig):
     generate_target_branch: bool | None = None
     target_branch: str | None = None
     force: bool = False
-    max_attempts: int | None = Field(default=None, ge=1)
+    max_attempts: Integer | None = Field(default=None, ge=1, le=2**31 - 1)
     insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from kargo_dagster.promotion.steps.git.open_pr import (
     provider_step_error,
     still_running,
 )
+from kargo_dagster.promotion.steps.schema_types import Duration, Integer, Uri
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "STEP", "Config", "GitMergePR"]
 
@@ -38,12 +39,12 @@ DEFAULT_POLL_INTERVAL = 10.0
 class Config(StepConfig):
     """``git-merge-pr``'s configuration."""
 
-    repo_url: str = Field(alias="repoURL", min_length=1)
-    pr_number: int = Field(ge=1)
+    repo_url: Uri = Field(alias="repoURL", min_length=1)
+    pr_number: Integer = Field(ge=1)
     provider: ProviderOption | None = None
     insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
     wait: bool = False
-    poll_interval: str | None = None
+    poll_interval: Duration | None = None
     merge_method: str | None = Field(default=None, min_length=1)
 
 

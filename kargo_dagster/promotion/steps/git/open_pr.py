@@ -64,6 +64,7 @@ from kargo_dagster.promotion.step import (
     StepKind,
     StepOutput,
 )
+from kargo_dagster.promotion.steps.schema_types import NonEmpty, Uri
 from kargo_dagster.redaction import redact_text
 from kargo_dagster.spec.durations import parse_go_duration
 
@@ -88,7 +89,7 @@ SHARED_KEY = "git-open-pr"
 class Config(StepConfig):
     """``git-open-pr``'s configuration."""
 
-    repo_url: str = Field(alias="repoURL", min_length=1)
+    repo_url: Uri = Field(alias="repoURL", min_length=1)
     source_branch: str = Field(min_length=1)
     target_branch: str = Field(min_length=1)
     create_target_branch: bool = False
@@ -96,7 +97,7 @@ class Config(StepConfig):
     provider: ProviderOption | None = None
     title: str | None = Field(default=None, min_length=1)
     description: str | None = Field(default=None, min_length=1)
-    labels: list[str] | None = None
+    labels: list[NonEmpty] | None = None
 
 
 def open_provider(

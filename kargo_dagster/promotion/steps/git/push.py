@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from kargo_dagster.clients.git.mirror import GitMirrors
 from kargo_dagster.errors import RepositoryError, TerminalStepError
@@ -23,6 +23,7 @@ from kargo_dagster.promotion.steps.git.clone import cache_dir_for
 from kargo_dagster.promotion.steps.git.commit_url import commit_url
 from kargo_dagster.promotion.steps.git.pushing import PushPlan, push
 from kargo_dagster.promotion.steps.git.worktree import WorkTree, step_error
+from kargo_dagster.promotion.steps.schema_types import Integer
 
 __all__ = ["DEFAULT_MAX_ATTEMPTS", "STEP", "Config", "GitPush"]
 
@@ -32,12 +33,12 @@ DEFAULT_MAX_ATTEMPTS = 10
 class Config(StepConfig):
     """``git-push``'s configuration (``git-push-config.json``)."""
 
-    path: str
+    path: str = Field(min_length=1)
     target_branch: str = ""
     generate_target_branch: bool = False
     tag: str = ""
     force: bool = False
-    max_attempts: int | None = None
+    max_attempts: Integer | None = Field(default=None, ge=1, le=2**31 - 1)
     provider: Literal["azure", "bitbucket", "gitea", "github", "gitlab"] | None = None
 
     @model_validator(mode="after")

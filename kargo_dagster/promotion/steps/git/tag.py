@@ -6,7 +6,7 @@ tag is ``git-push``'s job (``tag:``). The output ``commit`` is the tagged commit
 
 from typing import ClassVar
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
@@ -23,9 +23,9 @@ class Config(StepConfig):
 
     model_config = ConfigDict(extra="ignore")
 
-    path: str
-    tag: str
-    message: str
+    path: str = Field(min_length=1)
+    tag: str = Field(min_length=1)
+    message: str = Field(min_length=1)
     force: bool = False
 
 

@@ -19,6 +19,7 @@ from kargo_dagster.promotion.steps.git.open_pr import (
     provider_step_error,
     still_running,
 )
+from kargo_dagster.promotion.steps.schema_types import Duration, Integer, Uri
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "STEP", "Config", "GitWaitForPR", "waiter_output"]
 
@@ -28,11 +29,11 @@ DEFAULT_POLL_INTERVAL = 30.0
 class Config(StepConfig):
     """``git-wait-for-pr``'s configuration."""
 
-    repo_url: str = Field(alias="repoURL", min_length=1)
-    pr_number: int = Field(ge=1)
+    repo_url: Uri = Field(alias="repoURL", min_length=1)
+    pr_number: Integer = Field(ge=1)
     insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
     provider: ProviderOption | None = None
-    poll_interval: str | None = None
+    poll_interval: Duration | None = None
 
 
 def waiter_output(pr: PullRequest) -> StepOutput:

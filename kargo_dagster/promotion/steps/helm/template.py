@@ -30,6 +30,7 @@ from pydantic import Field
 from kargo_dagster.errors import TerminalStepError
 from kargo_dagster.promotion.step import StepConfig, StepContext, StepKind, StepOutput
 from kargo_dagster.promotion.steps.kustomize_build import safe_file_name
+from kargo_dagster.promotion.steps.schema_types import NonEmpty
 from kargo_dagster.promotion.tools import helm_program, run_tool
 
 __all__ = ["STEP", "Config", "HelmTemplate", "SetValue", "flat_file_name"]
@@ -59,7 +60,7 @@ class Config(StepConfig):
     release_name: str = Field(min_length=1)
     use_release_name: bool = False
     namespace: str | None = None
-    values_files: list[str] | None = None
+    values_files: list[NonEmpty] | None = None
     ignore_missing_value_files: bool = False
     set_values: list[SetValue] | None = None
     build_dependencies: bool = False
@@ -67,7 +68,7 @@ class Config(StepConfig):
     disable_hooks: bool = False
     skip_tests: bool = False
     kube_version: str | None = None
-    api_versions: list[str] | None = None
+    api_versions: list[NonEmpty] | None = None
 
 
 def _is_file(out_path: str) -> bool:
