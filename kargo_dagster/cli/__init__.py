@@ -187,7 +187,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from kargo_dagster.defs.demo import run_demo
+    from kargo_dagster.demo.run import run_demo
 
     return run_demo(
         workspace=Path(args.workspace) if args.workspace else find_root().workspace(),

@@ -17,8 +17,7 @@ import pytest
 
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.defs.resources import ArgoCDKubernetes, ArgoCDSettings, KargoResource
-from kargo_dagster.freight import Freight, FreightOrigin, Image
-from kargo_dagster.testing.demo_services import (
+from kargo_dagster.demo.services import (
     APP_PORT,
     GIT_PORT,
     KUBE_PORT,
@@ -26,6 +25,7 @@ from kargo_dagster.testing.demo_services import (
     DemoServices,
     demo_services,
 )
+from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.kube_client_config import write_kubeconfig
 from tests.defs.promotions import check_json, declined, failure_message, promote
 

@@ -1,9 +1,8 @@
 """``kargo-dagster demo``: the Dagster webserver and daemon over the example manifests.
 
-The demo's instance is the embedded default (SQLite under ``--home``), with every pool limited
-to one slot so each Stage promotes one Freight at a time. A local registry and a local GitOps
-repository (``kargo_dagster.testing.demo_services``) stand in for the outside world, so the
-Warehouse sensor discovers real Freight and promotions push real commits.
+The demo's instance lives under ``--home`` (:mod:`kargo_dagster.demo.home`). A local registry
+and a local GitOps repository (:mod:`kargo_dagster.demo.services`) stand in for the outside
+world, so the Warehouse sensor discovers real Freight and promotions push real commits.
 
 The webserver and the daemon run as separate processes in their own process groups, with
 default signal handling restored, so that stopping the demo stops both even when it was
@@ -17,10 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
-import yaml
-
-from kargo_dagster.testing.demo_services import (
+from kargo_dagster.demo.home import prepare_home
+from kargo_dagster.demo.services import (
     BROKEN_VERSIONS,
     FIX_AFTER,
     DemoServices,
@@ -28,64 +25,6 @@ from kargo_dagster.testing.demo_services import (
     newest_version,
     next_version,
 )
-
-# Sections every demo home gets, one written by an older demo included: the section, and the
-# block appended when the file has none.
-_SETTINGS: tuple[tuple[str, str], ...] = (
-    (
-        "nux",
-        '# No "Join the Dagster community" dialog over the demo\'s UI.\nnux:\n  enabled: false\n',
-    ),
-    (
-        "python_logs",
-        "# Runs print INFO and above: at Dagster's default, DEBUG, every run repeats each of its\n"
-        "# events in the demo's terminal. Dagster's events are all recorded either way.\n"
-        "python_logs:\n  python_log_level: INFO\n",
-    ),
-)
-
-INSTANCE_CONFIG = """\
-# Written by `kargo-dagster demo`.
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    # One promotion at a time per Stage: every Stage asset has its own pool.
-    default_limit: 1
-""" + "".join(block for _, block in _SETTINGS)
-
-
-def prepare_home(home: Path) -> Path:
-    """Create the demo's DAGSTER_HOME with its ``dagster.yaml``, keeping an existing one.
-
-    An existing ``dagster.yaml`` keeps what it sets and gains the demo's sections it lacks.
-    """
-    home = home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(INSTANCE_CONFIG)
-    else:
-        _merge_settings(config)
-    # Create the instance's databases here, once: on a fresh home the webserver, the daemon
-    # and their code servers would race to create them, and a schema stamped twice by
-    # alembic leaves the instance unusable ("more than one head present").
-    with dg.DagsterInstance.from_config(str(home)):
-        pass
-    return home
-
-
-def _merge_settings(config: Path) -> None:
-    text = config.read_text()
-    settings = yaml.safe_load(text)
-    if settings is not None and not isinstance(settings, dict):
-        return  # not an instance configuration: Dagster itself says what is wrong with it
-    # Missing sections are appended, which keeps the file as it was written; a section the
-    # file has is the user's choice.
-    blocks = [block for section, block in _SETTINGS if section not in (settings or {})]
-    if blocks:
-        separator = "\n" if text and not text.endswith("\n") else ""
-        config.write_text(text + separator + "".join(blocks))
 
 
 def run_demo(

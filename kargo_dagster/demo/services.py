@@ -8,7 +8,7 @@ a fake Kubernetes API on ``127.0.0.1:8432`` where the Argo CD simulator syncs th
 repository's commits. The Stages' verification probes
 ``http://127.0.0.1:8433/<stage>/healthz``, a stand-in for the deployed guestbook that reports
 the version Argo CD synced into the Stage
-(:class:`~kargo_dagster.testing.demo_app.GuestbookApp`); version ``v0.3.0`` ships broken.
+(:class:`~kargo_dagster.demo.guestbook.GuestbookApp`); version ``v0.3.0`` ships broken.
 The registry and the repository keep their data under the demo's home, so a restarted demo
 continues where it stopped; the Applications start afresh.
 
@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from kargo_dagster.demo.guestbook import GuestbookApp
 from kargo_dagster.testing.argocd_sim import ArgoCDSimulator, application
-from kargo_dagster.testing.demo_app import GuestbookApp
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitIdentity, GitRemote
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.oci_push import push_image

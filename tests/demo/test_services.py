@@ -1,8 +1,7 @@
 """The demo's world publishes new guestbook versions by itself when asked to."""
 
-import time
-
-from kargo_dagster.testing.demo_services import demo_services, next_version
+from kargo_dagster.demo.services import demo_services, next_version
+from kargo_dagster.testing.polling import wait_until
 from tests.defs.test_demo import free_port
 
 
@@ -15,9 +14,9 @@ def test_the_next_version_is_the_next_minor_release():
 def test_the_demo_publishes_a_new_version_every_interval(tmp_path):
     ports = {f"{name}_port": free_port() for name in ("registry", "git", "kube", "app")}
     with demo_services(tmp_path, publish_every=0.2, **ports) as services:
-        deadline = time.monotonic() + 30
-        while "v0.4.0" not in services.published():
-            assert time.monotonic() < deadline, services.published()
-            time.sleep(0.1)
+        wait_until(
+            lambda: "v0.4.0" in services.published(),
+            what=lambda: f"v0.4.0 (published: {services.published()})",
+        )
         published = services.published()
     assert published[:4] == ["v0.1.0", "v0.2.0", "v0.3.0", "v0.4.0"]
