@@ -51,11 +51,16 @@ def ecr_region(repo_url: str) -> str:
     return host.split(".")[3]
 
 
-def _boto3() -> Any:
+def _boto3(needing_it: str) -> Any:
+    """The boto3 module, an optional dependency.
+
+    Raises:
+        CredentialsError: It is not installed (``needing_it`` says what needs it).
+    """
     try:
         import boto3
     except ImportError:
-        return None
+        raise CredentialsError(f"{needing_it} boto3: install kargo-dagster[ecr]") from None
     return boto3
 
 
@@ -65,12 +70,7 @@ def boto3_ambient_client(region: str) -> Any:
     Raises:
         CredentialsError: boto3 is not installed.
     """
-    boto3 = _boto3()
-    if boto3 is None:
-        raise CredentialsError(
-            f"ECR in {region} with the machine's AWS identity needs boto3: "
-            "install kargo-dagster[ecr]"
-        )
+    boto3 = _boto3(f"ECR in {region} with the machine's AWS identity needs")
     return boto3.client("ecr", region_name=region)
 
 
@@ -80,12 +80,7 @@ def boto3_client(key: AwsAccessKey) -> Any:
     Raises:
         CredentialsError: boto3 is not installed.
     """
-    boto3 = _boto3()
-    if boto3 is None:
-        raise CredentialsError(
-            f"ECR credentials (AWS access key {key.access_key_id}) need boto3: "
-            "install kargo-dagster[ecr]"
-        )
+    boto3 = _boto3(f"ECR credentials (AWS access key {key.access_key_id}) need")
     return boto3.client(
         "ecr",
         region_name=key.region,

@@ -142,13 +142,9 @@ class GitHubGitData(GitHubProvider):
     def compare(self, base: str, head: str) -> Comparison:
         """How ``head`` relates to ``base``, with the commits ``head`` adds (at most 250)."""
         action = f"compare {base}...{head}"
-        response = self.request(
-            "GET",
-            f"{self.repository_url}/compare/{quote(base)}...{quote(head)}",
-            action=action,
-            params={"per_page": "250"},
-        )
-        data = api_object(self.json(response, action), "comparison", self.repo_label)
+        url = f"{self.repository_url}/compare/{quote(base)}...{quote(head)}"
+        answer = self.request_json("GET", url, action=action, params={"per_page": "250"})
+        data = api_object(answer, "comparison", self.repo_label)
         merge_base = api_object(data.get("merge_base_commit"), "comparison", self.repo_label)
         commits = data.get("commits")
         commits = commits if isinstance(commits, list) else []
@@ -174,10 +170,9 @@ class GitHubGitData(GitHubProvider):
         if committer is not None:
             payload["committer"] = committer.to_json()
         action = f"create a commit with tree {tree}"
-        response = self.request(
-            "POST", f"{self.repository_url}/git/commits", action=action, json=payload
-        )
-        created = api_object(self.json(response, action), "commit", self.repo_label)
+        url = f"{self.repository_url}/git/commits"
+        answer = self.request_json("POST", url, action=action, json=payload)
+        created = api_object(answer, "commit", self.repo_label)
         return str(created.get("sha") or "")
 
     def create_ref(self, ref: str, sha: str) -> None:

@@ -15,18 +15,14 @@ from types import TracebackType
 
 import httpx
 
-from kargo_dagster.clients.deadlines import (
-    DEFAULT_REQUEST_DEADLINE,
-    DeadlineClient,
-    RequestDeadlineExceeded,
-)
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
 from kargo_dagster.clients.helm_index import ChartIndex, parse_index
+from kargo_dagster.clients.http_clients import ClientsByTLS
+from kargo_dagster.clients.http_errors import transport_failure
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import NO_CREDENTIALS, Credentials, CredentialStore
 from kargo_dagster.errors import DiscoveryError, RepositoryError
 from kargo_dagster.redaction import ECHO_MASK, mask_secrets, redact_text
-
-USER_AGENT = "kargo-dagster"
 
 
 class ChartNotFoundError(DiscoveryError):
@@ -58,10 +54,10 @@ class HelmRepoClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._credentials = credentials
-        self._deadline = deadline
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._transport = transport
-        self._clients: dict[bool, httpx.Client] = {}
+        self._clients = ClientsByTLS(
+            deadline=deadline, transport=transport, timeout=self._timeout, follow_redirects=True
+        )
         self._cache: dict[tuple[str, str, bool], ChartIndex] = {}
         self.requests_made = 0
         self.downloads = 0
@@ -79,9 +75,7 @@ class HelmRepoClient:
 
     def close(self) -> None:
         """Close the connection pools (the index cache stays)."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        self._clients.close()
 
     def chart_versions(
         self, repo_url: str, name: str, *, insecure_skip_tls_verify: bool = False
@@ -142,18 +136,6 @@ class HelmRepoClient:
             self._cache.pop(key, None)
         return index
 
-    def _client(self, verify: bool) -> httpx.Client:
-        if verify not in self._clients:
-            self._clients[verify] = DeadlineClient(
-                deadline=self._deadline,
-                transport=self._transport,
-                verify=verify,
-                timeout=self._timeout,
-                headers={"User-Agent": USER_AGENT},
-                follow_redirects=True,
-            )
-        return self._clients[verify]
-
     def _get(
         self,
         repo_url: str,
@@ -168,7 +150,7 @@ class HelmRepoClient:
             else None
         )
         try:
-            response = self._client(verify).get(
+            response = self._clients.get(verify).get(
                 url, headers=headers, auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT
             )
         except httpx.InvalidURL as exc:
@@ -186,22 +168,15 @@ class HelmRepoClient:
     def _transport_error(
         self, repo_url: str, exc: httpx.HTTPError, credentials: Credentials | None
     ) -> RepositoryError:
-        where = f"Helm chart repository {_label(repo_url)}"
-        if isinstance(exc, RequestDeadlineExceeded):
-            return RepositoryError(f"{where} was too slow while its index was read: {exc}")
-        if isinstance(exc, httpx.TimeoutException):
-            seconds = self._timeout.read or self._timeout.connect
-            return RepositoryError(
-                f"{where} did not answer within {seconds:g} s while its index was read "
-                f"({type(exc).__name__})"
+        return RepositoryError(
+            transport_failure(
+                exc,
+                server=f"Helm chart repository {_label(repo_url)}",
+                during="its index was read",
+                timeout=self._timeout,
+                scrub=lambda text: _scrub(text, credentials),
             )
-        detail = _scrub(str(exc) or type(exc).__name__, credentials)
-        if isinstance(exc, httpx.ConnectError):
-            hint = ""
-            if "CERTIFICATE_VERIFY_FAILED" in detail:
-                hint = "; if the certificate is self-signed, set insecureSkipTLSVerify"
-            return RepositoryError(f"could not connect to {where}: {detail}{hint}")
-        return RepositoryError(f"{where} failed while its index was read: {detail}")
+        )
 
     def _check(
         self, repo_url: str, response: httpx.Response, credentials: Credentials | None

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from kargo_dagster.clients.deadlines import (
-    DEFAULT_REQUEST_DEADLINE,
-    DeadlineClient,
-    RequestDeadlineExceeded,
-)
+from kargo_dagster.clients.deadlines import DEFAULT_REQUEST_DEADLINE
+from kargo_dagster.clients.http_clients import ClientsByTLS
+from kargo_dagster.clients.http_errors import transport_failure
 from kargo_dagster.clients.oci.auth import Challenge, TokenCache, TokenKey, parse_challenge
 from kargo_dagster.clients.oci.auth import parse_token_response as _parse_token
 from kargo_dagster.clients.oci.registry_ref import RegistryRef
@@ -26,8 +24,6 @@ from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.credentials import Credentials
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.redaction import ECHO_MASK, header_secrets, mask_secrets, redact_text
-
-USER_AGENT = "kargo-dagster"
 
 
 class RegistryNotFoundError(RepositoryError):
@@ -82,10 +78,8 @@ class RegistryHTTP:
         deadline: float = DEFAULT_REQUEST_DEADLINE,
         tokens: TokenCache | None = None,
     ) -> None:
-        self._transport = transport
-        self._deadline = deadline
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._clients: dict[bool, httpx.Client] = {}
+        self._clients = ClientsByTLS(deadline=deadline, transport=transport, timeout=self._timeout)
         self.tokens = tokens or TokenCache()
         # The last challenge each registry host sent, so later requests (other repositories
         # too) authenticate up front instead of collecting a 401 first.
@@ -95,20 +89,7 @@ class RegistryHTTP:
 
     def close(self) -> None:
         """Close the connection pools."""
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
-
-    def _client(self, verify: bool) -> httpx.Client:
-        if verify not in self._clients:
-            self._clients[verify] = DeadlineClient(
-                deadline=self._deadline,
-                transport=self._transport,
-                verify=verify,
-                timeout=self._timeout,
-                headers={"User-Agent": USER_AGENT},
-            )
-        return self._clients[verify]
+        self._clients.close()
 
     def send(
         self,
@@ -170,7 +151,7 @@ class RegistryHTTP:
         sent = dict(headers or {})
         if authorization:
             sent["Authorization"] = authorization
-        client = self._client(target.verify_tls)
+        client = self._clients.get(target.verify_tls)
         try:
             # Redirects are followed everywhere: blobs live in storage back ends, and some
             # registries (registry.k8s.io) redirect the whole API. httpx drops the
@@ -231,7 +212,7 @@ class RegistryHTTP:
         url = httpx.URL(realm).copy_merge_params(params)
         action = "getting a registry token for"
         try:
-            response = self._client(target.verify_tls).get(url, headers=headers)
+            response = self._clients.get(target.verify_tls).get(url, headers=headers)
         except httpx.HTTPError as exc:
             self._count("token", 1)
             raise self._transport_error(target, action, exc) from None
@@ -264,25 +245,16 @@ class RegistryHTTP:
     ) -> RepositoryError:
         host = target.ref.host
         where = f"{action} image repository {target.label}"
-        if isinstance(exc, RequestDeadlineExceeded):
-            return RepositoryError(f"registry {host} was too slow while {where}: {exc}")
-        if isinstance(exc, httpx.TimeoutException):
-            connecting = isinstance(exc, httpx.ConnectTimeout)
-            seconds = (self._timeout.connect if connecting else self._timeout.read) or 0.0
-            return RepositoryError(
-                f"registry {host} did not answer within {seconds:g} s while {where} "
-                f"({type(exc).__name__})"
+        return RepositoryError(
+            transport_failure(
+                exc,
+                server=f"registry {host}",
+                during=where,
+                timeout=self._timeout,
+                scrub=lambda text: _scrub(text, target),
+                connect_to=f"registry {host} ({target.base_url}) while {where}",
             )
-        detail = _scrub(str(exc) or type(exc).__name__, target)
-        if isinstance(exc, httpx.ConnectError):
-            hint = ""
-            if "CERTIFICATE_VERIFY_FAILED" in detail:
-                hint = "; if the certificate is self-signed, set insecureSkipTLSVerify"
-            return RepositoryError(
-                f"could not connect to registry {host} ({target.base_url}) while {where}: "
-                f"{detail}{hint}"
-            )
-        return RepositoryError(f"registry {host} failed while {where}: {detail}")
+        )
 
     def _check(self, target: Target, response: httpx.Response, action: str) -> None:
         status = response.status_code

@@ -114,7 +114,6 @@ class AzureDevOpsProvider(ProviderClient):
         pair = base64.b64encode(f":{token}".encode()).decode()
         headers = {
             "Accept": "application/json",
-            "User-Agent": "kargo-dagster",
             "Authorization": f"Basic {pair}",
         }
         super().__init__(repo_url, client, headers, secrets=[token])
@@ -156,8 +155,8 @@ class AzureDevOpsProvider(ProviderClient):
 
     def _get(self, number: int) -> dict[str, Any]:
         action = f"get pull request {number}"
-        response = self.request("GET", f"{self.pulls_url}/{number}", action=action)
-        return api_object(self.json(response, action), "pull request", self.repo_label)
+        data = self.request_json("GET", f"{self.pulls_url}/{number}", action=action)
+        return api_object(data, "pull request", self.repo_label)
 
     def create_pull_request(
         self, *, head: str, base: str, title: str, description: str, labels: Sequence[str]
@@ -171,8 +170,9 @@ class AzureDevOpsProvider(ProviderClient):
             "description": description,
             "labels": [{"name": label} for label in labels],
         }
-        response = self.request("POST", self.pulls_url, action=action, json=payload)
-        return self._pull_request(self.json(response, action))
+        return self._pull_request(
+            self.request_json("POST", self.pulls_url, action=action, json=payload)
+        )
 
     def get_pull_request(self, number: int) -> PullRequest:
         """The pull request ``number``."""
@@ -197,8 +197,8 @@ class AzureDevOpsProvider(ProviderClient):
         skip = 0
         while True:
             params = {**criteria, "$top": str(PAGE_SIZE), "$skip": str(skip)}
-            response = self.request("GET", self.pulls_url, action=action, params=params)
-            page = api_object(self.json(response, action), "list", self.repo_label).get("value")
+            answer = self.request_json("GET", self.pulls_url, action=action, params=params)
+            page = api_object(answer, "list", self.repo_label).get("value")
             if not isinstance(page, list):
                 raise GitProviderError(f"{self.repo_label}: the API returned a malformed list")
             for item in page:
@@ -218,10 +218,12 @@ class AzureDevOpsProvider(ProviderClient):
                 {"type": "commit", "items": [commit]},
             ]
         }
-        response = self.request(
-            "POST", f"{self.repository_url}/pullrequestquery", action=action, json=payload
+        url = f"{self.repository_url}/pullrequestquery"
+        answer = api_object(
+            self.request_json("POST", url, action=action, json=payload),
+            "query result",
+            self.repo_label,
         )
-        answer = api_object(self.json(response, action), "query result", self.repo_label)
         results = answer.get("results")
         found: dict[int, PullRequest] = {}
         for result in results if isinstance(results, list) else []:

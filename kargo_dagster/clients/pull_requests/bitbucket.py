@@ -86,7 +86,7 @@ class BitbucketProvider(ProviderClient):
     def __init__(
         self, repo_url: str, *, token: str, client: httpx.Client, username: str = ""
     ) -> None:
-        headers = {"Accept": "application/json", "User-Agent": "kargo-dagster"}
+        headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = _authorization(token, username)
         super().__init__(repo_url, client, headers, secrets=[token])
@@ -120,9 +120,7 @@ class BitbucketProvider(ProviderClient):
             return pr
         action = f"get merge commit {pr.merge_commit_sha} of pull request {pr.number}"
         url = f"{self.repository_url}/commit/{quote(pr.merge_commit_sha)}"
-        commit = api_object(
-            self.json(self.request("GET", url, action=action), action), "commit", self.repo_label
-        )
+        commit = api_object(self.request_json("GET", url, action=action), "commit", self.repo_label)
         full = commit.get("hash")
         if not isinstance(full, str) or not full.startswith(pr.merge_commit_sha):
             raise GitProviderError(f"{self.repo_label}: the API returned a malformed commit")
@@ -141,14 +139,15 @@ class BitbucketProvider(ProviderClient):
         }
         if description:
             payload["description"] = description
-        response = self.request("POST", self.pulls_url, action=action, json=payload)
-        return self._pull_request(self.json(response, action))
+        return self._pull_request(
+            self.request_json("POST", self.pulls_url, action=action, json=payload)
+        )
 
     def get_pull_request(self, number: int) -> PullRequest:
         """The pull request ``number``."""
         action = f"get pull request {number}"
-        response = self.request("GET", f"{self.pulls_url}/{number}", action=action)
-        return self._with_full_merge_commit(self._pull_request(self.json(response, action)))
+        data = self.request_json("GET", f"{self.pulls_url}/{number}", action=action)
+        return self._with_full_merge_commit(self._pull_request(data))
 
     def list_pull_requests(
         self,
@@ -206,7 +205,7 @@ class BitbucketProvider(ProviderClient):
                 merges in the background.
         """
         action = f"get pull request {number}"
-        data = self.json(self.request("GET", f"{self.pulls_url}/{number}", action=action), action)
+        data = self.request_json("GET", f"{self.pulls_url}/{number}", action=action)
         pr = self._pull_request(data)
         if pr.merged:
             return self._with_full_merge_commit(pr)

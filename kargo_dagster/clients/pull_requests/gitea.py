@@ -55,7 +55,7 @@ class GiteaProvider(ProviderClient):
     provider_label = "Gitea"
 
     def __init__(self, repo_url: str, *, token: str, client: httpx.Client) -> None:
-        headers = {"Accept": "application/json", "User-Agent": "kargo-dagster"}
+        headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"token {token}"
         super().__init__(repo_url, client, headers)
@@ -94,8 +94,9 @@ class GiteaProvider(ProviderClient):
         payload: dict[str, Any] = {"title": title, "head": head, "base": base, "body": description}
         if labels:
             payload["labels"] = self._label_ids(labels)
-        response = self.request("POST", self.pulls_url, action=action, json=payload)
-        return self._pull_request(self.json(response, action))
+        return self._pull_request(
+            self.request_json("POST", self.pulls_url, action=action, json=payload)
+        )
 
     def _label_ids(self, names: Sequence[str]) -> list[int]:
         action = "list the repository's labels"
@@ -115,8 +116,8 @@ class GiteaProvider(ProviderClient):
     def get_pull_request(self, number: int) -> PullRequest:
         """The pull request ``number``."""
         action = f"get pull request {number}"
-        response = self.request("GET", f"{self.pulls_url}/{number}", action=action)
-        return self._pull_request(self.json(response, action))
+        data = self.request_json("GET", f"{self.pulls_url}/{number}", action=action)
+        return self._pull_request(data)
 
     def list_pull_requests(
         self,
@@ -164,7 +165,7 @@ class GiteaProvider(ProviderClient):
                 Gitea's, or Gitea refused the merge.
         """
         action = f"get pull request {number}"
-        data = self.json(self.request("GET", f"{self.pulls_url}/{number}", action=action), action)
+        data = self.request_json("GET", f"{self.pulls_url}/{number}", action=action)
         pr = self._pull_request(data)
         if pr.merged:
             return pr

@@ -15,6 +15,7 @@ from kargo_dagster.clients.pull_requests.http import (
     ProviderClient,
     api_object,
     api_timestamp,
+    owner_and_name,
     split_repo_url,
 )
 from kargo_dagster.clients.pull_requests.provider import (
@@ -41,18 +42,12 @@ class GitHubProvider(ProviderClient):
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
-            "User-Agent": "kargo-dagster",
         }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         super().__init__(repo_url, client, headers)
         scheme, host, path = split_repo_url(repo_url)
-        parts = path.split("/")
-        if len(parts) != 2 or not all(parts):
-            raise GitProviderError(
-                f"could not extract repository owner and name from URL {self.repo_label}"
-            )
-        self.owner, self.repo = parts
+        self.owner, self.repo = owner_and_name(path, self.repo_label)
         base = "https://api.github.com" if host == "github.com" else f"{scheme}://{host}/api/v3"
         repository = f"{base}/repos/{quote(self.owner)}/{quote(self.repo)}"
         self.pulls_url = f"{repository}/pulls"
@@ -89,8 +84,9 @@ class GitHubProvider(ProviderClient):
             "body": description,
             "maintainer_can_modify": False,
         }
-        response = self.request("POST", self.pulls_url, action=action, json=payload)
-        pr = self._pull_request(self.json(response, action))
+        pr = self._pull_request(
+            self.request_json("POST", self.pulls_url, action=action, json=payload)
+        )
         if labels:
             self.request(
                 "POST",
@@ -103,8 +99,8 @@ class GitHubProvider(ProviderClient):
     def get_pull_request(self, number: int) -> PullRequest:
         """The pull request ``number``."""
         action = f"get pull request {number}"
-        response = self.request("GET", f"{self.pulls_url}/{number}", action=action)
-        return self._pull_request(self.json(response, action))
+        data = self.request_json("GET", f"{self.pulls_url}/{number}", action=action)
+        return self._pull_request(data)
 
     def list_pull_requests(
         self,
@@ -154,10 +150,8 @@ class GitHubProvider(ProviderClient):
             GitProviderError: It was closed without merging, has conflicts, or the merge
                 was refused for good.
         """
-        data = self.json(
-            self.request("GET", f"{self.pulls_url}/{number}", action=f"get pull request {number}"),
-            f"get pull request {number}",
-        )
+        action = f"get pull request {number}"
+        data = self.request_json("GET", f"{self.pulls_url}/{number}", action=action)
         pr = self._pull_request(data)
         if pr.merged:
             return pr

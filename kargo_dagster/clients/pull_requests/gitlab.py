@@ -38,7 +38,7 @@ class GitLabProvider(ProviderClient):
     provider_label = "GitLab"
 
     def __init__(self, repo_url: str, *, token: str, client: httpx.Client) -> None:
-        headers = {"User-Agent": "kargo-dagster"}
+        headers: dict[str, str] = {}
         if token:
             headers["PRIVATE-TOKEN"] = token
         super().__init__(repo_url, client, headers)
@@ -77,14 +77,15 @@ class GitLabProvider(ProviderClient):
             "description": description,
             "labels": ",".join(labels),
         }
-        response = self.request("POST", self.merge_requests_url, action=action, json=payload)
-        return self._merge_request(self.json(response, action))
+        return self._merge_request(
+            self.request_json("POST", self.merge_requests_url, action=action, json=payload)
+        )
 
     def get_pull_request(self, number: int) -> PullRequest:
         """The merge request ``number`` (its IID)."""
         action = f"get merge request {number}"
-        response = self.request("GET", f"{self.merge_requests_url}/{number}", action=action)
-        return self._merge_request(self.json(response, action))
+        data = self.request_json("GET", f"{self.merge_requests_url}/{number}", action=action)
+        return self._merge_request(data)
 
     def list_pull_requests(
         self,
@@ -128,9 +129,7 @@ class GitLabProvider(ProviderClient):
                 ``merge`` or ``squash``, or GitLab refused the merge.
         """
         action = f"get merge request {number}"
-        data = self.json(
-            self.request("GET", f"{self.merge_requests_url}/{number}", action=action), action
-        )
+        data = self.request_json("GET", f"{self.merge_requests_url}/{number}", action=action)
         mr = self._merge_request(data)
         if mr.merged:
             return mr
@@ -144,7 +143,5 @@ class GitLabProvider(ProviderClient):
         elif merge_method not in ("", "merge"):
             raise GitProviderError(f"unsupported merge method {merge_method!r}")
         action = f"merge merge request {number}"
-        response = self.request(
-            "PUT", f"{self.merge_requests_url}/{number}/merge", action=action, json=payload
-        )
-        return self._merge_request(self.json(response, action))
+        url = f"{self.merge_requests_url}/{number}/merge"
+        return self._merge_request(self.request_json("PUT", url, action=action, json=payload))

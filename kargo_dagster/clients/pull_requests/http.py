@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from kargo_dagster.clients.deadlines import RequestDeadlineExceeded
+from kargo_dagster.clients.http_clients import USER_AGENT
 from kargo_dagster.clients.pull_requests.provider import GitProviderError
 from kargo_dagster.clients.retry_after import parse_retry_after
 from kargo_dagster.redaction import ECHO_MASK, header_secrets, mask_secrets, redact_text
@@ -94,7 +95,8 @@ class ProviderClient:
     ) -> None:
         self.repo_label = redact_text(repo_url)
         self.client = client
-        self.headers = headers
+        # Sent with every request, after the User-Agent every provider sees: the token, Accept.
+        self.headers = {"User-Agent": USER_AGENT, **headers}
         # What the headers carry encoded (a Basic pair's password), for masking echoes.
         self._secrets = [secret for secret in secrets if secret]
 
@@ -132,6 +134,14 @@ class ProviderClient:
         if response.status_code >= 400:
             raise self.failure(response, action)
         return response
+
+    def request_json(self, method: str, url: str, *, action: str, **kwargs: Any) -> Any:
+        """Send a request (as :meth:`request` does) and read its answer's JSON body.
+
+        Raises:
+            GitProviderError: The API is unreachable, refused, or answered without JSON.
+        """
+        return self.json(self.request(method, url, action=action, **kwargs), action)
 
     def failure(self, response: httpx.Response, action: str) -> GitProviderError:
         """The error for a refused request, retryable when the provider may recover."""
