@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from kargo_dagster.errors import FreightError
 from kargo_dagster.freight_words import ADJECTIVES, ANIMALS
+from kargo_dagster.json_names import kargo_json_name
 from kargo_dagster.redaction import redact_url
 from kargo_dagster.urls import go_path_join, normalize_chart_repo_url, normalize_git_url
 
@@ -73,13 +74,9 @@ MAX_TOKENS = 3
 class _Model(BaseModel):
     # Field names are Pythonic; Kargo's JSON names are aliases, so by_alias dumps look like
     # Kargo's Freight and Kargo's JSON validates directly.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def _kargo_name(name: str, default: str | None = None) -> Any:
-    if default is None:
-        return Field(validation_alias=name, serialization_alias=name)
-    return Field(default, validation_alias=name, serialization_alias=name)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, alias_generator=kargo_json_name
+    )
 
 
 def _with_subscription(base: str, subscription_name: str) -> str:
@@ -95,11 +92,11 @@ class Image(_Model):
         'ghcr.io/akuity/guestbook:v0.0.1@sha256:0f3d'
     """
 
-    repo_url: str = _kargo_name("repoURL")
+    repo_url: str
     tag: str = ""
     digest: str = ""
     annotations: dict[str, str] = Field(default_factory=dict)
-    subscription_name: str = _kargo_name("subscriptionName", "")
+    subscription_name: str = ""
 
     @model_validator(mode="after")
     def _require_identity(self) -> "Image":
@@ -131,14 +128,14 @@ class GitCommit(_Model):
         'https://github.com/example/repo:v1:abc123'
     """
 
-    repo_url: str = _kargo_name("repoURL")
+    repo_url: str
     id: str
     branch: str = ""
     tag: str = ""
     message: str = ""
     author: str = ""
     committer: str = ""
-    subscription_name: str = _kargo_name("subscriptionName", "")
+    subscription_name: str = ""
 
     @model_validator(mode="after")
     def _require_identity(self) -> "GitCommit":
@@ -170,10 +167,10 @@ class Chart(_Model):
         'https:/charts.example.com/app:2.1.0'
     """
 
-    repo_url: str = _kargo_name("repoURL")
+    repo_url: str
     name: str = ""
     version: str
-    subscription_name: str = _kargo_name("subscriptionName", "")
+    subscription_name: str = ""
 
     @model_validator(mode="after")
     def _require_identity(self) -> "Chart":

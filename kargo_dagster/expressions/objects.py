@@ -5,10 +5,12 @@ Expressions reach them as expr reaches Go structs: ``imageFrom(url).Tag`` reads 
 reachable; nothing else of the Python object is.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any, ClassVar, cast
 
+from kargo_dagster.json_names import go_json_name
 from kargo_dagster.semver import Version
 
 __all__ = [
@@ -26,11 +28,12 @@ __all__ = [
 class GoStruct:
     """Base of the Go-like objects: member access by Go name, JSON by Go's json tags.
 
-    Subclasses are frozen dataclasses whose fields carry Go's names; ``_json_names`` maps
-    each field to its json tag (all ``omitempty``) and ``_methods`` names callable methods.
+    Subclasses are frozen dataclasses whose fields carry Go's names. As in Go, the capitalised
+    ones are the exported fields: only they are reachable, and they marshal under the json tag
+    Kargo derives from the name (``RepoURL`` as ``repoURL``, all ``omitempty``). ``_methods``
+    names callable methods.
     """
 
-    _json_names: ClassVar[dict[str, str]] = {}
     _methods: ClassVar[frozenset[str]] = frozenset()
 
     def go_member(self, name: str) -> Any:
@@ -39,7 +42,7 @@ class GoStruct:
         Raises:
             KeyError: The struct has no such field or method.
         """
-        if name in self._json_names or name in self._methods:
+        if name in _json_names(type(self)) or name in self._methods:
             return getattr(self, name)
         raise KeyError(name)
 
@@ -47,13 +50,13 @@ class GoStruct:
         """The struct as Go's ``json.Marshal`` writes it (empty fields omitted)."""
         return {
             key: getattr(self, attr)
-            for attr, key in self._json_names.items()
+            for attr, key in _json_names(type(self)).items()
             if getattr(self, attr) not in ("", None, {})
         }
 
     def go_field_names(self) -> list[str]:
         """The Go field names, for ``in`` and error messages."""
-        return list(self._json_names)
+        return list(_json_names(type(self)))
 
     def go_type_name(self) -> str:
         """The type's name in error messages."""
@@ -64,13 +67,19 @@ class GoStruct:
         return None
 
 
+@cache
+def _json_names(struct: type[GoStruct]) -> dict[str, str]:
+    """The exported fields of ``struct``, in declaration order, and their json tags."""
+    declared = fields(cast("Any", struct))
+    return {f.name: go_json_name(f.name) for f in declared if f.name[:1].isupper()}
+
+
 @dataclass(frozen=True)
 class FreightOriginRef(GoStruct):
     """Kargo's ``FreightOrigin``, returned by ``warehouse(name)``."""
 
     Kind: str
     Name: str
-    _json_names: ClassVar[dict[str, str]] = {"Kind": "kind", "Name": "name"}
 
 
 @dataclass(frozen=True)
@@ -81,12 +90,6 @@ class ImageRef(GoStruct):
     Tag: str = ""
     Digest: str = ""
     Annotations: dict[str, str] = field(default_factory=dict)
-    _json_names: ClassVar[dict[str, str]] = {
-        "RepoURL": "repoURL",
-        "Tag": "tag",
-        "Digest": "digest",
-        "Annotations": "annotations",
-    }
 
 
 @dataclass(frozen=True)
@@ -100,15 +103,6 @@ class CommitRef(GoStruct):
     Message: str = ""
     Author: str = ""
     Committer: str = ""
-    _json_names: ClassVar[dict[str, str]] = {
-        "RepoURL": "repoURL",
-        "ID": "id",
-        "Branch": "branch",
-        "Tag": "tag",
-        "Message": "message",
-        "Author": "author",
-        "Committer": "committer",
-    }
 
 
 @dataclass(frozen=True)
@@ -118,11 +112,6 @@ class ChartRef(GoStruct):
     RepoURL: str
     Name: str = ""
     Version: str = ""
-    _json_names: ClassVar[dict[str, str]] = {
-        "RepoURL": "repoURL",
-        "Name": "name",
-        "Version": "version",
-    }
 
 
 @dataclass(frozen=True)
@@ -133,12 +122,6 @@ class DiscoveredImageRef(GoStruct):
     Digest: str = ""
     Annotations: dict[str, str] = field(default_factory=dict)
     CreatedAt: datetime | None = None
-    _json_names: ClassVar[dict[str, str]] = {
-        "Tag": "tag",
-        "Digest": "digest",
-        "Annotations": "annotations",
-        "CreatedAt": "createdAt",
-    }
 
 
 @dataclass(frozen=True)
@@ -152,15 +135,6 @@ class DiscoveredCommitRef(GoStruct):
     Author: str = ""
     Committer: str = ""
     CreatorDate: datetime | None = None
-    _json_names: ClassVar[dict[str, str]] = {
-        "ID": "id",
-        "Branch": "branch",
-        "Tag": "tag",
-        "Subject": "subject",
-        "Author": "author",
-        "Committer": "committer",
-        "CreatorDate": "creatorDate",
-    }
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,18 @@
 """The pydantic base shared by every Kargo model, and where an object came from.
 
-Models mirror Kargo's JSON field names through camelCase aliases while Python code uses
-snake_case attributes. They are frozen, so a loaded Catalog cannot drift from the files, and
-forbid unknown keys, because Kargo's API server rejects them too (and a typo would otherwise
-silently fall back to a default).
+Models mirror Kargo's JSON field names through camelCase aliases (Kargo's, with initialisms
+kept: ``repoURL``) while Python code uses snake_case attributes. They are frozen, so a
+loaded Catalog cannot drift from the files, and forbid unknown keys, because Kargo's API
+server rejects them too (and a typo would otherwise silently fall back to a default).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
-from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from kargo_dagster.json_names import kargo_json_name
 
 __all__ = [
     "DNS1123_SUBDOMAIN",
@@ -68,7 +69,7 @@ class KargoModel(BaseModel):
         extra="forbid",
         frozen=True,
         populate_by_name=True,
-        alias_generator=to_camel,
+        alias_generator=kargo_json_name,
     )
 
 

@@ -97,12 +97,7 @@ class ImageSubscription(_RepositorySubscription):
         insecure_skip_tls_verify: Ignore TLS certificate errors.
     """
 
-    repo_url: str = Field(
-        validation_alias="repoURL",
-        serialization_alias="repoURL",
-        min_length=1,
-        pattern=_IMAGE_REPO_URL,
-    )
+    repo_url: str = Field(min_length=1, pattern=_IMAGE_REPO_URL)
     image_selection_strategy: Literal["SemVer", "Digest", "Lexical", "NewestBuild"] = "SemVer"
     constraint: str | None = None
     strict_semvers: bool = True
@@ -111,11 +106,7 @@ class ImageSubscription(_RepositorySubscription):
     platform: str | None = Field(default=None, pattern=r"^\w+/\w+$")
     discovery_limit: int = Field(default=20, ge=1, le=100)
     cache_by_tag: bool = False
-    insecure_skip_tls_verify: bool = Field(
-        default=False,
-        validation_alias="insecureSkipTLSVerify",
-        serialization_alias="insecureSkipTLSVerify",
-    )
+    insecure_skip_tls_verify: bool = False
 
     @classmethod
     def _carries_credentials(cls, url: str) -> bool:
@@ -155,12 +146,7 @@ class GitSubscription(_RepositorySubscription):
         insecure_skip_tls_verify: Ignore TLS certificate errors.
     """
 
-    repo_url: str = Field(
-        validation_alias="repoURL",
-        serialization_alias="repoURL",
-        min_length=1,
-        pattern=_GIT_REPO_URL,
-    )
+    repo_url: str = Field(min_length=1, pattern=_GIT_REPO_URL)
     commit_selection_strategy: Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"] = (
         "NewestFromBranch"
     )
@@ -175,11 +161,7 @@ class GitSubscription(_RepositorySubscription):
     since: datetime | None = None
     discovery_limit: int = Field(default=20, ge=1, le=100)
     blobless: bool = False
-    insecure_skip_tls_verify: bool = Field(
-        default=False,
-        validation_alias="insecureSkipTLSVerify",
-        serialization_alias="insecureSkipTLSVerify",
-    )
+    insecure_skip_tls_verify: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> "GitSubscription":
@@ -203,20 +185,11 @@ class ChartSubscription(_RepositorySubscription):
         insecure_skip_tls_verify: Ignore TLS certificate errors.
     """
 
-    repo_url: str = Field(
-        validation_alias="repoURL",
-        serialization_alias="repoURL",
-        min_length=1,
-        pattern=_CHART_REPO_URL,
-    )
+    repo_url: str = Field(min_length=1, pattern=_CHART_REPO_URL)
     name: str | None = None
     semver_constraint: str | None = None
     discovery_limit: int = Field(default=20, ge=1, le=100)
-    insecure_skip_tls_verify: bool = Field(
-        default=False,
-        validation_alias="insecureSkipTLSVerify",
-        serialization_alias="insecureSkipTLSVerify",
-    )
+    insecure_skip_tls_verify: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> "ChartSubscription":
