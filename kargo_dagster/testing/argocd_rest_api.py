@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.kube_store import KubeAPIError
-from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.loopback import LoopbackService, QuietHandler
 
 __all__ = ["ArgoCDRestAPI"]
 
@@ -36,7 +36,7 @@ _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 500: 13}
 _MERGE_PATCH = "application/merge-patch+json"
 
 
-class ArgoCDRestAPI:
+class ArgoCDRestAPI(LoopbackService):
     """The fake REST API; a context manager that serves on 127.0.0.1.
 
     Args:
@@ -48,26 +48,16 @@ class ArgoCDRestAPI:
         requests: ``(method, path)`` of every request, for assertions.
     """
 
+    _thread_name = "argocd-rest-api"
+
     def __init__(self, kube: FakeKubeAPI, *, token: str, username: str = "kargo") -> None:
         self.kube = kube
         self.token = token
         self.username = username
         self.requests: list[tuple[str, str]] = []
-        self._server: LoopbackServer | None = None
 
-    @property
-    def url(self) -> str:
-        """The API's base URL."""
-        assert self._server is not None, "the server is not running"
-        return self._server.url
-
-    def __enter__(self) -> "ArgoCDRestAPI":
-        self._server = LoopbackServer(_handler_for(self), name="argocd-rest-api")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.close()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # Requests ------------------------------------------------------------------------------
 
@@ -152,15 +142,12 @@ def _error(status: int, message: str) -> tuple[int, Any]:
 def _handler_for(api: ArgoCDRestAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
         def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, payload = api.handle(self.command, self.path, self.headers, body)
-            data = json.dumps(payload).encode()
-            self.send_response(status if status in HTTPStatus._value2member_map_ else 500)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            status, payload = api.handle(self.command, self.path, self.headers, self.read_body())
+            self.reply(
+                status if status in HTTPStatus._value2member_map_ else 500,
+                json.dumps(payload).encode(),
+                [("Content-Type", "application/json")],
+            )
 
         do_GET = do_PATCH = do_POST = _answer
 

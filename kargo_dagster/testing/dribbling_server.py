@@ -15,10 +15,9 @@ Examples:
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
-from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.loopback import LoopbackService, QuietHandler
 
 __all__ = ["DribblingServer"]
 
@@ -26,7 +25,7 @@ __all__ = ["DribblingServer"]
 _PROMISED_LENGTH = 1 << 30
 
 
-class DribblingServer:
+class DribblingServer(LoopbackService):
     """Dribbles every answer; use it as a context manager.
 
     Args:
@@ -41,6 +40,8 @@ class DribblingServer:
         requests: ``(method, path)`` of every request received, in order.
     """
 
+    _thread_name = "dribbling-server"
+
     def __init__(
         self,
         *,
@@ -53,26 +54,14 @@ class DribblingServer:
         self.phase = phase
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = LoopbackServer(self._handler(), name="dribbling-server")
-        self.url = self._server.url
-        self.host = self._server.host
+        self.start()
 
-    def __enter__(self) -> "DribblingServer":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+    def __enter__(self) -> Self:
+        return self  # serving since it was made
 
     def close(self) -> None:
         """Stop serving; dribbles in flight stop at their next byte."""
-        self._stopping.set()
-        self._server.close()
+        self.stop()
 
     def _dribble(self, handler: BaseHTTPRequestHandler) -> None:
         with self._lock:
@@ -102,9 +91,7 @@ class DribblingServer:
 
         class Handler(QuietHandler):
             def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                self.read_body()
                 server._dribble(self)
                 self.close_connection = True
 

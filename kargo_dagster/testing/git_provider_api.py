@@ -34,7 +34,7 @@ import binascii
 import json
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -45,7 +45,7 @@ from kargo_dagster.testing.gitea_api import gitea_reply
 from kargo_dagster.testing.github_api import github_reply
 from kargo_dagster.testing.github_app import FakeGitHubApp
 from kargo_dagster.testing.gitlab_api import gitlab_reply
-from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.loopback import LoopbackService, QuietHandler
 from kargo_dagster.testing.provider_state import FakePullRequest, ProviderState, Reply
 
 __all__ = ["FakePullRequest", "GitProviderAPI"]
@@ -70,7 +70,7 @@ def _provider_of(path: str) -> str | None:
     return "azure" if len(parts) > 3 and parts[3] == "_apis" else None
 
 
-class GitProviderAPI(ProviderState):
+class GitProviderAPI(ProviderState, LoopbackService):
     """Serves the fake provider APIs on ``127.0.0.1`` (see the module docstring).
 
     Args:
@@ -92,20 +92,21 @@ class GitProviderAPI(ProviderState):
         super().__init__(token=token, auto_merge=auto_merge)
         self.git_backend = git_backend
         self.github_app = github_app
-        self._server: LoopbackServer | None = None
         self._git_client: httpx.Client | None = None
 
-    def __enter__(self) -> "GitProviderAPI":
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
+    def start(self) -> Self:
+        """Start serving (``with`` does this)."""
         # One client for every proxied git request: a client per request would set up TLS
         # and connection pools each time.
         self._git_client = httpx.Client(timeout=60.0)
-        self._server = LoopbackServer(_handler_for(self))
-        return self
+        return super().start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        self._server = None
+    def stop(self) -> None:
+        """Stop serving."""
+        super().stop()
         if self._git_client is not None:
             self._git_client.close()
             self._git_client = None
@@ -113,8 +114,7 @@ class GitProviderAPI(ProviderState):
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``."""
-        assert self._server is not None, "the server is not running"
-        return self._server.url
+        return self.url
 
     def repo_url(self, repository: str, provider: str = "github") -> str:
         """The repository's URL on this server (``<base_url>/<repository>.git``).
@@ -200,22 +200,11 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             self._serve()
 
-        def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-        def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
         def _serve(self) -> None:
             url = urlsplit(self.path)
             with api.lock:
                 api.requests.append((self.command, url.path))
-            raw = self._body()
+            raw = self.read_body()
             provider = _provider_of(url.path)
             if provider is not None:
                 self._api(provider, url.path, url.query, raw)
@@ -227,27 +216,27 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw) if raw else {}
                 authorization = self.headers.get("Authorization", "")
                 reply = api.github_app.access_token_reply(self.command, path, authorization, body)
-                self._send(reply[0], json.dumps(reply[1]).encode(), reply[2])
+                self.reply(reply[0], json.dumps(reply[1]).encode(), reply[2].items())
                 return
             if not _authorized(api, self.headers, provider):
                 message = "401 Unauthorized" if provider == "gitlab" else "Bad credentials"
-                self._send(401, json.dumps({"message": message}).encode(), {})
+                self.reply(401, json.dumps({"message": message}).encode())
                 return
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:
-                self._send(400, b'{"message": "Problems parsing JSON"}', {})
+                self.reply(400, b'{"message": "Problems parsing JSON"}')
                 return
             # A repeated parameter (Bitbucket's "state") arrives as its values joined by commas.
             parsed = parse_qs(query_text, keep_blank_values=True)
             query = {k: ",".join(v) for k, v in parsed.items()}
             status, payload, headers = api.reply(self.command, path, query, body)
             headers = {"Content-Type": "application/json; charset=utf-8", **headers}
-            self._send(status, json.dumps(payload).encode(), headers)
+            self.reply(status, json.dumps(payload).encode(), headers.items())
 
         def _git(self, raw: bytes) -> None:
             if api.git_backend is None:
-                self._send(404, b"", {})
+                self.reply(404, b"")
                 return
             forwarded = {
                 name: value
@@ -259,7 +248,7 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
                 # The App's installation tokens stand in for the git server's own credentials.
                 token = _basic_password(forwarded.pop("Authorization", "")) or ""
                 if not api.github_app.accepts(token):
-                    self._send(401, b"", {"WWW-Authenticate": 'Basic realm="GitHub"'})
+                    self.reply(401, b"", [("WWW-Authenticate", 'Basic realm="GitHub"')])
                     return
             response = api.forward_to_git(self.command, _git_path(self.path), forwarded, raw)
             headers = {
@@ -267,6 +256,6 @@ def _handler_for(api: GitProviderAPI) -> type[BaseHTTPRequestHandler]:
                 for name, value in response.headers.items()
                 if name.lower() in ("content-type", "www-authenticate", "cache-control")
             }
-            self._send(response.status_code, response.content, headers)
+            self.reply(response.status_code, response.content, headers.items())
 
     return Handler

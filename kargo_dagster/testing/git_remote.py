@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.loopback import LoopbackService, QuietHandler
 
 __all__ = ["AUTHOR", "COMMITTER", "GitHTTPServer", "GitIdentity", "GitRemote", "git_environment"]
 
@@ -307,7 +307,7 @@ class GitRemote:
         self.git("update-ref", "-d", f"refs/tags/{name}")
 
 
-class GitHTTPServer:
+class GitHTTPServer(LoopbackService):
     """Serves every bare repository under ``root`` over git's smart HTTP protocol.
 
     Runs ``git http-backend`` per request on ``127.0.0.1`` and ``port`` (default: any free
@@ -325,34 +325,26 @@ class GitHTTPServer:
         port: int = 0,
     ):
         self.root = root
-        self.port = port
+        self._listen_port = port
         self._expected = None
         if password is not None:
             token = base64.b64encode(f"{username or ''}:{password}".encode()).decode()
             self._expected = f"Basic {token}"
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[str] = []
-        self._server: LoopbackServer | None = None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>``."""
-        assert self._server is not None, "the server is not running"
-        return self._server.url
+        return self.url
 
     def url_for(self, remote: GitRemote) -> str:
         """The HTTP URL of ``remote``, which must live under the server's root."""
         relative = remote.git_dir.resolve().relative_to(self.root.resolve())
         return f"{self.base_url}/{relative.as_posix()}"
-
-    def __enter__(self) -> "GitHTTPServer":
-        self._server = LoopbackServer(_handler_for(self), port=self.port)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        self._server = None
 
     def check_authorization(self, header: str | None) -> bool:
         """Record the credentials in ``header`` and say whether they are the expected ones."""
@@ -379,7 +371,7 @@ def _handler_for(server: GitHTTPServer) -> type[BaseHTTPRequestHandler]:
                         return b"".join(chunks)
                     chunks.append(self.rfile.read(size))
                     self.rfile.readline()
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            return self.read_body()
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
@@ -421,11 +413,6 @@ def _handler_for(server: GitHTTPServer) -> type[BaseHTTPRequestHandler]:
                     status = int(value.strip().split(" ")[0])
                 elif name:
                     headers.append((name, value.strip()))
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(status, payload, headers)
 
     return Handler

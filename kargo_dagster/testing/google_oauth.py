@@ -26,7 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.loopback import LoopbackService, QuietHandler
 
 __all__ = ["FakeGoogleTokenServer", "IssuedAccessToken"]
 
@@ -45,7 +45,7 @@ class IssuedAccessToken:
     scopes: tuple[str, ...]
 
 
-class FakeGoogleTokenServer:
+class FakeGoogleTokenServer(LoopbackService):
     """Google's token endpoint on loopback, for the service accounts it made.
 
     Attributes:
@@ -58,22 +58,14 @@ class FakeGoogleTokenServer:
         self.refused = 0
         self._public_keys: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._server: LoopbackServer | None = None
 
-    def __enter__(self) -> "FakeGoogleTokenServer":
-        self._server = LoopbackServer(_handler_for(self))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        self._server = None
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def token_uri(self) -> str:
         """``http://127.0.0.1:<port>/token``."""
-        assert self._server is not None, "the server is not running"
-        return f"{self._server.url}/token"
+        return f"{self.url}/token"
 
     def service_account_key(self, name: str, *, known: bool = True) -> dict[str, str]:
         """A new service account's key file, as Google issues it (``known=False``: a key
@@ -134,14 +126,9 @@ class FakeGoogleTokenServer:
 def _handler_for(server: FakeGoogleTokenServer) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            raw = self.read_body().decode()
             form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
             status, answer = server.answer(form) if self.path == "/token" else (404, {})
-            payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(status, json.dumps(answer).encode(), [("Content-Type", "application/json")])
 
     return Handler

@@ -1,10 +1,12 @@
 """A real HTTP Helm chart repository for tests: ``index.yaml`` served from loopback.
 
 :class:`HelmRepoServer` runs a threaded ``http.server`` on ``127.0.0.1`` with a free port.
-It serves an index built from ``{chart: [versions]}`` (the chart tarballs it lists are not
-served), answers conditional requests from ``ETag`` and ``Last-Modified``, can demand Basic
-authentication, and can be told to fail (any status, malformed YAML, slow answers) so that
-clients can be tested against every way a repository misbehaves.
+It serves an index built from ``{chart: [versions]}`` (and, when asked, the chart archives
+it lists, minimal charts made by :func:`~kargo_dagster.testing.oci_push.chart_archive`, for
+clients such as ``helm dependency update`` that download them), answers conditional
+requests from ``ETag`` and ``Last-Modified``, can demand Basic authentication, can speak
+HTTPS, and can be told to fail (any status, malformed YAML, slow answers) so that clients
+can be tested against every way a repository misbehaves.
 
 Examples:
     >>> with HelmRepoServer({"app": ["1.0.0", "1.1.0"]}) as repo:  # doctest: +SKIP
@@ -22,12 +24,13 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 from ruamel.yaml import YAML
 
-from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.loopback import LoopbackService, QuietHandler
+from kargo_dagster.testing.oci_push import chart_archive
 
 _CREATED = "2024-01-01T00:00:00Z"
 
@@ -66,6 +69,11 @@ class RecordedRequest:
     headers: Mapping[str, str]
     status: int
 
+    @property
+    def authorization(self) -> str:
+        """The ``Authorization`` header sent, or ``""``."""
+        return self.headers.get("authorization", "")
+
 
 @dataclass
 class _Failure:
@@ -84,7 +92,7 @@ class _State:
     modified: float = 0.0
 
 
-class HelmRepoServer:
+class HelmRepoServer(LoopbackService):
     """A Helm chart repository on 127.0.0.1; use it as a context manager.
 
     Args:
@@ -95,11 +103,17 @@ class HelmRepoServer:
             ``<path>/index.yaml``.
         etag: Send an ``ETag`` and honour ``If-None-Match``.
         last_modified: Send ``Last-Modified`` and honour ``If-Modified-Since``.
+        archives: Serve the chart archives the index lists, at
+            ``<path>/charts/<name>-<version>.tgz``, with their digests in the index.
+        tls: ``(cert.pem, key.pem)`` to serve HTTPS with; the URLs are then ``https://``.
 
     Attributes:
         requests: Every request received, in order.
         delay: Seconds to wait before answering (to provoke client timeouts).
     """
+
+    _thread_name = "helm-repo"
+    _poll_interval = 0.02
 
     def __init__(
         self,
@@ -110,7 +124,12 @@ class HelmRepoServer:
         path: str = "/",
         etag: bool = True,
         last_modified: bool = True,
+        archives: bool = False,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        self._certificate = tls
+        self._serve_archives = archives
+        self._archives: dict[tuple[str, str], bytes] = {}
         self._credentials = (username, password) if password is not None else None
         self._path = "/" + path.strip("/") if path.strip("/") else ""
         self._use_etag = etag
@@ -118,11 +137,8 @@ class HelmRepoServer:
         self._lock = threading.Lock()
         self._state = _State()
         self._failures: list[_Failure] = []
-        self._stopping = threading.Event()
-        self._server: LoopbackServer | None = None
         self.requests: list[RecordedRequest] = []
         self.delay = 0.0
-        self.port = 0
         self._initial = {name: list(versions) for name, versions in (charts or {}).items()}
 
     # --- lifecycle ---
@@ -130,39 +146,23 @@ class HelmRepoServer:
     @property
     def url(self) -> str:
         """The repository URL to subscribe to (``http://127.0.0.1:<port>[/path]``)."""
-        return f"http://127.0.0.1:{self.port}{self._path}"
+        scheme = "https" if self._certificate else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{self._path}"
 
     @property
     def index_url(self) -> str:
         """The URL of ``index.yaml``."""
         return f"{self.url}/index.yaml"
 
-    def start(self) -> "HelmRepoServer":
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
+    def start(self) -> Self:
         """Start serving (``with`` does this)."""
-        self._stopping.clear()
-        self._server = LoopbackServer(_handler_for(self), name="helm-repo", poll_interval=0.02)
+        super().start()
         # The index lists chart URLs on this server, so it is built once the port is known.
-        self.port = self._server.port
         self.set_charts(self._initial)
         return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-
-    def __enter__(self) -> "HelmRepoServer":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- content ---
 
@@ -206,7 +206,8 @@ class HelmRepoServer:
     @property
     def index_downloads(self) -> int:
         """How many times the full index was sent (``200`` answers for ``index.yaml``)."""
-        return sum(1 for r in self.requests if r.status == 200)
+        index = f"{self._path}/index.yaml"
+        return sum(1 for r in self.requests if r.status == 200 and r.path.startswith(index))
 
     @property
     def not_modified(self) -> int:
@@ -235,7 +236,7 @@ class HelmRepoServer:
                     "name": name,
                     "version": version,
                     "created": _CREATED,
-                    "digest": hashlib.sha256(f"{name}-{version}".encode()).hexdigest(),
+                    "digest": hashlib.sha256(self._content(name, version)).hexdigest(),
                     "urls": [f"{self.url}/charts/{name}-{version}.tgz"],
                 }
                 for version in versions
@@ -245,6 +246,15 @@ class HelmRepoServer:
         yaml.default_flow_style = False
         yaml.dump({"apiVersion": "v1", "entries": entries, "generated": _CREATED}, buffer)
         return buffer.getvalue().encode()
+
+    def _content(self, name: str, version: str) -> bytes:
+        """What the index's digest of a chart version is of: its archive when archives are
+        served, else its name and version (a digest nobody downloads to check)."""
+        if not self._serve_archives:
+            return f"{name}-{version}".encode()
+        if (name, version) not in self._archives:
+            self._archives[(name, version)] = chart_archive(name, version)
+        return self._archives[(name, version)]
 
     # --- answering ---
 
@@ -267,8 +277,9 @@ class HelmRepoServer:
             return _Answer(failure.status, failure.headers, failure.body)
         if self._credentials is not None and not self._authorized(headers):
             return _Answer(401, {"WWW-Authenticate": 'Basic realm="helm"'}, b"unauthorized\n")
-        if path.split("?", 1)[0] != f"{self._path}/index.yaml":
-            return _Answer(404, {}, b"not found\n")
+        target = path.split("?", 1)[0]
+        if target != f"{self._path}/index.yaml":
+            return self._archive(target)
         state = self._state
         modified = email.utils.formatdate(state.modified, usegmt=True)
         validators: dict[str, str] = {}
@@ -279,6 +290,16 @@ class HelmRepoServer:
         if self._not_modified(headers, state):
             return _Answer(304, validators, b"")
         return _Answer(200, {"Content-Type": "application/x-yaml", **validators}, state.body)
+
+    def _archive(self, target: str) -> "_Answer":
+        charts = f"{self._path}/charts/"
+        if self._serve_archives and target.startswith(charts) and target.endswith(".tgz"):
+            for name, versions in self._state.charts.items():
+                for version in versions:
+                    if target == f"{charts}{name}-{version}.tgz":
+                        body = self._content(name, version)
+                        return _Answer(200, {"Content-Type": "application/gzip"}, body)
+        return _Answer(404, {}, b"not found\n")
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         assert self._credentials is not None

@@ -74,8 +74,9 @@ and injected failures in :mod:`~kargo_dagster.testing.kube_faults`), pod logs in
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import kubernetes
 
@@ -90,7 +91,7 @@ from kargo_dagster.testing.kube_manifests import config_map, secret
 from kargo_dagster.testing.kube_pod_logs import LogFollow, PodLogs
 from kargo_dagster.testing.kube_resource_types import ResourceType
 from kargo_dagster.testing.kube_store import KubeStore
-from kargo_dagster.testing.loopback import LoopbackServer
+from kargo_dagster.testing.loopback import LoopbackService
 
 __all__ = [
     "APPLICATIONS",
@@ -105,7 +106,7 @@ __all__ = [
 APPLICATIONS = ("argoproj.io", "v1alpha1", "applications")
 
 
-class FakeKubeAPI:
+class FakeKubeAPI(LoopbackService):
     """An in-memory Kubernetes API server; use as a context manager to run it.
 
     Args:
@@ -118,6 +119,8 @@ class FakeKubeAPI:
         requests: Every request received, in order.
     """
 
+    _thread_name = "fake-kube-api"
+
     def __init__(
         self,
         *,
@@ -125,21 +128,27 @@ class FakeKubeAPI:
         crds: list[CustomResourceType] | None = None,
         port: int = 0,
     ) -> None:
-        self.port = port
+        self._listen_port = port
         self.store = KubeStore(crds=crds) if clock is None else KubeStore(clock=clock, crds=crds)
         self.requests: list[KubeRequest] = []
         self._faults = FaultInjector()
         self._pod_logs = PodLogs()
         self._requests_lock = threading.Lock()
-        self._server: LoopbackServer | None = None
 
     # Lifecycle -----------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """The server's base URL."""
-        assert self._server is not None, "the server is not running"
-        return self._server.url
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return handler_class(self._handle, self._record, self._follow)
+
+    def start(self) -> Self:
+        """Start serving (``with`` does this)."""
+        self._pod_logs.start()
+        return super().start()
+
+    def stop(self) -> None:
+        """Stop serving; followed pod logs end."""
+        self._pod_logs.stop()
+        super().stop()
 
     def api_client(self) -> kubernetes.client.ApiClient:
         """A real ``kubernetes`` client configured for this server."""
@@ -160,17 +169,6 @@ class FakeKubeAPI:
             >>> kubernetes.config.load_kube_config(config_file=str(kubeconfig))  # doctest: +SKIP
         """
         return kube_client_config.write_kubeconfig(self.url, path, namespace)
-
-    def __enter__(self) -> "FakeKubeAPI":
-        self._pod_logs.start()
-        handler = handler_class(self._handle, self._record, self._follow)
-        self._server = LoopbackServer(handler, port=self.port, name="fake-kube-api")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._pod_logs.stop()
-        if self._server is not None:
-            self._server.close()
 
     # Test set-up ---------------------------------------------------------------------------
 

@@ -63,8 +63,7 @@ def handler_class(
         def _serve(self, method: str) -> None:
             url = urlsplit(self.path)
             content_type = self.headers.get("Content-Type", "") or ""
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
             body: Any = None
             warnings: list[str] = []
             try:
@@ -88,13 +87,9 @@ def handler_class(
                 payload, media = reply.encode(), "text/plain"
             else:
                 payload, media = json.dumps(reply).encode(), "application/json"
-            self.send_response(code)
-            self.send_header("Content-Type", media)
-            self.send_header("Content-Length", str(len(payload)))
-            for warning in warnings:
-                self.send_header("Warning", f"299 - {json.dumps(warning)}")
-            self.end_headers()
-            self.wfile.write(payload)
+            headers = [("Content-Type", media)]
+            headers += [("Warning", f"299 - {json.dumps(warning)}") for warning in warnings]
+            self.reply(code, payload, headers)
 
         def _stream(self, stream: LogFollow) -> None:
             # Chunked encoding needs an HTTP/1.1 status line; the connection still

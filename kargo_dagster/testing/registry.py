@@ -15,17 +15,21 @@ Examples:
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
-from kargo_dagster.errors import KargoDagsterError
-from kargo_dagster.testing.server_process import stop_process
+from kargo_dagster.testing.server_process import (
+    RegistryServerError,
+    free_port,
+    start_server_process,
+    stop_process,
+)
+
+__all__ = ["DOCKER_REGISTRY", "LocalRegistry", "RegistryServerError", "free_port"]
 
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 _CONFIG = """\
@@ -48,20 +52,9 @@ http:
 """
 
 
-class RegistryServerError(KargoDagsterError):
-    """A test server could not be started."""
-
-
 def _default_temp_root() -> str | None:
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LocalRegistry:
@@ -116,46 +109,39 @@ class LocalRegistry:
                 f"{self.binary} is not installed; install the Debian package docker-registry "
                 "(apt-get install -y docker-registry)"
             )
-        self._workdir = Path(tempfile.mkdtemp(prefix="kargo-dagster-registry-", dir=self.temp_root))
-        last_log = ""
-        # A port found free can be taken before the registry binds it; try a few times.
-        for _ in range(1 if self.port else 3):
-            port = self.port or free_port()
-            config = self._workdir / "config.yml"
-            storage = self.storage or self._workdir / "storage"
+        workdir = Path(tempfile.mkdtemp(prefix="kargo-dagster-registry-", dir=self.temp_root))
+        self._workdir = workdir
+        config = workdir / "config.yml"
+        storage = self.storage or workdir / "storage"
+        log_path = workdir / "registry.log"
+
+        def launch(port: int) -> "subprocess.Popen[bytes]":
             config.write_text(_CONFIG.format(storage=storage, port=port))
-            log_path = self._workdir / "registry.log"
             with log_path.open("wb") as log:
-                self._process = subprocess.Popen(
+                return subprocess.Popen(
                     [self.binary, "serve", str(config)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
                 )
-            self.pid = self._process.pid
-            self.host = f"127.0.0.1:{port}"
-            self.url = f"http://{self.host}"
-            if self._wait_until_ready():
-                return self
-            last_log = log_path.read_text(errors="replace")[-2000:]
-            self._stop_process()
-        self._remove_workdir()
-        raise RegistryServerError(f"docker-registry did not start; its log ends:\n{last_log}")
 
-    def _wait_until_ready(self) -> bool:
-        assert self._process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/v2/", timeout=1.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
-        return False
+        try:
+            self._process, port = start_server_process(
+                launch,
+                _answers,
+                what="docker-registry",
+                log=log_path,
+                port=self.port,
+                startup_timeout=self.startup_timeout,
+            )
+        except RegistryServerError:
+            self._remove_workdir()
+            raise
+        self.pid = self._process.pid
+        self.host = f"127.0.0.1:{port}"
+        self.url = f"http://{self.host}"
+        return self
 
     def _stop_process(self) -> None:
         process, self._process, self.pid = self._process, None, None
@@ -181,3 +167,11 @@ class LocalRegistry:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _answers(port: int) -> bool:
+    """Whether a registry on ``port`` answers its API's base endpoint."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -14,11 +14,10 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from kargo_dagster.testing.loopback import KeepAliveHandler, LoopbackServer
+from kargo_dagster.testing.loopback import KeepAliveHandler, LoopbackService
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class ScriptedAnswer:
         return json.dumps(self.body).encode()
 
 
-class ScriptedRegistry:
+class ScriptedRegistry(LoopbackService):
     """A scripted HTTP server; use it as a context manager.
 
     Attributes:
@@ -60,11 +59,7 @@ class ScriptedRegistry:
     def __init__(self) -> None:
         self._answers: dict[str, ScriptedAnswer] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self.requests: list[tuple[str, str]] = []
-        self.host = ""
-        self.url = ""
-        self._server: LoopbackServer | None = None
 
     def repo_url(self, repository: str) -> str:
         """The image reference of ``repository`` on this server."""
@@ -96,8 +91,7 @@ class ScriptedRegistry:
         body = {"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known"}]}
         return ScriptedAnswer(status=404, body=body)
 
-    def start(self) -> "ScriptedRegistry":
-        """Start serving on a free port."""
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
 
         class Handler(KeepAliveHandler):
@@ -107,11 +101,7 @@ class ScriptedRegistry:
             def do_HEAD(self) -> None:
                 owner._serve(self, "HEAD")
 
-        self._stopping.clear()
-        self._server = LoopbackServer(Handler)
-        self.host = self._server.host
-        self.url = self._server.url
-        return self
+        return Handler
 
     def _serve(self, request: BaseHTTPRequestHandler, method: str) -> None:
         with self._lock:
@@ -135,21 +125,3 @@ class ScriptedRegistry:
                 request.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
-
-    def stop(self) -> None:
-        """Stop serving (slow answers in flight are abandoned)."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-
-    def __enter__(self) -> "ScriptedRegistry":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -22,15 +22,17 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from kargo_dagster.testing.git_remote import GitRemote
-from kargo_dagster.testing.registry import RegistryServerError, free_port
-from kargo_dagster.testing.server_process import stop_process
+from kargo_dagster.testing.server_process import (
+    RegistryServerError,
+    start_server_process,
+    stop_process,
+)
 
 __all__ = ["SSHD", "SshGitServer", "SshKeyPair", "generate_key_pair"]
 
@@ -148,46 +150,30 @@ class SshGitServer:
         lines = [self.client_key.public_key, *self._extra_keys]
         authorized.write_text("".join(f"{restricted}{line}\n" for line in lines))
         log_path = keys / "sshd.log"
-        # A port found free can be taken before sshd binds it; try a few times.
-        for _ in range(3):
-            self.port = free_port()
-            config = keys / "sshd_config"
+        config = keys / "sshd_config"
+
+        def launch(port: int) -> "subprocess.Popen[bytes]":
             config.write_text(
                 _CONFIG.format(
-                    port=self.port,
+                    port=port,
                     host_key=keys / "host_key",
                     authorized_keys=authorized,
                     user=self.user,
                 )
             )
-            self._process = subprocess.Popen(
+            return subprocess.Popen(
                 [SSHD, "-D", "-f", str(config), "-E", str(log_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
-            self.pid = self._process.pid
-            if self._greets():
-                return self
-            self._stop_process()
-        log = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
-        raise RegistryServerError(f"sshd did not start; its log ends:\n{log}")
 
-    def _greets(self) -> bool:
-        assert self._process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
-                    if sock.recv(8).startswith(b"SSH-"):
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.02)
-        return False
+        self._process, self.port = start_server_process(
+            launch, _greets, what="sshd", log=log_path, startup_timeout=self.startup_timeout
+        )
+        self.pid = self._process.pid
+        return self
 
     def _stop_process(self) -> None:
         process, self._process, self.pid = self._process, None, None
@@ -209,3 +195,12 @@ class SshGitServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _greets(port: int) -> bool:
+    """Whether an SSH server on ``port`` sends its greeting."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            return sock.recv(8).startswith(b"SSH-")
+    except OSError:
+        return False

@@ -15,19 +15,18 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from kargo_dagster.testing.loopback import KeepAliveHandler, LoopbackServer
+from kargo_dagster.testing.loopback import KeepAliveHandler, LoopbackService
 from kargo_dagster.testing.registry import LocalRegistry
 
 _PASSED_HEADERS = ("content-type", "docker-content-digest", "link", "location", "content-length")
 
 
-class TokenAuthRegistry:
+class TokenAuthRegistry(LoopbackService):
     """An authenticating proxy in front of a registry; use it as a context manager.
 
     Args:
@@ -61,11 +60,8 @@ class TokenAuthRegistry:
         self.service = service
         self.token_lifetime = token_lifetime
         self.counts: Counter[str] = Counter()
-        self.host = ""
-        self.url = ""
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (scope, expiry)
         self._lock = threading.Lock()
-        self._server: LoopbackServer | None = None
         self._upstream_client: httpx.Client | None = None
 
     def repo_url(self, repository: str) -> str:
@@ -105,8 +101,7 @@ class TokenAuthRegistry:
         user, _, password = decoded.partition(":")
         return secrets.compare_digest(f"{user}:{password}", f"{self.username}:{self.password}")
 
-    def start(self) -> "TokenAuthRegistry":
-        """Start serving on a free port."""
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         front = self
 
         class Handler(KeepAliveHandler):
@@ -116,31 +111,19 @@ class TokenAuthRegistry:
             def do_HEAD(self) -> None:
                 front._handle(self, "HEAD")
 
+        return Handler
+
+    def start(self) -> Self:
+        """Start serving on a free port."""
         self._upstream_client = httpx.Client(base_url=self.upstream.url, timeout=30.0)
-        self._server = LoopbackServer(Handler)
-        self.host = self._server.host
-        self.url = self._server.url
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        super().stop()
         if self._upstream_client is not None:
             self._upstream_client.close()
             self._upstream_client = None
-
-    def __enter__(self) -> "TokenAuthRegistry":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- request handling (runs on server threads) ---
 
