@@ -38,7 +38,7 @@ class Config(StepConfig):
     allow_overwrite: bool = False
     headers: list[Header] | None = None
     query_params: list[QueryParam] | None = None
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
     timeout: Duration | None = None
 
 

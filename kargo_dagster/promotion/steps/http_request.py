@@ -79,7 +79,7 @@ class Config(StepConfig):
     headers: list[Header] | None = None
     query_params: list[QueryParam] | None = None
     body: str | None = None
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
     proxy: str | None = Field(default=None, pattern=r"^https?://.*$")
     timeout: Duration | None = None
     poll_interval: Duration | None = None

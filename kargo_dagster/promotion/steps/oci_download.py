@@ -35,7 +35,7 @@ class Config(StepConfig):
     out_path: str = Field(min_length=1)
     allow_overwrite: bool = False
     media_type: str | None = Field(default=None, min_length=1)
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
 
 
 def _image(repository: ArtifactRepository, reference: str) -> Manifest:

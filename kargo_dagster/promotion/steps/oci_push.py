@@ -16,8 +16,6 @@ manifest) and ``tag``.
 
 import os
 
-from pydantic import Field
-
 from kargo_dagster.clients.oci.client import RegistryClient
 from kargo_dagster.clients.oci.copy import Annotations, artifact_size, copy_artifact, read_artifact
 from kargo_dagster.clients.oci.reference import ArtifactReference, parse_artifact_reference
@@ -38,7 +36,7 @@ class Config(StepConfig):
     src_ref: OciReference
     dest_ref: OciTagReference
     annotations: dict[str, str] | None = None
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
 
 
 class OCIPush(StepKind[Config]):

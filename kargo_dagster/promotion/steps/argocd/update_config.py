@@ -24,7 +24,7 @@ __all__ = [
 class KustomizeImageUpdate(StepConfig):
     """A kustomize image override for an Application source."""
 
-    repo_url: str = Field(alias="repoURL", min_length=1)
+    repo_url: str = Field(min_length=1)
     tag: str | None = None
     digest: str | None = None
     new_name: str | None = Field(default=None, min_length=1)
@@ -58,7 +58,7 @@ class HelmParameterUpdates(StepConfig):
 class SourceUpdate(StepConfig):
     """Changes to the Application source with this ``repoURL`` (and ``chart``)."""
 
-    repo_url: str = Field(alias="repoURL", min_length=1)
+    repo_url: str = Field(min_length=1)
     chart: str | None = Field(default=None, min_length=1)
     desired_revision: str | None = Field(default=None, min_length=1)
     update_target_revision: bool = False

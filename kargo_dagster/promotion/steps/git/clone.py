@@ -58,10 +58,10 @@ class Checkout(StepConfig):
 class Config(StepConfig):
     """``git-clone``'s configuration (``git-clone-config.json``)."""
 
-    repo_url: str = Field(alias="repoURL", min_length=1)
+    repo_url: str = Field(min_length=1)
     checkout: tuple[Checkout, ...] = Field(min_length=1, strict=False)
     author: Author | None = None
-    insecure_skip_tls_verify: bool = Field(False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
     recurse_submodules: bool = False
     blobless: bool = False
 

@@ -62,7 +62,7 @@ class Config(StepConfig):
     target_branch: str | None = None
     force: bool = False
     max_attempts: Integer | None = Field(default=None, ge=1, le=2**31 - 1)
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
 
     @model_validator(mode="after")
     def _one_target(self) -> "Config":

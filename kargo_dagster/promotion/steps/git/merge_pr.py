@@ -39,10 +39,10 @@ DEFAULT_POLL_INTERVAL = 10.0
 class Config(StepConfig):
     """``git-merge-pr``'s configuration."""
 
-    repo_url: Uri = Field(alias="repoURL", min_length=1)
+    repo_url: Uri = Field(min_length=1)
     pr_number: Integer = Field(ge=1)
     provider: ProviderOption | None = None
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
     wait: bool = False
     poll_interval: Duration | None = None
     merge_method: str | None = Field(default=None, min_length=1)

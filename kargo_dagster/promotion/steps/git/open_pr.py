@@ -89,11 +89,11 @@ SHARED_KEY = "git-open-pr"
 class Config(StepConfig):
     """``git-open-pr``'s configuration."""
 
-    repo_url: Uri = Field(alias="repoURL", min_length=1)
+    repo_url: Uri = Field(min_length=1)
     source_branch: str = Field(min_length=1)
     target_branch: str = Field(min_length=1)
     create_target_branch: bool = False
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
     provider: ProviderOption | None = None
     title: str | None = Field(default=None, min_length=1)
     description: str | None = Field(default=None, min_length=1)

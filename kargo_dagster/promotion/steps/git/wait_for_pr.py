@@ -29,9 +29,9 @@ DEFAULT_POLL_INTERVAL = 30.0
 class Config(StepConfig):
     """``git-wait-for-pr``'s configuration."""
 
-    repo_url: Uri = Field(alias="repoURL", min_length=1)
+    repo_url: Uri = Field(min_length=1)
     pr_number: Integer = Field(ge=1)
-    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    insecure_skip_tls_verify: bool = False
     provider: ProviderOption | None = None
     poll_interval: Duration | None = None
 
