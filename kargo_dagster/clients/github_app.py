@@ -15,12 +15,12 @@ Enterprise Server, as the repository URL says.
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 import httpx
 import jwt
 from pydantic import SecretStr
 
+from kargo_dagster.clients.api_timestamps import api_timestamp
 from kargo_dagster.clients.pull_requests.http import split_repo_url
 from kargo_dagster.clients.token_cache import TokenCache
 from kargo_dagster.credentials import Credentials, GitHubApp
@@ -125,10 +125,11 @@ class GitHubAppTokens:
 def _token(response: httpx.Response, where: str) -> tuple[SecretStr, float]:
     try:
         answer = response.json()
-        value, expires_at = answer["token"], answer["expires_at"]
-        expiry = datetime.fromisoformat(str(expires_at).replace("Z", "+00:00")).timestamp()
+        value, expiry = answer["token"], api_timestamp(answer["expires_at"])
     except (ValueError, KeyError, TypeError):
+        value = expiry = None
+    if expiry is None:
         raise CredentialsError(f"{where}: GitHub answered with no readable access token") from None
     if not isinstance(value, str) or not value:
         raise CredentialsError(f"{where}: GitHub answered with an empty access token")
-    return SecretStr(value), expiry
+    return SecretStr(value), expiry.timestamp()

@@ -37,12 +37,13 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from kargo_dagster.clients.deadlines import DeadlineClient, RequestDeadlineExceeded
+from kargo_dagster.clients.http_clients import USER_AGENT
 from kargo_dagster.redaction import basic_auth_secrets, header_secrets, mask_secrets, redact_text
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "WebMeasurement", "WebMetricProvider", "select_json_path"]
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
-_USER_AGENT = "kargo-dagster"
+
 _NAME = re.compile(r"[A-Za-z0-9_\-$@]+")
 _INDEX = re.compile(r"-?[0-9]+")
 # Secrets shorter than this are not masked inside messages: masking "a" would garble them.
@@ -113,7 +114,7 @@ class WebMetricProvider:
             raise _Refused("use either body or jsonBody; both cannot exist for a web metric")
         if (body or json_body is not None) and method == "GET":
             raise _Refused("body/jsonBody can only be used with the POST or PUT methods")
-        headers = httpx.Headers({"User-Agent": _USER_AGENT})
+        headers = httpx.Headers({"User-Agent": USER_AGENT})
         for header in web.get("headers") or []:
             if isinstance(header, Mapping) and header.get("key"):
                 headers[str(header["key"])] = str(header.get("value") or "")

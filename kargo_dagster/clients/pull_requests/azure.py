@@ -23,11 +23,11 @@ from urllib.parse import quote, unquote
 
 import httpx
 
+from kargo_dagster.clients.api_timestamps import api_timestamp
 from kargo_dagster.clients.pull_requests.http import (
     PAGE_SIZE,
     ProviderClient,
     api_object,
-    api_timestamp,
     split_repo_url,
 )
 from kargo_dagster.clients.pull_requests.provider import (

@@ -27,10 +27,10 @@ from urllib.parse import quote
 
 import httpx
 
+from kargo_dagster.clients.api_timestamps import api_timestamp
 from kargo_dagster.clients.pull_requests.http import (
     ProviderClient,
     api_object,
-    api_timestamp,
     owner_and_name,
     split_repo_url,
 )

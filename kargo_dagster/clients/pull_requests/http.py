@@ -6,7 +6,6 @@ token is only ever in a request header, never in a message (not even when an API
 """
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -23,7 +22,6 @@ __all__ = [
     "PAGE_SIZE",
     "ProviderClient",
     "api_object",
-    "api_timestamp",
     "owner_and_name",
     "split_repo_url",
 ]
@@ -52,16 +50,6 @@ def owner_and_name(path: str, shown: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(parts):
         raise GitProviderError(f"could not extract repository owner and name from repoURL {shown}")
     return parts[0], parts[1]
-
-
-def api_timestamp(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp from an API answer, or None when absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def api_object(value: Any, what: str, label: str) -> dict[str, Any]:

@@ -71,6 +71,8 @@ def open_pr(p: Provider, tmp_path: Path, *, work: str = "work", **extra):
         "provider": p.name,
         **extra,
     }
+    # A key given as None is left out: Kargo's schemas refuse null for every typed key.
+    config = {key: value for key, value in config.items() if value is not None}
     step = git_open_pr.STEP
     return step.run(p.context(tmp_path, work=work), step.config_model.model_validate(config))
 

@@ -26,11 +26,12 @@ interval) until its timeout, five minutes by default. Outputs: ``apps``
 """
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from kargo_dagster.clients.api_timestamps import api_timestamp
 from kargo_dagster.clients.argocd.applications import ArgoCDApplications, ArgoCDError
 from kargo_dagster.errors import RetryableStepError, StepPendingError, TerminalStepError
 from kargo_dagster.promotion.step import (
@@ -90,15 +91,6 @@ def _describe(app: Mapping[str, Any]) -> str:
     return f"Argo CD Application {go_quote(ref['name'])} in namespace {go_quote(ref['namespace'])}"
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _operation_in_progress(app: Mapping[str, Any]) -> bool:
     if app.get("operation") is not None:
         return True
@@ -111,10 +103,10 @@ def _operation_in_progress(app: Mapping[str, Any]) -> bool:
 def _health_untrusted(app: Mapping[str, Any]) -> bool:
     """Whether health was last assessed before the last operation finished."""
     status = app.get("status") or {}
-    finished = _parse_time((status.get("operationState") or {}).get("finishedAt"))
+    finished = api_timestamp((status.get("operationState") or {}).get("finishedAt"))
     if finished is None:
         return False
-    reconciled = _parse_time(status.get("reconciledAt"))
+    reconciled = api_timestamp(status.get("reconciledAt"))
     return reconciled is None or reconciled < finished
 
 
