@@ -52,6 +52,7 @@ from kargo_dagster.promotion.engine import PromotionServices, run_promotion
 from kargo_dagster.promotion.expansion import PlannedStep
 from kargo_dagster.promotion.step import PromotionInfo
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
+from kargo_dagster.testing.polling import wait_until
 
 ROUNDS = 15
 COLD_ROUNDS = 7
@@ -174,14 +175,6 @@ def freight_for(tag: str) -> Freight:
     )
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def run_breakdown(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
     """Seconds between the run's milestones, from its event log."""
     first: dict[dg.DagsterEventType, float] = {}
@@ -231,8 +224,10 @@ def through_the_daemon(
         with dg.DagsterInstance.from_config(str(home)) as instance:
             wait_until(
                 lambda: "QUEUED_RUN_COORDINATOR" in instance.get_daemon_heartbeats(),
-                120,
-                f"the daemon (its log: {root / 'daemon.log'})",
+                what=f"the daemon (its log: {root / 'daemon.log'})",
+                timeout=120,
+                interval=0.2,
+                process=daemon,
             )
             for round_ in range(rounds + 1):
                 key = record_freight(instance, "bench", freight_for(tags()))
@@ -255,7 +250,13 @@ def through_the_daemon(
                     found = instance.get_run_by_id(run_id)
                     return found is not None and found.is_finished
 
-                wait_until(finished, 300, f"run {run_id} ({launched.stdout.strip()})")
+                wait_until(
+                    finished,
+                    what=f"run {run_id} ({launched.stdout.strip()})",
+                    timeout=300,
+                    interval=0.2,
+                    process=daemon,
+                )
                 status = instance.get_run_by_id(run_id)
                 if status is None or not status.is_success:
                     raise SystemExit(f"promotion run {run_id} did not succeed")

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -35,6 +34,7 @@ from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.spec import load_manifests
 from kargo_dagster.testing import webhook_senders as send
 from kargo_dagster.testing.oci_push import push_image
+from kargo_dagster.testing.polling import wait_until
 from kargo_dagster.testing.registry import LocalRegistry, free_port
 from kargo_dagster.webhooks.paths import receiver_path
 
@@ -84,14 +84,6 @@ load_from:
       working_directory: .
 """
 INSTANCE = "telemetry:\n  enabled: false\n"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def answers(url: str) -> bool:
@@ -151,8 +143,21 @@ def main() -> None:
         answered: list[float] = []
         try:
             with dg.DagsterInstance.from_config(str(home)) as instance:
-                wait_until(lambda: answers(f"{base}/healthz"), 120, "the receiver")
-                wait_until(lambda: "SENSOR" in instance.get_daemon_heartbeats(), 120, "the daemon")
+                daemon, receiver = started
+                wait_until(
+                    lambda: answers(f"{base}/healthz"),
+                    what=f"the receiver (its log: {root / 'receiver.log'})",
+                    timeout=120,
+                    interval=0.02,
+                    process=receiver,
+                )
+                wait_until(
+                    lambda: "SENSOR" in instance.get_daemon_heartbeats(),
+                    what=f"the daemon (its log: {root / 'daemon.log'})",
+                    timeout=120,
+                    interval=0.02,
+                    process=daemon,
+                )
                 for round_ in range(1, args.rounds + 1):
                     tag = f"v1.{round_}.0"
                     push_image(registry, REPOSITORY, tag)
@@ -162,12 +167,15 @@ def main() -> None:
                     answered.append(time.monotonic() - sent)
                     if response.status_code != 200:
                         raise SystemExit(f"the receiver answered {response.text}")
+                    # Asked often: the time between two questions adds to the latency.
                     wait_until(
                         lambda tag=tag: any(
                             tag in key for key in instance.get_dynamic_partitions("bench/app")
                         ),
-                        60,
-                        f"Freight of {tag} (logs in {root})",
+                        what=f"Freight of {tag} (logs in {root})",
+                        timeout=60,
+                        interval=0.02,
+                        process=receiver,
                     )
                     latencies.append(time.monotonic() - sent)
                 refresh = in_process_refreshes(instance, project / "stages", root / "kd2", registry)

@@ -38,13 +38,24 @@ def project_config(project: str, *, auto_promote: Sequence[str] = ()) -> Documen
     }
 
 
-def warehouse(name: str, namespace: str, *, image: str) -> Document:
-    """A Warehouse subscribed to the ``image`` repository."""
+def warehouse(
+    name: str,
+    namespace: str,
+    *,
+    image: str | None = None,
+    subscriptions: Sequence[Mapping[str, Any]] = (),
+    **spec: Any,
+) -> Document:
+    """A Warehouse subscribed to the ``image`` repository, then to ``subscriptions`` (each
+    ``{"git": {...}}``, ``{"chart": {...}}``…), with other ``spec`` fields as given
+    (``interval="5s"``, ``freightCreationPolicy="Manual"``)."""
+    subscribed = [{"image": {"repoURL": image}}] if image is not None else []
+    subscribed += [dict(s) for s in subscriptions]
     return {
         "apiVersion": KARGO,
         "kind": "Warehouse",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"subscriptions": [{"image": {"repoURL": image}}]},
+        "spec": {**spec, "subscriptions": subscribed},
     }
 
 
@@ -155,10 +166,15 @@ def _analysis_spec(metrics: Sequence[Mapping[str, Any]], args: Sequence[str]) ->
     return {**spec, "metrics": [dict(m) for m in metrics]}
 
 
+def manifests_yaml(*documents: Mapping[str, Any]) -> str:
+    """``documents`` as one multi-document YAML stream, what a manifest file holds."""
+    # Unsorted, so the file reads in the usual apiVersion, kind, metadata, spec order.
+    return yaml.safe_dump_all([dict(d) for d in documents], sort_keys=False)
+
+
 def write_manifests(path: Path, *documents: Mapping[str, Any]) -> Path:
     """Write ``documents`` to ``path`` as one multi-document manifest file; return ``path``."""
-    # Unsorted, so the file reads in the usual apiVersion, kind, metadata, spec order.
-    path.write_text(yaml.safe_dump_all([dict(d) for d in documents], sort_keys=False))
+    path.write_text(manifests_yaml(*documents))
     return path
 
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.manifests import manifests_yaml, project, warehouse
+
 REPO = Path(__file__).parents[1]
 
 
@@ -71,22 +73,10 @@ def test_validate_prints_warnings_before_the_problems(tmp_path):
     assert problem.startswith(f"{tmp_path}/b.yaml:2: (document): the tag !!python/object:")
 
 
-DISCOVER_MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: demo
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: demo
-spec:
-  subscriptions:
-  - image:
-      repoURL: 127.0.0.1:9/app
-"""
+# Nothing listens on 127.0.0.1:9, so discovery fails.
+DISCOVER_MANIFESTS = manifests_yaml(
+    project("demo"), warehouse("app", "demo", image="127.0.0.1:9/app")
+)
 
 
 def test_discover_names_the_failing_subscription(tmp_path):

@@ -5,7 +5,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,9 @@ import httpx
 from kargo_dagster.cli import main
 from kargo_dagster.testing import webhook_senders as send
 from kargo_dagster.testing.kube_api import FakeKubeAPI, secret
+from kargo_dagster.testing.polling import wait_until
 from kargo_dagster.testing.registry import free_port
+from tests.server_probe import answers
 from tests.webhooks.manifests import cluster_receivers, receiver, with_receivers
 
 REPO = Path(__file__).parents[1]
@@ -140,15 +141,13 @@ def test_the_server_answers_senders_and_logs_refusals_without_secrets(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        alarm = time.monotonic() + START_ALARM_SECONDS
-        while True:
-            assert server.poll() is None, server.communicate()
-            assert time.monotonic() < alarm, "the receiver did not start"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_until(
+            lambda: answers(f"{base}/healthz"),
+            what="the receiver to start",
+            timeout=START_ALARM_SECONDS,
+            interval=0.2,
+            process=server,
+        )
         url = f"{base}/github/{DIGEST}"
         ping = send.github_ping(SECRET)
         answer = httpx.post(url, content=ping.body, headers=ping.headers, timeout=30)

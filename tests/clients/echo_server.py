@@ -19,7 +19,7 @@ import json
 import threading
 from urllib.parse import quote, quote_plus, urlsplit
 
-from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.loopback import LoopbackService, QuietHandler
 
 ISSUED_TOKEN = "issued-registry-token-0123456789"
 
@@ -62,7 +62,7 @@ def echo_of(authorization: str, private_token: str, query: str) -> str:
     return "; ".join(echoed)
 
 
-class EchoServer:
+class EchoServer(LoopbackService):
     """The echo server on loopback; a context manager.
 
     Args:
@@ -84,15 +84,6 @@ class EchoServer:
         self.status = status
         self.received: list[str] = []
         self._lock = threading.Lock()
-        self._server = LoopbackServer(self._handler())
-        self.url = self._server.url
-        self.host = self._server.host
-
-    def __enter__(self) -> "EchoServer":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.close()
 
     def _handler(self) -> type[QuietHandler]:
         server = self

@@ -7,7 +7,6 @@ stand-in that the Stages' smoke test probes (version v0.3.0 ships broken).
 
 import contextlib
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +26,13 @@ from kargo_dagster.demo.services import (
 )
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.kube_client_config import write_kubeconfig
+from kargo_dagster.testing.server_process import free_port
 from tests.defs.promotions import check_json, declined, failure_message, promote
 
 REPO = Path(__file__).parents[2]
 TOOLS = REPO / ".tools" / "bin"
 DEV = dg.AssetKey(["kargo-demo", "stage", "dev"])
 STAGING = dg.AssetKey(["kargo-demo", "stage", "staging"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -19,8 +19,9 @@ import yaml
 from kargo_dagster.defs.dagster_internals import storage_session
 from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.pipeline_state import read_pipeline_state
+from kargo_dagster.demo.services import demo_services
 from kargo_dagster.spec import load_manifests
-from kargo_dagster.testing.demo_services import demo_services
+from kargo_dagster.testing.polling import wait_until
 
 # The demo's services listen on fixed ports: one such test at a time.
 pytestmark = pytest.mark.usefixtures("demo_ports")
@@ -64,10 +65,9 @@ def free_port() -> int:
 def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 300) -> dict:
     # A bound on hanging, not on speed: a webserver loading its code location while other
     # workers run theirs can take minutes on a two-CPU machine.
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the demo exited early"
+    last_error: list[Exception] = []
+
+    def lineage() -> dict | None:
         try:
             response = httpx.post(url, json={"query": LINEAGE_QUERY}, timeout=10)
             data = response.json()["data"]
@@ -75,9 +75,16 @@ def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 300) 
             if data["assetNodes"] and all(d["healthy"] for d in daemons if d["required"]):
                 return data
         except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
-            last_error = error
-        time.sleep(1)
-    raise AssertionError(f"the demo did not come up: {last_error}")
+            last_error[:] = [error]
+        return None
+
+    return wait_until(
+        lineage,
+        what=lambda: f"the demo to come up (last error: {last_error[0] if last_error else None})",
+        timeout=timeout,
+        interval=1,
+        process=process,
+    )
 
 
 def rendered_dom(url: str, profile: Path) -> str:
@@ -139,15 +146,12 @@ def lineage_in_browser(url: str, profile: Path) -> list[str]:
 
 
 def wait_for_freight(home: Path, process: subprocess.Popen, timeout: float = 90) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the demo exited early"
+    def freight() -> list[str]:
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            keys = list(instance.get_dynamic_partitions("kargo-demo/guestbook"))
-        if keys:
-            return keys
-        time.sleep(1)
-    raise AssertionError("the demo's Warehouse sensor recorded no Freight")
+            return list(instance.get_dynamic_partitions("kargo-demo/guestbook"))
+
+    what = "the demo's Warehouse sensor to record Freight"
+    return wait_until(freight, what=what, timeout=timeout, interval=1, process=process)
 
 
 def stage_now(home: Path, stage: str) -> tuple[str | None, dict[str, str]]:
@@ -182,9 +186,8 @@ def wait_for_promotion(
 ) -> str:
     """The Freight (other than ``besides``) the daemon promoted into ``stage``, once its
     health check passed and its verified check ended ``verified``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the demo exited early"
+
+    def promoted() -> str | None:
         current, states = stage_now(home, stage)
         if current is not None and current != besides:
             assert states["health"] != "failed", f"{stage}: {states}"
@@ -192,8 +195,10 @@ def wait_for_promotion(
                 return current
             if verified == "passed":
                 assert states["verified"] != "failed", f"{stage}: {states}"
-        time.sleep(1)
-    raise AssertionError(f"nothing was auto-promoted into {stage} and verified")
+        return None
+
+    what = f"Freight promoted into {stage} with its verification {verified}"
+    return wait_until(promoted, what=what, timeout=timeout, interval=1, process=process)
 
 
 def wait_for_status(
@@ -202,20 +207,24 @@ def wait_for_status(
     """The description of the Freight status on ``freight``'s Warehouse partition, once it
     says ``wanted``."""
     key = dg.AssetKey(["kargo-demo", "warehouse", "guestbook"])
-    deadline = time.monotonic() + timeout
-    description = ""
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the demo exited early"
+    said = [""]
+
+    def status() -> str | None:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             records = instance.fetch_observations(
                 dg.AssetRecordsFilter(asset_key=key, asset_partitions=[freight]), limit=1
             ).records
         observation = records[0].asset_observation if records else None
-        description = (observation.description if observation else None) or ""
-        if wanted in description:
-            return description
-        time.sleep(2)
-    raise AssertionError(f"the status of {freight} did not come to say {wanted!r}: {description}")
+        said[0] = (observation.description if observation else None) or ""
+        return said[0] if wanted in said[0] else None
+
+    return wait_until(
+        status,
+        what=lambda: f"the status of {freight} to say {wanted!r} (it says {said[0]!r})",
+        timeout=timeout,
+        interval=2,
+        process=process,
+    )
 
 
 class CommandLine:
@@ -286,28 +295,31 @@ mutation Launch($params: ExecutionParams!) {
 
 def wait_for_run(home: Path, process: subprocess.Popen, run_id: str, timeout: float = 90) -> None:
     """Wait for the daemon to run ``run_id`` to success."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the demo exited early"
+
+    def finished() -> dg.DagsterRun | None:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             run = instance.get_run_by_id(run_id)
-        if run is not None and run.is_finished:
-            assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
-            return
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} did not finish")
+        return run if run is not None and run.is_finished else None
+
+    what = f"run {run_id} to finish"
+    run = wait_until(finished, what=what, timeout=timeout, interval=1, process=process)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
 
 
 def wait_for_hold(cli: CommandLine, stage: str, timeout: float = 90) -> str:
     """What ``kargo-dagster hold --stage`` says once the auto-promotion sensor placed one."""
-    deadline = time.monotonic() + timeout
-    said = ""
-    while time.monotonic() < deadline:
-        said = cli("hold", "--stage", stage)
-        if "is on hold" in said:
-            return said
-        time.sleep(2)
-    raise AssertionError(f"Stage {stage} was not put on hold: {said}")
+    said = [""]
+
+    def hold() -> str | None:
+        said[0] = cli("hold", "--stage", stage)
+        return said[0] if "is on hold" in said[0] else None
+
+    return wait_until(
+        hold,
+        what=lambda: f"Stage {stage} to be put on hold (it says {said[0]!r})",
+        timeout=timeout,
+        interval=2,
+    )
 
 
 def test_the_broken_version_waits_for_staging_and_its_fix_comes_late(tmp_path):
@@ -316,6 +328,9 @@ def test_the_broken_version_waits_for_staging_and_its_fix_comes_late(tmp_path):
     with demo_services(tmp_path, publish_every=0.2, fix_after=3, **ports) as services:
         time.sleep(2)  # ten intervals: v0.3.0 waits for staging all the same
         waited = services.published()
+        # v0.3.0 comes only after this commit, and its fix ``fix_after`` later still: however
+        # late the test sees the fix, it cannot see it sooner than that after the commit.
+        staging_ran = time.monotonic()
         # What the staging promotion of v0.2.0 pushes to the GitOps repository.
         services.gitops.commit(
             "staging: v0.2.0",
@@ -324,16 +339,18 @@ def test_the_broken_version_waits_for_staging_and_its_fix_comes_late(tmp_path):
                 "- name: 127.0.0.1/guestbook\n  newTag: v0.2.0\n"
             },
         )
-        deadline = time.monotonic() + 30
-        while "v0.3.0" not in services.published():
-            assert time.monotonic() < deadline, services.published()
-            time.sleep(0.1)
-        broken_at = time.monotonic()
-        while "v0.4.0" not in services.published():
-            assert time.monotonic() < deadline, services.published()
-            time.sleep(0.1)
-        fixed_after = time.monotonic() - broken_at
+
+        def with_the_fix() -> list[str] | None:
+            published = services.published()
+            return published if "v0.4.0" in published else None
+
+        fixed = wait_until(
+            with_the_fix, what=lambda: f"the fix v0.4.0 (published: {services.published()})"
+        )
+        fixed_after = time.monotonic() - staging_ran
     assert waited == ["v0.1.0", "v0.2.0"]
+    assert {"v0.3.0", "v0.4.0"} <= set(fixed)
+    # A lower bound, which a busy machine only makes larger: the fix came late.
     assert fixed_after >= 2.5
 
 

@@ -14,12 +14,14 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import pytest
 from alembic.util.exc import CommandError
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from kargo_dagster.testing.oci_push import push_image
+from kargo_dagster.testing.polling import wait_until
 from kargo_dagster.testing.registry import LocalRegistry, free_port
+from tests.server_probe import answers
 
 # The demo's services listen on fixed ports: one such test at a time.
 pytestmark = pytest.mark.usefixtures("demo_ports")
@@ -79,21 +81,16 @@ def partitions(home: Path) -> list[str]:
         return []
 
 
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def wait_for(predicate, timeout: float, what: str, process: subprocess.Popen) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        assert process.poll() is None, "Dagster exited early"
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+def ended_ticks(home: Path, since: float) -> int:
+    """How many ticks of the Warehouse's discovery sensor started after ``since`` and ended."""
+    ended = 0
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for sensor in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+            if sensor.instigator_name == "e2e__app__discovery":
+                ids = (sensor.instigator_origin_id, sensor.selector_id)
+                ticks = instance.get_ticks(*ids, after=since)
+                ended += sum(tick.status != TickStatus.STARTED for tick in ticks)
+    return ended
 
 
 def test_a_pushed_tag_becomes_one_new_freight(tmp_path):
@@ -135,11 +132,37 @@ def test_a_pushed_tag_becomes_one_new_freight(tmp_path):
             # Read the instance only once the webserver has created and migrated it.
             # Generous bounds: on two cores shared with the suite's other workers, the daemon
             # can take minutes to start its sensors. How fast belongs to bench/discovery.py.
-            wait_for(lambda: answers(f"http://127.0.0.1:{port}/server_info"), 300, "Dagster", demo)
-            wait_for(lambda: len(partitions(home)) == 1, 300, "the first Freight", demo)
+            wait_until(
+                lambda: answers(f"http://127.0.0.1:{port}/server_info"),
+                what="Dagster to answer",
+                timeout=300,
+                interval=0.5,
+                process=demo,
+            )
+            wait_until(
+                lambda: len(partitions(home)) == 1,
+                what="the first Freight",
+                timeout=300,
+                interval=0.5,
+                process=demo,
+            )
             push_image(registry, "e2e/app", "v1.1.0")
-            wait_for(lambda: len(partitions(home)) == 2, 180, "the new Freight", demo)
-            time.sleep(INTERVAL * 2 + 1)  # more ticks: nothing is created twice
+            wait_until(
+                lambda: len(partitions(home)) == 2,
+                what="the new Freight",
+                timeout=180,
+                interval=0.5,
+                process=demo,
+            )
+            # Two more ticks, begun once the new Freight was recorded: nothing is created twice.
+            since = time.time()
+            wait_until(
+                lambda: ended_ticks(home, since) >= 2,
+                what="two more discovery ticks",
+                timeout=180,
+                interval=0.5,
+                process=demo,
+            )
             keys = partitions(home)
         finally:
             demo.send_signal(signal.SIGTERM)

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.names import TAG_FREIGHT
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
+from kargo_dagster.testing.polling import wait_until
 from tests.conftest import postgres_storage
 from tests.defs.test_demo import free_port, wait_for_graphql
 
@@ -256,27 +256,31 @@ def test_backfills_of_stage_partitions_promote_and_roll_back(services: Services)
 def wait_until_finished(
     instance: dg.DagsterInstance, run_ids: list[str], timeout: float = 240
 ) -> dict[str, dg.DagsterRun]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished() -> dict[str, dg.DagsterRun] | None:
         runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
-        if len(runs) == len(run_ids) and all(run.is_finished for run in runs.values()):
-            return runs
-        time.sleep(1)
-    states = {r.run_id: r.status for r in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
-    raise AssertionError(f"the promotions did not finish: {states}")
+        done = len(runs) == len(run_ids) and all(run.is_finished for run in runs.values())
+        return runs if done else None
+
+    def states() -> str:
+        runs = instance.get_runs(dg.RunsFilter(run_ids=run_ids))
+        states = {run.run_id: run.status for run in runs}
+        return f"the promotions to finish (they stand at {states})"
+
+    return wait_until(finished, what=states, timeout=timeout, interval=1)
 
 
 def wait_for_backfill(
     instance: dg.DagsterInstance, backfill_id: str, count: int, timeout: float = 240
 ) -> dict[str, dg.DagsterRun]:
     """The backfill's ``count`` runs, once they have all finished."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def launched() -> list[dg.DagsterRun] | None:
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-        if len(runs) == count:
-            return wait_until_finished(instance, [run.run_id for run in runs], timeout)
-        time.sleep(1)
-    raise AssertionError(f"backfill {backfill_id} did not launch {count} runs")
+        return list(runs) if len(runs) == count else None
+
+    what = f"backfill {backfill_id} to launch {count} runs"
+    runs = wait_until(launched, what=what, timeout=timeout, interval=1)
+    return wait_until_finished(instance, [run.run_id for run in runs], timeout)
 
 
 def assert_promoted_or_superseded(

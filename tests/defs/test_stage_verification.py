@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.analysis_sim import AnalysisRunSimulator
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
+from kargo_dagster.testing.polling import wait_until
 from tests.defs.promotions import check_json, promote
 from tests.manifests import job_metric, smoke_metric, verified_stage_manifests
 
@@ -216,20 +216,31 @@ def test_interrupting_a_verification_terminates_its_analysis_run(tmp_path, insta
                 text=True,
             )
             try:
-                deadline = time.monotonic() + 60
-                while len(kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")) < 2:
-                    assert verify.poll() is None, verify.communicate()[0]
-                    assert time.monotonic() < deadline, "verify created no AnalysisRun"
-                    time.sleep(0.1)
-                time.sleep(0.5)
+                # Interrupted once it polls its AnalysisRun: from then on it must terminate it.
+                wait_until(
+                    lambda: polled_newest_run(kube),
+                    what="verify to poll a new AnalysisRun",
+                    timeout=60,
+                    process=verify,
+                )
                 verify.send_signal(signal.SIGINT)
                 output, _ = verify.communicate(timeout=60)
             finally:
                 if verify.poll() is None:
                     verify.kill()
-            runs = kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")
+            newest = newest_run(kube)
     assert verify.returncode != 0, output
-    newest = max(
-        runs, key=lambda run: run["metadata"]["creationTimestamp"] + run["metadata"]["name"]
-    )
     assert newest["spec"].get("terminate") is True, output
+
+
+def newest_run(kube: FakeKubeAPI) -> dict[str, Any]:
+    runs = kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")
+    return max(runs, key=lambda run: run["metadata"]["creationTimestamp"] + run["metadata"]["name"])
+
+
+def polled_newest_run(kube: FakeKubeAPI) -> bool:
+    """Whether a second AnalysisRun was created and then read back by whoever waits on it."""
+    if len(kube.list_objects("argoproj.io/v1alpha1", "AnalysisRun", "shop")) < 2:
+        return False
+    path = f"/analysisruns/{newest_run(kube)['metadata']['name']}"
+    return any(r.method == "GET" and r.path.endswith(path) for r in list(kube.requests))

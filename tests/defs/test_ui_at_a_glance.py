@@ -13,16 +13,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
-import httpx
 
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.loopback import LoopbackServer
+from kargo_dagster.testing.polling import wait_until
 from tests.defs.test_demo import free_port, launch_job, rendered_dom, visible_text
 from tests.defs.test_stage_verification import _Shop
 from tests.manifests import (
@@ -37,6 +36,7 @@ from tests.manifests import (
     warehouse,
     write_manifests,
 )
+from tests.server_probe import answers
 
 APP = "registry.example.com/shop/app"
 WEBSERVER = [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1"]
@@ -80,27 +80,24 @@ def page(url: str, profile: Path) -> str:
     return visible_text(rendered_dom(url, profile))
 
 
-def wait_for_webserver(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the webserver exited"
-        try:
-            if httpx.get(f"{url}/server_info", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise AssertionError("the webserver did not come up")
+def wait_for_webserver(url: str, process: subprocess.Popen, timeout: float = 300) -> None:
+    # A bound on hanging, not on speed: loading the code location while other workers load
+    # theirs can take minutes on a two-CPU machine.
+    wait_until(
+        lambda: answers(f"{url}/server_info"),
+        what="the webserver to answer",
+        timeout=timeout,
+        interval=1,
+        process=process,
+    )
 
 
 def wait_for_run(instance: dg.DagsterInstance, run_id: str, timeout: float = 180) -> dg.DagsterRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished() -> dg.DagsterRun | None:
         run = instance.get_run_by_id(run_id)
-        if run is not None and run.is_finished:
-            return run
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} did not finish")
+        return run if run is not None and run.is_finished else None
+
+    return wait_until(finished, what=f"run {run_id} to finish", timeout=timeout, interval=1)
 
 
 def test_the_ui_tells_which_freight_each_stage_runs_and_what_failed_where(tmp_path: Path):

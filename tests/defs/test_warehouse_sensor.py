@@ -17,34 +17,20 @@ from kargo_dagster.testing.registry import LocalRegistry
 from kargo_dagster.testing.token_auth import TokenAuthRegistry
 from tests.conftest import postgres_storage, stored_bytes
 from tests.defs.test_freight_store import record_as_before_upgrade
+from tests.manifests import Document, manifests_yaml, project, requested, stage, warehouse
 
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: demo
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: demo
-spec:
-  interval: 5s
-  subscriptions:
-  - image:
-      repoURL: {repo}
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata:
-  name: dev
-  namespace: demo
-spec:
-  requestedFreight:
-  - origin: {{kind: Warehouse, name: app}}
-    sources: {{direct: true}}
-"""
+
+def demo_manifests(repo: str, *more: Document) -> str:
+    """Project ``demo``: Warehouse ``app`` looking at image ``repo`` every 5s, Stage ``dev``,
+    then ``more``."""
+    return manifests_yaml(
+        project("demo"),
+        warehouse("app", "demo", image=repo, interval="5s"),
+        stage("dev", "demo", requested=[requested("app")]),
+        *more,
+    )
+
+
 SENSOR = sensor_name("demo", "app")
 PARTITIONS = "demo/app"
 WAREHOUSE = dg.AssetKey(["demo", "warehouse", "app"])
@@ -64,7 +50,7 @@ def unique(name: str) -> str:
 def definitions(tmp_path: Path, repo: str, **resource: object) -> dg.Definitions:
     manifests = tmp_path / "stages"
     manifests.mkdir(exist_ok=True)
-    (manifests / "demo.yaml").write_text(MANIFESTS.format(repo=repo))
+    (manifests / "demo.yaml").write_text(demo_manifests(repo))
     kargo = KargoResource(work_dir=str(tmp_path / "work"), **resource)  # type: ignore[arg-type]
     return load_definitions(manifests, resources={"kargo": kargo})
 
@@ -211,13 +197,9 @@ def test_one_broken_warehouse_does_not_stop_another(tmp_path, registry, instance
     push_image(registry, good, "v1.0.0")
     manifests = tmp_path / "stages"
     manifests.mkdir()
-    text = MANIFESTS.format(repo=registry.repo_url(good))
-    broken = (
-        text.split("---\n")[1]
-        .replace("name: app", "name: broken")
-        .replace(registry.repo_url(good), registry.repo_url(unique("fleet/missing")))
-    )
-    (manifests / "fleet.yaml").write_text(text + "---\n" + broken)
+    missing = registry.repo_url(unique("fleet/missing"))
+    broken = warehouse("broken", "demo", image=missing, interval="5s")
+    (manifests / "fleet.yaml").write_text(demo_manifests(registry.repo_url(good), broken))
     defs = load_definitions(
         manifests, resources={"kargo": KargoResource(work_dir=str(tmp_path / "work"))}
     )

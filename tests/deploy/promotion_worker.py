@@ -3,9 +3,9 @@
 Run as ``python -m tests.deploy.promotion_worker SPEC.json``. The spec names the manifests,
 the promotions to run in turn (Stage, Freight) and where work directories go. Each promotion
 gets an empty work directory of its own (a new pod's disk) unless the spec says the runs
-share one (a ReadWriteMany volume). The instance comes from ``DAGSTER_HOME``. The worker
-waits for the spec's start time, so that all workers race, and prints one JSON line per
-promotion: the run's ID and whether it succeeded.
+share one (a ReadWriteMany volume). The instance comes from ``DAGSTER_HOME``. Once loaded,
+the worker creates the spec's ``ready`` file and waits for its ``start`` file, so that all
+workers race, and prints one JSON line per promotion: the run's ID and whether it succeeded.
 """
 
 import json
@@ -18,6 +18,7 @@ import dagster as dg
 
 from kargo_dagster import load_definitions
 from kargo_dagster.defs.resources import KargoResource
+from kargo_dagster.testing.polling import wait_until
 from tests.defs.promotions import promote
 
 
@@ -25,7 +26,9 @@ def main(spec_file: str) -> None:
     spec = json.loads(Path(spec_file).read_text())
     work_root = Path(spec["work_root"])
     with dg.DagsterInstance.get() as instance:
-        time.sleep(max(0.0, spec["start_at"] - time.time()))
+        Path(spec["ready"]).touch()
+        start = Path(spec["start"])
+        wait_until(start.exists, what="the start signal", timeout=300, interval=0.01)
         for stage, freight in spec["promotions"]:
             if spec["shared_work_dir"]:
                 work_dir = work_root / "shared"

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +24,7 @@ from kargo_dagster.defs.run_failures import failure_reasons
 from kargo_dagster.defs.stage_pools import ensure_stage_pools
 from kargo_dagster.freight import Freight, FreightOrigin, Image
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
+from kargo_dagster.testing.polling import wait_until
 from tests.conftest import postgres_storage
 
 REPO = Path(__file__).parents[2]
@@ -122,7 +122,6 @@ def test_runs_in_separate_pods_promote_each_freight_once_on_a_linear_history(
         # Worker i promotes version i into every Stage, each worker in another order, so
         # that runs into one Stage and runs into different Stages start together.
         orders = [("dev", "qa", "perf"), ("dev", "perf", "qa"), ("qa", "dev", "perf")]
-        start_at = time.time() + 8
         workers = []
         for index, version in enumerate(VERSIONS):
             work_root = tmp_path / f"worker-{index}"
@@ -133,7 +132,8 @@ def test_runs_in_separate_pods_promote_each_freight_once_on_a_linear_history(
                 "promotions": [[stage, keys[version]] for stage in orders[index]],
                 "work_root": str(tmp_path / "volume" if disks == "shared" else work_root),
                 "shared_work_dir": disks == "shared",
-                "start_at": start_at,
+                "ready": str(work_root / "ready"),
+                "start": str(tmp_path / "start"),
             }
             (work_root / "spec.json").write_text(json.dumps(spec))
             workers.append(
@@ -151,6 +151,15 @@ def test_runs_in_separate_pods_promote_each_freight_once_on_a_linear_history(
                     text=True,
                 )
             )
+
+        def all_ready() -> bool:
+            for worker in workers:
+                assert worker.poll() is None, worker.communicate()[1][-3000:]
+            return all((tmp_path / f"worker-{i}" / "ready").exists() for i in range(len(workers)))
+
+        # Loading Dagster takes each worker its own time: they start together once all have.
+        wait_until(all_ready, what="the workers to load", timeout=300)
+        (tmp_path / "start").touch()
         reports = []
         for worker in workers:
             out, err = worker.communicate(timeout=300)

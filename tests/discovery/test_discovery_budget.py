@@ -8,6 +8,7 @@ half-way through the server's minute only stops a pass that never ends.
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,27 +18,13 @@ from kargo_dagster.discovery.warehouse import discover_warehouse
 from kargo_dagster.spec import Warehouse, load_manifests
 from kargo_dagster.testing.dribbling_server import DribblingServer
 from tests.hang_alarm import hang_alarm
+from tests.manifests import manifests_yaml, project
+from tests.manifests import warehouse as warehouse_manifest
 
 BUDGET = 2.0
 DRIBBLE_SECONDS = 60.0
 # A pass still going after half the dribble hangs.
 WELL_BEFORE = DRIBBLE_SECONDS / 2
-
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: demo
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: demo
-spec:
-  subscriptions:
-{subscriptions}
-"""
 
 
 @pytest.fixture
@@ -46,22 +33,20 @@ def dribbling() -> Iterator[DribblingServer]:
         yield server
 
 
-def warehouse(tmp_path: Path, subscriptions: str) -> Warehouse:
+def warehouse(tmp_path: Path, subscriptions: list[dict[str, Any]]) -> Warehouse:
+    app = warehouse_manifest("app", "demo", subscriptions=subscriptions)
     (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "w.yaml").write_text(MANIFESTS.format(subscriptions=subscriptions))
+    (tmp_path / "manifests" / "w.yaml").write_text(manifests_yaml(project("demo"), app))
     return load_manifests(tmp_path / "manifests").projects["demo"].warehouses["app"]
 
 
 def test_the_budget_cuts_the_request_under_way_and_skips_the_rest(
     tmp_path: Path, dribbling: DribblingServer
 ) -> None:
-    subscriptions = f"""\
-  - image:
-      repoURL: {dribbling.host}/app
-  - chart:
-      repoURL: {dribbling.url}/charts
-      name: app
-"""
+    subscriptions = [
+        {"image": {"repoURL": f"{dribbling.host}/app"}},
+        {"chart": {"repoURL": f"{dribbling.url}/charts", "name": "app"}},
+    ]
     subscribers = build_subscribers(credentials=NO_CREDENTIALS, work_dir=tmp_path, timeout=5.0)
 
     with hang_alarm(WELL_BEFORE, "discovery"):
@@ -84,10 +69,7 @@ def test_the_budget_cuts_the_request_under_way_and_skips_the_rest(
 
 
 def test_the_budget_stops_a_git_command(tmp_path: Path, dribbling: DribblingServer) -> None:
-    subscriptions = f"""\
-  - git:
-      repoURL: {dribbling.url}/app.git
-"""
+    subscriptions = [{"git": {"repoURL": f"{dribbling.url}/app.git"}}]
     subscribers = build_subscribers(credentials=NO_CREDENTIALS, work_dir=tmp_path)
 
     with hang_alarm(WELL_BEFORE, "discovery"):

@@ -20,27 +20,9 @@ from kargo_dagster.discovery.subscribers import build_subscribers
 from kargo_dagster.discovery.warehouse import discover_warehouse
 from kargo_dagster.spec import load_manifests
 from tests.clients.echo_server import CREDENTIAL_FORMS, PASSWORD, USERNAME, EchoServer
+from tests.manifests import manifests_yaml, project, warehouse
 
 REPO = Path(__file__).parents[2]
-
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: demo
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: demo
-spec:
-  subscriptions:
-  - image:
-      repoURL: {host}/team/app
-  - git:
-      repoURL: {url}/team/app.git
-"""
 
 
 @pytest.fixture
@@ -53,7 +35,9 @@ def server() -> Iterator[EchoServer]:
 def manifests(tmp_path: Path, server: EchoServer) -> Path:
     path = tmp_path / "manifests"
     path.mkdir()
-    (path / "warehouse.yaml").write_text(MANIFESTS.format(host=server.host, url=server.url))
+    git = {"git": {"repoURL": f"{server.url}/team/app.git"}}
+    app = warehouse("app", "demo", image=f"{server.host}/team/app", subscriptions=[git])
+    (path / "warehouse.yaml").write_text(manifests_yaml(project("demo"), app))
     return path
 
 

@@ -4,7 +4,6 @@ Exact counts, per tick, for a repository whose images each need three requests t
 time (HEAD the tag, GET the manifest by digest, GET the config).
 """
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,11 +31,12 @@ def steady(image_registry: LocalRegistry) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def big(image_registry: LocalRegistry) -> Iterator[str]:
-    """``requests/big``: 2,000 tags, pushed as one config and layer plus 2,000 manifests."""
-    started = time.monotonic()
+    """``requests/big``: 2,000 tags, pushed as one config and layer plus 2,000 manifests.
+
+    How long that takes, against pushing one image, is measured by bench/discovery.py.
+    """
     push_tags(image_registry, "requests/big", [f"v1.{minor}.0" for minor in range(BIG)])
     push_tags(image_registry, "requests/big", ["latest", "main-abc1234"])
-    assert time.monotonic() - started < 20, "pushing 2,000 tags should take seconds"
     yield image_registry.repo_url("requests/big")
 
 
@@ -129,15 +129,13 @@ def test_tokens_are_requested_on_the_first_tick_only(image_registry: LocalRegist
 def test_two_thousand_tags(big: str):
     sub = _sub(big, strictSemvers=True)  # discoveryLimit defaults to 20
     with RegistryClient() as client:
-        started = time.monotonic()
+        # What the first tick costs in time, against one tag list, is bench/discovery.py's.
         found = discover_images(sub, client)
-        first_tick = time.monotonic() - started
         assert [f.tag for f in found] == [f"v1.{minor}.0" for minor in range(BIG - 1, BIG - 21, -1)]
         # SemVer resolves only the top 20 tags after sorting, never all 2,000.
         assert client.request_counts == {"tags": 1, "manifest-head": 20, "manifest": 20, "blob": 20}
         assert _ticks(client, sub, 1) == [1 + 20]
         assert _ticks(client, _sub(big, cacheByTag=True), 2) == [1 + 20, 1]
-    assert first_tick < 5
 
 
 def test_two_thousand_tags_lexical_and_filtered_newest_build(big: str):

@@ -10,31 +10,8 @@ from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from kargo_dagster.testing.helm_repo import HelmRepoServer
 from kargo_dagster.testing.oci_push import push_chart, push_image
 from kargo_dagster.testing.registry import LocalRegistry
-
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: demo
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: everything
-  namespace: demo
-spec:
-  subscriptions:
-  - image:
-      repoURL: {image}
-  - chart:
-      repoURL: oci://{oci_chart}
-  - chart:
-      repoURL: {helm}
-      name: web
-  - git:
-      repoURL: {git}
-      branch: main
-"""
+from tests.manifests import manifests_yaml, project
+from tests.manifests import warehouse as warehouse_manifest
 
 
 def test_one_pass_over_every_kind_of_subscription(tmp_path: Path):
@@ -52,14 +29,17 @@ def test_one_pass_over_every_kind_of_subscription(tmp_path: Path):
         push_image(registry, "apps/api", "v1.1.0")
         push_chart(registry, "charts/api", "0.1.0")
         push_chart(registry, "charts/api", "0.2.0")
-        (tmp_path / "w.yaml").write_text(
-            MANIFESTS.format(
-                image=registry.repo_url("apps/api"),
-                oci_chart=registry.repo_url("charts/api"),
-                helm=helm.url,
-                git=git.url_for(repo),
-            )
+        everything = warehouse_manifest(
+            "everything",
+            "demo",
+            image=registry.repo_url("apps/api"),
+            subscriptions=[
+                {"chart": {"repoURL": f"oci://{registry.repo_url('charts/api')}"}},
+                {"chart": {"repoURL": helm.url, "name": "web"}},
+                {"git": {"repoURL": git.url_for(repo), "branch": "main"}},
+            ],
         )
+        (tmp_path / "w.yaml").write_text(manifests_yaml(project("demo"), everything))
         warehouse = load_manifests(tmp_path / "w.yaml").projects["demo"].warehouses["everything"]
         subscribers = build_subscribers(credentials=NO_CREDENTIALS, work_dir=tmp_path / "work")
         result = discover_warehouse(warehouse, subscribers)

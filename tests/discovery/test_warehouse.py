@@ -8,29 +8,27 @@ from kargo_dagster.discovery.artifacts import DiscoveredChart, DiscoveredCommit,
 from kargo_dagster.discovery.warehouse import Subscribers, discover_warehouse
 from kargo_dagster.errors import RepositoryError
 from kargo_dagster.spec import load_manifests
+from tests import manifests as kargo
 
-MANIFESTS = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: demo
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: app
-  namespace: demo
-spec:
-  freightCreationPolicy: {policy}
-  subscriptions:
-  - image:
-      repoURL: registry.example.com/app
-  - git:
-      repoURL: https://git.example.com/app.git
-  - chart:
-      repoURL: https://charts.example.com
-      name: app
-"""
+SUBSCRIPTIONS = [
+    {"git": {"repoURL": "https://git.example.com/app.git"}},
+    {"chart": {"repoURL": "https://charts.example.com", "name": "app"}},
+]
+
+
+def manifests(policy: str, **spec: object) -> str:
+    """Project ``demo`` and its Warehouse ``app`` subscribed to an image, a git repository
+    and a chart, creating Freight by ``policy``, with other ``spec`` fields as given."""
+    app = kargo.warehouse(
+        "app",
+        "demo",
+        image="registry.example.com/app",
+        subscriptions=SUBSCRIPTIONS,
+        freightCreationPolicy=policy,
+        **spec,
+    )
+    return kargo.manifests_yaml(kargo.project("demo"), app)
+
 
 IMAGES = [
     DiscoveredImage("registry.example.com/app", "v2.0.0", "sha256:" + "2" * 64),
@@ -41,7 +39,7 @@ CHARTS = [DiscoveredChart("https://charts.example.com", "app", "1.2.3")]
 
 
 def warehouse(tmp_path: Path, policy: str = "Automatic"):
-    (tmp_path / "w.yaml").write_text(MANIFESTS.format(policy=policy))
+    (tmp_path / "w.yaml").write_text(manifests(policy))
     return load_manifests(tmp_path).projects["demo"].warehouses["app"]
 
 
@@ -108,11 +106,8 @@ def test_json_summary(tmp_path):
 
 
 def with_criteria(tmp_path: Path, expression: str, policy: str = "Automatic"):
-    text = MANIFESTS.format(policy=policy).replace(
-        "  subscriptions:",
-        f"  freightCreationCriteria:\n    expression: {expression!r}\n  subscriptions:",
-    )
-    (tmp_path / "w.yaml").write_text(text)
+    criteria = {"expression": expression}
+    (tmp_path / "w.yaml").write_text(manifests(policy, freightCreationCriteria=criteria))
     return load_manifests(tmp_path).projects["demo"].warehouses["app"]
 
 

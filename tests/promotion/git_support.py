@@ -1,20 +1,16 @@
 """Helpers shared by the git step tests: contexts, remotes, schema checks, git queries."""
 
-import json
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jsonschema import FormatChecker, validators
-from referencing import Registry, Resource
-
 from kargo_dagster.credentials import NO_CREDENTIALS, CredentialStore
 from kargo_dagster.freight import Freight, FreightOrigin, GitCommit
+from kargo_dagster.promotion import schema_validation
 from kargo_dagster.promotion.step import PromotionInfo, StepContext
 from kargo_dagster.testing.git_remote import git_environment
 
-SCHEMAS = Path(__file__).parents[2] / "kargo_dagster" / "promotion" / "schemas"
 PROMOTION_NAME = "dev.01jabcdefghijk.1234567"
 
 
@@ -45,18 +41,17 @@ def make_ctx(
 
 
 def schema_errors(step: str, config: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(path, message)`` of every top-level error of ``config`` against the step's schema."""
-    registry: Registry = Registry()
-    for name in ("common.json", "argocd-common.json"):
-        contents = json.loads((SCHEMAS / name).read_text())
-        registry = registry.with_resource(name, Resource.from_contents(contents))
-    schema = json.loads((SCHEMAS / f"{step}-config.json").read_text())
-    cls = validators.validator_for(schema)
-    validator = cls(schema, registry=registry, format_checker=FormatChecker())
-    return [
-        ("/".join(str(part) for part in error.absolute_path), error.message)
-        for error in validator.iter_errors(config)
-    ]
+    """``(path, message)`` of every violation of ``config`` the step's schema check reports.
+
+    The messages are the product's own (:func:`~kargo_dagster.promotion.schema_validation.
+    schema_errors`, what a refused step says), in its order; the path is written with
+    slashes (``charts/0``, ``""`` for the whole configuration).
+    """
+    found: list[tuple[str, str]] = []
+    for error in schema_validation.schema_errors(step, config):
+        path, message = error.split(": ", 1)
+        found.append(("" if path == "(root)" else path.replace(".", "/"), message))
+    return found
 
 
 def git(path: Path, *args: str) -> str:

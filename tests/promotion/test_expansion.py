@@ -11,6 +11,7 @@ from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.step import StepContext, StepOutput
 from kargo_dagster.promotion.steps import compose_output
 from kargo_dagster.spec import Catalog, PromotionStep, PromotionTaskSpec, Stage, load_manifests
+from tests.manifests import manifests_yaml, project, warehouse
 from tests.promotion.engine_support import (
     AnyConfig,
     Call,
@@ -21,22 +22,10 @@ from tests.promotion.engine_support import (
     variant,
 )
 
-PROJECT = """\
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Project
-metadata:
-  name: kargo-simple
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata:
-  name: guestbook
-  namespace: kargo-simple
-spec:
-  subscriptions:
-  - image:
-      repoURL: ghcr.io/akuity/guestbook
-"""
+PROJECT = manifests_yaml(
+    project("kargo-simple"),
+    warehouse("guestbook", "kargo-simple", image="ghcr.io/akuity/guestbook"),
+)
 
 # The shape of akuity/kargo-simple's PromotionTask (with the current pr.id output).
 TASK = """\

@@ -1,10 +1,9 @@
 """The AnalysisRun simulator takes runs from creation to the configured outcome."""
 
-import time
-
 import pytest
 
 from kargo_dagster.testing.analysis_sim import AnalysisRunSimulator
+from kargo_dagster.testing.polling import wait_until
 
 RUNS = ("argoproj.io", "v1alpha1", "kargo-demo", "analysisruns")
 
@@ -122,10 +121,11 @@ def test_background_mode(kube, custom):
     analysis = AnalysisRunSimulator(kube)
     with analysis.running(interval=0.01):
         create(custom, analysis_run())
-        deadline = time.monotonic() + 10
-        while get(custom).get("status", {}).get("phase") != "Successful":
-            assert time.monotonic() < deadline, analysis.log
-            time.sleep(0.01)
+        wait_until(
+            lambda: get(custom).get("status", {}).get("phase") == "Successful",
+            what=lambda: f"the run to succeed: {analysis.log}",
+            interval=0.01,
+        )
 
 
 def test_unknown_outcomes_are_refused(kube):

@@ -5,7 +5,6 @@ the resourceVersion, the hard-refresh annotation and ``.operation``) through the
 ``kubernetes`` client, and read what a real Argo CD would have written.
 """
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from kubernetes.client import ApiException
 from kargo_dagster.testing.argocd_sim import REFRESH_ANNOTATION, ArgoCDSimulator, application
 from kargo_dagster.testing.git_remote import GitRemote
 from kargo_dagster.testing.kube_api import FakeKubeAPI, error_status
+from kargo_dagster.testing.polling import wait_until
 from kargo_dagster.testing.simulated_controller import SimulatorError
 
 APPS = ("argoproj.io", "v1alpha1", "argocd", "applications")
@@ -416,14 +416,13 @@ def test_background_mode_serves_code_that_polls(kube, argocd, client, deployed):
     custom = kubernetes.client.CustomObjectsApi(client)
     with argocd.running(interval=0.01):
         kargo_update(custom, "stage")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def synced() -> bool:
             status = get(custom)["status"]
-            if status["sync"].get("revision") == SHA_B and status["health"]["status"] == "Healthy":
-                break
-            time.sleep(0.01)
-        else:
-            pytest.fail(f"not synced in time: {argocd.log}")
+            healthy = status["health"]["status"] == "Healthy"
+            return status["sync"].get("revision") == SHA_B and healthy
+
+        wait_until(synced, what=lambda: f"a healthy sync to B: {argocd.log}", interval=0.01)
 
 
 def test_settle_reports_a_simulator_that_never_settles(argocd, custom, deployed):

@@ -4,8 +4,6 @@ import os
 import re
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 
 from kargo_dagster.testing.kube_api import FakeKubeAPI
 from kargo_dagster.testing.pod_sim import PodRun, PodSimulator
+from kargo_dagster.testing.polling import wait_until
 
 NAMESPACE = "kargo-demo"
 NANOSECOND_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
@@ -43,20 +42,27 @@ def python(script: str) -> list[str]:
     return [sys.executable, "-c", script]
 
 
-def wait_for(what: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out")
+def first_line(kube: FakeKubeAPI, name: str) -> str:
+    """The first line pod ``name`` logs, once it has."""
+    lines = wait_until(
+        lambda: kube.pod_log_lines(NAMESPACE, name), what=f"pod {name} to log", interval=0.02
+    )
+    return lines[0]
 
 
 def main_state(core: Any, name: str) -> Any:
     """The pod's main container state; an empty one until the simulator has reported any."""
     statuses = core.read_namespaced_pod(name, NAMESPACE).status.container_statuses
     return statuses[0].state if statuses else kubernetes.client.V1ContainerState()
+
+
+def await_state(core: Any, name: str, state: str) -> Any:
+    """Pod ``name``'s main container state ``state`` (``running``, ``terminated``), once set."""
+    return wait_until(
+        lambda: getattr(main_state(core, name), state),
+        what=f"pod {name}'s main container to be {state}",
+        interval=0.02,
+    )
 
 
 @pytest.fixture
@@ -91,30 +97,43 @@ def test_a_pod_goes_pending_then_running_then_succeeded(kube, core, pods):
     assert pods.runs == [PodRun(NAMESPACE, "check", ["check"], 0)]
 
 
-def test_the_log_is_followed_while_the_process_runs(kube, core, pods):
+def test_the_log_is_followed_while_the_process_runs(kube, core, pods, tmp_path):
+    # The process prints its second line only once the test has read the first, so the
+    # first must arrive while the process runs; it gives up after a minute, exiting 2.
+    go_on = tmp_path / "go-on"
     script = (
-        "import sys, time\n"
+        "import pathlib, sys, time\n"
         "print('first', flush=True)\n"
-        "time.sleep(0.5)\n"
+        "for _ in range(600):\n"
+        "    if pathlib.Path(sys.argv[1]).exists():\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        "else:\n"
+        "    sys.exit(2)\n"
         "print('second', file=sys.stderr)\n"
     )
-    command = python(script)
+    command = [*python(script), str(go_on)]
     with pods.running():
         core.create_namespaced_pod(NAMESPACE, pod("follow", command))
-        wait_for(lambda: main_state(core, "follow").running)
+        await_state(core, "follow", "running")
         stream = core.read_namespaced_pod_log(
             "follow", NAMESPACE, follow=True, timestamps=True, _preload_content=False
         )
-        arrivals = [(time.monotonic(), chunk) for chunk in stream.stream(amt=None)]
+        chunks: list[bytes] = []
+        for chunk in stream.stream(amt=None):
+            chunks.append(chunk)
+            go_on.touch()
         stream.release_conn()
 
-        lines = b"".join(chunk for _, chunk in arrivals).decode().splitlines()
+        lines = b"".join(chunks).decode().splitlines()
         assert [line.split(" ", 1)[1] for line in lines] == ["first", "second"]
         assert all(NANOSECOND_TIME.match(line.split(" ", 1)[0]) for line in lines)
-        # The first line arrived while the process was still sleeping before the second.
-        assert arrivals[-1][0] - arrivals[0][0] > 0.3
 
-        wait_for(lambda: core.read_namespaced_pod("follow", NAMESPACE).status.phase != "Running")
+        wait_until(
+            lambda: core.read_namespaced_pod("follow", NAMESPACE).status.phase != "Running",
+            what="the pod to end",
+            interval=0.02,
+        )
     done = core.read_namespaced_pod("follow", NAMESPACE)
     assert done.status.phase == "Succeeded"
     assert pods.runs == [PodRun(NAMESPACE, "follow", command, 0)]
@@ -124,7 +143,7 @@ def test_a_failing_process_fails_the_pod_with_its_exit_code(kube, core, pods):
     script = "import sys\nprint('checking')\nprint('database unreachable')\nsys.exit(3)\n"
     with pods.running():
         core.create_namespaced_pod(NAMESPACE, pod("broken", python(script)))
-        wait_for(lambda: main_state(core, "broken").terminated)
+        await_state(core, "broken", "terminated")
     done = core.read_namespaced_pod("broken", NAMESPACE)
     terminated = done.status.container_statuses[0].state.terminated
     assert (done.status.phase, terminated.exit_code, terminated.reason) == ("Failed", 3, "Error")
@@ -180,7 +199,7 @@ def test_the_process_gets_literal_env_and_a_temporary_directory(kube, core, pods
     env = [{"name": "GREETING", "value": "hello"}]
     with pods.running():
         core.create_namespaced_pod(NAMESPACE, pod("env", python(script), env=env))
-        wait_for(lambda: main_state(core, "env").terminated)
+        await_state(core, "env", "terminated")
     greeting, leaked, path, cwd = kube.pod_log_lines(NAMESPACE, "env")
     assert (greeting, leaked, path) == ("hello", "absent", "True")
     assert cwd != os.getcwd()
@@ -224,7 +243,7 @@ def test_deleting_a_pod_kills_its_process(kube, core, pods):
     script = "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)\n"
     with pods.running():
         core.create_namespaced_pod(NAMESPACE, pod("sleeper", python(script)))
-        pid = int(wait_for(lambda: kube.pod_log_lines(NAMESPACE, "sleeper"))[0])
+        pid = int(first_line(kube, "sleeper"))
         stream = core.read_namespaced_pod_log(
             "sleeper", NAMESPACE, follow=True, _preload_content=False
         )
@@ -232,7 +251,7 @@ def test_deleting_a_pod_kills_its_process(kube, core, pods):
         follower = threading.Thread(target=lambda: followed.extend(stream.stream(amt=None)))
         follower.start()
         core.delete_namespaced_pod("sleeper", NAMESPACE)
-        wait_for(lambda: pods.runs)
+        wait_until(lambda: pods.runs, what="the process to end", interval=0.02)
         follower.join(timeout=10)
     assert not follower.is_alive(), "deleting the pod ends the followed log"
     assert b"".join(followed) == f"{pid}\n".encode()
@@ -245,7 +264,7 @@ def test_stopping_the_simulator_kills_running_processes(kube, core, pods):
     script = "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)\n"
     with pods.running():
         core.create_namespaced_pod(NAMESPACE, pod("sleeper", python(script)))
-        pid = int(wait_for(lambda: kube.pod_log_lines(NAMESPACE, "sleeper"))[0])
+        pid = int(first_line(kube, "sleeper"))
     assert pods.runs == [PodRun(NAMESPACE, "sleeper", python(script), 137)]
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

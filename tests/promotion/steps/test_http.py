@@ -1,10 +1,9 @@
 """``http`` against a real local HTTP server, with Kargo's expression language."""
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from kargo_dagster.promotion.registry import StepRegistry
 from kargo_dagster.promotion.step import StepContext
 from kargo_dagster.promotion.steps.http_request import STEP, Config, canonical_header
 from kargo_dagster.testing.dribbling_server import DribblingServer
+from kargo_dagster.testing.loopback import LoopbackServer
 from tests.promotion.engine_support import PROMOTION
 from tests.promotion.git_support import make_ctx, schema_errors
 
@@ -71,16 +71,12 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def server() -> Iterator[Server]:
     state = Server(routes={})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd = LoopbackServer(_handler(state))
+    state.url = httpd.url
     try:
         yield state
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+        httpd.close()
 
 
 def context(tmp_path: Path) -> StepContext:

@@ -51,7 +51,7 @@ def context(tmp_path: Path) -> StepContext:
     [
         (
             {},
-            [("", "'path' is a required property"), ("", "'outPath' is a required property")],
+            [("", "'outPath' is a required property"), ("", "'path' is a required property")],
         ),
         ({"path": "", "outPath": "x"}, [("path", "'' should be non-empty")]),
         (
