@@ -18,8 +18,8 @@ from kargo_dagster.defs.promotion_outcomes import follow_run
 from kargo_dagster.defs.state_records import RunOutcome
 from kargo_dagster.errors import InstanceError
 from kargo_dagster.freight import Freight, FreightOrigin, GitCommit, Image
+from kargo_dagster.testing import free_port
 from kargo_dagster.testing.loopback import LoopbackServer, QuietHandler
-from tests.defs.test_demo import free_port
 from tests.defs.test_pipeline import SHOP, app_freight
 from tests.manifests import project, requested, stage, step, warehouse, write_manifests
 

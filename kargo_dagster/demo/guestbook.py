@@ -93,11 +93,6 @@ def _handler(health: Callable[[str], tuple[int, dict[str, Any]]]) -> type[QuietH
                     code, body = 500, {"status": "error", "message": str(error)}
             else:
                 code, body = 404, {"status": "unknown", "message": "try /<stage>/healthz"}
-            payload = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(code, json.dumps(body).encode(), [("Content-Type", "application/json")])
 
     return Handler

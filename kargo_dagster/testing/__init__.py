@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from kargo_dagster.testing.oci_push import push_chart, push_image
     from kargo_dagster.testing.pod_sim import PodRun, PodSimulator
     from kargo_dagster.testing.polling import WaitTimeout, wait_until
-    from kargo_dagster.testing.registry import LocalRegistry, free_port
+    from kargo_dagster.testing.registry import LocalRegistry
     from kargo_dagster.testing.scripted_registry import ScriptedAnswer, ScriptedRegistry
+    from kargo_dagster.testing.server_process import free_port
     from kargo_dagster.testing.ssh_git_server import SshGitServer, generate_key_pair
     from kargo_dagster.testing.token_auth import TokenAuthRegistry
 
@@ -68,7 +69,7 @@ _LAZY = {
     "WaitTimeout": "polling",
     "application": "argocd_application",
     "config_map": "kube_manifests",
-    "free_port": "registry",
+    "free_port": "server_process",
     "generate_key_pair": "ssh_git_server",
     "push_chart": "oci_push",
     "push_image": "oci_push",

@@ -21,7 +21,7 @@ from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.pipeline_state import read_pipeline_state
 from kargo_dagster.demo.services import demo_services
 from kargo_dagster.spec import load_manifests
-from kargo_dagster.testing.polling import wait_until
+from kargo_dagster.testing import free_port, wait_until
 
 # The demo's services listen on fixed ports: one such test at a time.
 pytestmark = pytest.mark.usefixtures("demo_ports")
@@ -54,12 +54,6 @@ LINEAGE_QUERY = """
   instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_graphql(url: str, process: subprocess.Popen, timeout: float = 300) -> dict:

@@ -27,10 +27,11 @@ from kargo_dagster.defs.history import collect_history
 from kargo_dagster.defs.instance_queries import current_freight
 from kargo_dagster.defs.names import TAG_FREIGHT
 from kargo_dagster.freight import Freight, FreightOrigin, Image
+from kargo_dagster.testing import free_port
 from kargo_dagster.testing.git_remote import GitHTTPServer, GitRemote
 from kargo_dagster.testing.polling import wait_until
 from tests.conftest import postgres_storage
-from tests.defs.test_demo import free_port, wait_for_graphql
+from tests.defs.test_demo import wait_for_graphql
 
 MANIFESTS = """\
 apiVersion: kargo.akuity.io/v1alpha1

@@ -8,8 +8,8 @@ from kargo_dagster.cli import main
 from kargo_dagster.defs.promotion_targets import promotion_target
 from kargo_dagster.errors import PromotionRefusedError
 from kargo_dagster.spec import load_manifests
+from kargo_dagster.testing import free_port
 from tests.defs.promotions import promote
-from tests.defs.test_demo import free_port
 from tests.defs.test_pipeline import DEV, SHOP, app_freight
 
 

@@ -20,9 +20,10 @@ import dagster as dg
 from kargo_dagster import load_definitions, record_freight
 from kargo_dagster.defs.resources import KargoResource
 from kargo_dagster.freight import Freight, FreightOrigin, Image
+from kargo_dagster.testing import free_port
 from kargo_dagster.testing.loopback import LoopbackServer
 from kargo_dagster.testing.polling import wait_until
-from tests.defs.test_demo import free_port, launch_job, rendered_dom, visible_text
+from tests.defs.test_demo import launch_job, rendered_dom, visible_text
 from tests.defs.test_stage_verification import _Shop
 from tests.manifests import (
     analysis_template,

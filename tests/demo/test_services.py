@@ -1,8 +1,8 @@
 """The demo's world publishes new guestbook versions by itself when asked to."""
 
 from kargo_dagster.demo.services import demo_services, next_version
+from kargo_dagster.testing import free_port
 from kargo_dagster.testing.polling import wait_until
-from tests.defs.test_demo import free_port
 
 
 def test_the_next_version_is_the_next_minor_release():
