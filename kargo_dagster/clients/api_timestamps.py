@@ -19,7 +19,6 @@ def api_timestamp(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        # Python before 3.11 refuses the "Z" suffix; spelling it as an offset reads everywhere.
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
